@@ -1,0 +1,17 @@
+/* Shared declarations of the lowbit CLI. Exit codes: 0 ok, 1 runtime failure, 2 bad usage/input. */
+#ifndef LOWBIT_CLI_H
+#define LOWBIT_CLI_H
+
+#define LB_EXIT_OK 0
+#define LB_EXIT_FAIL 1
+#define LB_EXIT_USAGE 2
+
+typedef struct lb_cli_verb {
+  const char *name;
+  const char *summary;
+  int (*run)(int argc, char **argv); /* argv[0] is the verb */
+} lb_cli_verb;
+
+int lb_cmd_version(int argc, char **argv);
+
+#endif

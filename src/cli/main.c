@@ -1,0 +1,29 @@
+/* The lowbit program: dispatch to one verb per file (cmd_*.c). */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli.h"
+
+static const lb_cli_verb verbs[] = {
+    {"version", "print the version", lb_cmd_version},
+};
+
+static void usage(FILE *out) {
+  fprintf(out, "usage: lowbit <verb> [options]   (lowbit <verb> --help for a verb's options)\n\nverbs:\n");
+  for (size_t i = 0; i < sizeof verbs / sizeof verbs[0]; i++) fprintf(out, "  %-10s %s\n", verbs[i].name, verbs[i].summary);
+}
+
+int main(int argc, char **argv) {
+  if (argc < 2) {
+    usage(stderr);
+    return LB_EXIT_USAGE;
+  }
+  if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+    usage(stdout);
+    return 0;
+  }
+  for (size_t i = 0; i < sizeof verbs / sizeof verbs[0]; i++)
+    if (!strcmp(argv[1], verbs[i].name)) return verbs[i].run(argc - 1, argv + 1);
+  fprintf(stderr, "lowbit: unknown verb '%s' (try lowbit --help)\n", argv[1]);
+  return LB_EXIT_USAGE;
+}
