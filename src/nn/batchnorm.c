@@ -1,0 +1,172 @@
+/* Batch normalization over (N, HW) per channel: training forward with running-stat update,
+ * evaluation forward, and the backward through the batch statistics.
+ *
+ * Layout x: (N,C,HW). Channel c lives in N planes of HW contiguous floats, plane i at
+ * x + (i*C + c)*HW. Every kernel runs two passes per channel (statistics, then element-wise)
+ * and is parallel over channels only, so each channel is summed in one fixed order whatever
+ * the thread count: results are bit-identical for 1 or many threads. */
+#include <math.h>
+
+#include "lowbit/nn.h"
+
+/* Below this many elements the OpenMP fork/join costs more than it saves. */
+#define BN_PAR_MIN 32768
+
+/* Independent double accumulators: they break the add-latency chain and let the compiler
+ * vectorize the reduction while keeping a fixed summation order (no -ffast-math needed). */
+#define BN_LANES 8
+
+lb_status lb_bn_init(lb_bn_desc *d) {
+  if (!d) return lb_fail(LB_ERR_ARG, "bn: NULL descriptor");
+  if (d->n <= 0 || d->c <= 0 || d->hw <= 0)
+    return lb_fail(LB_ERR_ARG, "bn: dims must be positive (n=%d c=%d hw=%d)", d->n, d->c, d->hw);
+  if ((double)d->n * (double)d->c * (double)d->hw > 9.0e18)
+    return lb_fail(LB_ERR_SHAPE, "bn: tensor too large (n=%d c=%d hw=%d)", d->n, d->c, d->hw);
+  /* written so that NaN fails too */
+  if (!(d->eps > 0.0f) || isinf(d->eps)) return lb_fail(LB_ERR_ARG, "bn: eps must be > 0 and finite (%g)", (double)d->eps);
+  if (!(d->momentum >= 0.0f && d->momentum <= 1.0f))
+    return lb_fail(LB_ERR_ARG, "bn: momentum must be in [0,1] (%g)", (double)d->momentum);
+  return LB_OK;
+}
+
+/* s += sum(p - shift), q += sum((p - shift)^2) over len floats, in double. The shift (a value
+ * of the same channel) keeps the one-pass variance free of cancellation when |mean| >> std. */
+static void bn_sums(const float *p, int64_t len, double shift, double *s, double *q) {
+  int64_t i = 0;
+  for (; i + BN_LANES <= len; i += BN_LANES) {
+    for (int j = 0; j < BN_LANES; j++) {
+      double v = (double)p[i + j] - shift;
+      s[j] += v;
+      q[j] += v * v;
+    }
+  }
+  for (; i < len; i++) {
+    double v = (double)p[i] - shift;
+    s[0] += v;
+    q[0] += v * v;
+  }
+}
+
+/* sd += sum(dy), sx += sum(dy * (x - mean)) over len floats, in double. */
+static void bn_grad_sums(const float *x, const float *dy, int64_t len, double mean, double *sd, double *sx) {
+  int64_t i = 0;
+  for (; i + BN_LANES <= len; i += BN_LANES) {
+    for (int j = 0; j < BN_LANES; j++) {
+      double g = (double)dy[i + j];
+      sd[j] += g;
+      sx[j] += g * ((double)x[i + j] - mean);
+    }
+  }
+  for (; i < len; i++) {
+    double g = (double)dy[i];
+    sd[0] += g;
+    sx[0] += g * ((double)x[i] - mean);
+  }
+}
+
+static double bn_lanes_total(const double *a) {
+  double t = 0;
+  for (int j = 0; j < BN_LANES; j++) t += a[j];
+  return t;
+}
+
+/* x,y: (N,C,HW); gamma, beta, running_*, save_*: (C). gamma/beta NULL mean 1/0 (affine off);
+ * NULL running or save pointers are skipped. */
+void lb_bn_forward_train(const lb_bn_desc *d, const float *x, const float *gamma, const float *beta,
+                         float *running_mean, float *running_var, float *y, float *save_mean,
+                         float *save_invstd) {
+  const int n = d->n, nc = d->c;
+  const int64_t hw = d->hw, cs = (int64_t)nc * hw;
+  const int64_t m = (int64_t)n * hw;
+  const double mom = (double)d->momentum, eps = (double)d->eps;
+  /* n/(n-1) for the running variance; with a single value per channel PyTorch refuses to train,
+   * we keep the (zero) biased variance instead of dividing by zero. */
+  const double unbias = m > 1 ? (double)m / (double)(m - 1) : 1.0;
+
+#pragma omp parallel for schedule(static) if (m * nc >= BN_PAR_MIN)
+  for (int c = 0; c < nc; c++) {
+    double s[BN_LANES] = {0}, q[BN_LANES] = {0};
+    const double shift = (double)x[(int64_t)c * hw];
+    for (int i = 0; i < n; i++) bn_sums(x + i * cs + c * hw, hw, shift, s, q);
+    double ms = bn_lanes_total(s) / (double)m; /* mean of the shifted values */
+    double var = bn_lanes_total(q) / (double)m - ms * ms;
+    if (var < 0) var = 0;
+    double mean = shift + ms;
+    double invstd = 1.0 / sqrt(var + eps);
+    if (save_mean) save_mean[c] = (float)mean;
+    if (save_invstd) save_invstd[c] = (float)invstd;
+    if (running_mean) running_mean[c] = (float)((1.0 - mom) * (double)running_mean[c] + mom * mean);
+    if (running_var) running_var[c] = (float)((1.0 - mom) * (double)running_var[c] + mom * var * unbias);
+
+    /* y = (x - mf)*a + b, with the part of the mean that float mf cannot hold folded into b
+     * (matters when |mean| >> std) */
+    const float mf = (float)mean;
+    const double ad = (gamma ? (double)gamma[c] : 1.0) * invstd;
+    const float a = (float)ad;
+    const float b = (float)((beta ? (double)beta[c] : 0.0) - (mean - (double)mf) * ad);
+    for (int i = 0; i < n; i++) {
+      const float *xp = x + i * cs + c * hw;
+      float *yp = y + i * cs + c * hw;
+      for (int64_t j = 0; j < hw; j++) yp[j] = (xp[j] - mf) * a + b;
+    }
+  }
+}
+
+/* Evaluation: y = (x - running_mean) / sqrt(running_var + eps) * gamma + beta. */
+void lb_bn_forward_eval(const lb_bn_desc *d, const float *x, const float *gamma, const float *beta,
+                        const float *running_mean, const float *running_var, float *y) {
+  const int n = d->n, nc = d->c;
+  const int64_t hw = d->hw;
+  const double eps = (double)d->eps;
+  const int64_t planes = (int64_t)n * nc;
+
+  /* one pass, so parallel over all (n, c) planes: every element is computed independently */
+#pragma omp parallel for schedule(static) if (planes * hw >= BN_PAR_MIN)
+  for (int64_t pl = 0; pl < planes; pl++) {
+    const int c = (int)(pl % nc);
+    const double invstd = 1.0 / sqrt((double)running_var[c] + eps);
+    const float mf = running_mean[c];
+    const float a = (float)((gamma ? (double)gamma[c] : 1.0) * invstd);
+    const float b = beta ? beta[c] : 0.0f;
+    const float *xp = x + pl * hw;
+    float *yp = y + pl * hw;
+    for (int64_t j = 0; j < hw; j++) yp[j] = (xp[j] - mf) * a + b;
+  }
+}
+
+/* With xhat = (x - mean) * invstd and M = N*HW values per channel:
+ *   dbeta  = sum(dy),  dgamma = sum(dy * xhat),
+ *   dx     = gamma * invstd * (dy - dbeta/M - xhat * dgamma/M).
+ * The last two terms are the gradient through the batch mean and variance. */
+void lb_bn_backward(const lb_bn_desc *d, const float *x, const float *gamma, const float *save_mean,
+                    const float *save_invstd, const float *dy, float *dx, float *dgamma, float *dbeta) {
+  if (!dx && !dgamma && !dbeta) return;
+  const int n = d->n, nc = d->c;
+  const int64_t hw = d->hw, cs = (int64_t)nc * hw;
+  const int64_t m = (int64_t)n * hw;
+
+#pragma omp parallel for schedule(static) if (m * nc >= BN_PAR_MIN)
+  for (int c = 0; c < nc; c++) {
+    double sd[BN_LANES] = {0}, sx[BN_LANES] = {0};
+    const double mean = (double)save_mean[c], invstd = (double)save_invstd[c];
+    for (int i = 0; i < n; i++) bn_grad_sums(x + i * cs + c * hw, dy + i * cs + c * hw, hw, mean, sd, sx);
+    const double sum_dy = bn_lanes_total(sd);
+    const double sum_dy_xhat = bn_lanes_total(sx) * invstd;
+    if (dbeta) dbeta[c] += (float)sum_dy;
+    if (dgamma) dgamma[c] += (float)sum_dy_xhat;
+    if (!dx) continue;
+
+    /* dx += a*dy + b*(x - mean) + k, coefficients folded in double */
+    const double g = (gamma ? (double)gamma[c] : 1.0) * invstd;
+    const float a = (float)g;
+    const float b = (float)(-g * invstd * sum_dy_xhat / (double)m);
+    const float k = (float)(-g * sum_dy / (double)m);
+    const float mf = save_mean[c];
+    for (int i = 0; i < n; i++) {
+      const float *xp = x + i * cs + c * hw;
+      const float *gp = dy + i * cs + c * hw;
+      float *dp = dx + i * cs + c * hw;
+      for (int64_t j = 0; j < hw; j++) dp[j] += a * gp[j] + b * (xp[j] - mf) + k;
+    }
+  }
+}
