@@ -1,0 +1,158 @@
+/* The executor: runs a graph forward in node order and backward in reverse, from one arena
+ * holding every activation, activation gradient, saved state and the shared scratch. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "graph/ops.h"
+
+struct lb_exec {
+  lb_graph *g;
+  int max_batch;
+  lb_arena arena;
+  float **out;      /* per node output (node 0: the caller's input) */
+  float **dout;     /* per node output gradient (NULL for node 0) */
+  void **aux;       /* per node saved state */
+  float *dout_base; /* all dout buffers back to back, zeroed in one go */
+  size_t dout_bytes;
+  float *scratch;
+  float *grads;     /* parameter gradients, parallel to g->values */
+  int batch;        /* batch of the last forward */
+  int trained;      /* the last forward was a training forward */
+  lb_rng *rng;
+};
+
+lb_status lb_exec_create(lb_exec **out, lb_graph *g, int max_batch) {
+  *out = NULL;
+  if (max_batch <= 0) return lb_fail(LB_ERR_ARG, "executor: batch size must be positive, got %d", max_batch);
+  if (!g->values) return lb_fail(LB_ERR_STATE, "executor: graph parameters are not allocated");
+  lb_exec *e = calloc(1, sizeof *e);
+  if (!e) return lb_fail(LB_ERR_NOMEM, "executor: out of memory");
+  e->g = g;
+  e->max_batch = max_batch;
+  int nn = g->n_nodes;
+  e->out = calloc((size_t)nn, sizeof *e->out);
+  e->dout = calloc((size_t)nn, sizeof *e->dout);
+  e->aux = calloc((size_t)nn, sizeof *e->aux);
+  e->grads = lb_alloc_aligned((size_t)(g->n_values > 0 ? g->n_values : 1) * sizeof(float));
+  if (!e->out || !e->dout || !e->aux || !e->grads) {
+    lb_exec_free(e);
+    return lb_fail(LB_ERR_NOMEM, "executor: out of memory");
+  }
+  memset(e->grads, 0, (size_t)(g->n_values > 0 ? g->n_values : 1) * sizeof(float));
+
+  /* size everything first, then take it from one arena */
+  size_t act = 0, douts = 0, aux = 0, scratch = 0;
+  for (int i = 1; i < nn; i++) {
+    const lb_node *n = &g->nodes[i];
+    size_t bytes = lb_arena_round((size_t)max_batch * (size_t)lb_node_numel(n) * sizeof(float));
+    act += bytes;
+    douts += bytes;
+    if (n->op->aux_bytes) aux += lb_arena_round(n->op->aux_bytes(g, n, max_batch));
+    if (n->op->scratch_floats) {
+      size_t s = n->op->scratch_floats(g, n, max_batch);
+      if (s > scratch) scratch = s;
+    }
+  }
+  size_t scratch_bytes = lb_arena_round(scratch * sizeof(float));
+  lb_status s = lb_arena_init(&e->arena, act + douts + aux + scratch_bytes + LB_ARENA_ALIGN);
+  if (s) {
+    lb_exec_free(e);
+    return s;
+  }
+  for (int i = 1; i < nn; i++) {
+    size_t bytes = (size_t)max_batch * (size_t)lb_node_numel(&g->nodes[i]) * sizeof(float);
+    e->out[i] = lb_arena_alloc(&e->arena, bytes);
+  }
+  e->dout_base = (float *)(e->arena.base + e->arena.used);
+  for (int i = 1; i < nn; i++) {
+    size_t bytes = (size_t)max_batch * (size_t)lb_node_numel(&g->nodes[i]) * sizeof(float);
+    e->dout[i] = lb_arena_alloc(&e->arena, bytes);
+  }
+  e->dout_bytes = (size_t)((unsigned char *)(e->arena.base + e->arena.used) - (unsigned char *)e->dout_base);
+  for (int i = 1; i < nn; i++) {
+    const lb_node *n = &g->nodes[i];
+    if (n->op->aux_bytes) e->aux[i] = lb_arena_alloc(&e->arena, n->op->aux_bytes(g, n, max_batch));
+  }
+  e->scratch = scratch_bytes ? lb_arena_alloc(&e->arena, scratch_bytes) : NULL;
+  *out = e;
+  return LB_OK;
+}
+
+void lb_exec_free(lb_exec *e) {
+  if (!e) return;
+  lb_arena_free(&e->arena);
+  free(e->out);
+  free(e->dout);
+  free(e->aux);
+  lb_free_aligned(e->grads);
+  free(e);
+}
+
+static void fill_ctx(lb_exec *e, int i, lb_op_ctx *c) {
+  const lb_graph *g = e->g;
+  const lb_node *n = &g->nodes[i];
+  memset(c, 0, sizeof *c);
+  c->batch = e->batch;
+  c->training = e->trained;
+  for (int j = 0; j < n->n_inputs; j++) {
+    c->in[j] = e->out[n->inputs[j]];
+    c->in_shape[j] = &g->nodes[n->inputs[j]].shape;
+    c->din[j] = e->dout[n->inputs[j]]; /* NULL for the graph input */
+  }
+  for (int j = 0; j < n->n_params; j++) {
+    const lb_param *p = &g->params[n->first_param + j];
+    c->param[j] = g->values + p->offset;
+    c->dparam[j] = p->trainable ? e->grads + p->offset : NULL;
+  }
+  c->out = e->out[i];
+  c->dout = e->dout[i];
+  c->aux = e->aux[i];
+  c->scratch = e->scratch;
+  c->rng = e->rng;
+}
+
+const float *lb_exec_forward(lb_exec *e, const float *x, int batch, int training, lb_rng *rng) {
+  if (batch <= 0 || batch > e->max_batch) {
+    lb_fail(LB_ERR_ARG, "executor: batch %d outside 1..%d", batch, e->max_batch);
+    return NULL;
+  }
+  if (training && !rng) {
+    lb_fail(LB_ERR_ARG, "executor: a training forward needs a random generator");
+    return NULL;
+  }
+  e->batch = batch;
+  e->trained = training;
+  e->rng = rng;
+  e->out[0] = (float *)x; /* the input is read, never written */
+  lb_op_ctx c;
+  for (int i = 1; i <= e->g->output; i++) {
+    fill_ctx(e, i, &c);
+    e->g->nodes[i].op->forward(&e->g->nodes[i], &c);
+  }
+  return e->out[e->g->output];
+}
+
+void lb_exec_backward(lb_exec *e, const float *doutput) {
+  lb_graph *g = e->g;
+  memset(e->dout_base, 0, e->dout_bytes);
+  int o = g->output;
+  memcpy(e->dout[o], doutput, (size_t)e->batch * (size_t)lb_node_numel(&g->nodes[o]) * sizeof(float));
+  lb_op_ctx c;
+  for (int i = o; i >= 1; i--) {
+    const lb_node *n = &g->nodes[i];
+    if (!n->op->backward) continue;
+    fill_ctx(e, i, &c);
+    n->op->backward(n, &c);
+  }
+}
+
+void lb_exec_zero_grad(lb_exec *e) { memset(e->grads, 0, (size_t)e->g->n_values * sizeof(float)); }
+
+float *lb_exec_grads(lb_exec *e) { return e->grads; }
+
+const float *lb_exec_node_output(const lb_exec *e, int node) {
+  if (node < 0 || node >= e->g->n_nodes) return NULL;
+  return e->out[node];
+}
+
+size_t lb_exec_arena_bytes(const lb_exec *e) { return e->arena.size; }

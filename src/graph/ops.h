@@ -1,0 +1,18 @@
+/* Built-in op definitions (internal to the graph part). */
+#ifndef LOWBIT_GRAPH_OPS_H
+#define LOWBIT_GRAPH_OPS_H
+
+#include "lowbit/graph.h"
+
+extern const lb_op_def lb_op_input, lb_op_conv2d, lb_op_linear, lb_op_batchnorm, lb_op_relu, lb_op_relu6,
+    lb_op_hardtanh, lb_op_maxpool, lb_op_avgpool, lb_op_gap, lb_op_add, lb_op_flatten, lb_op_dropout;
+
+/* Shape of node n's input i (per sample). */
+static inline const lb_shape *lb_in_shape(const lb_graph *g, const lb_node *n, int i) {
+  return &g->nodes[n->inputs[i]].shape;
+}
+
+/* Per-sample element count of a node's output. */
+static inline int64_t lb_node_numel(const lb_node *n) { return lb_shape_numel(&n->shape); }
+
+#endif
