@@ -1,0 +1,229 @@
+/* data: CIFAR binary reader. Small files of known records (plain and gzip) are written to a temp
+ * dir, read back alone and concatenated, then broken in each way the reader must catch. The real
+ * CIFAR-10 files in /work/shared/data/cifar10 are checked against their own bytes and the
+ * well-known per-channel statistics of the training set; that part skips visibly when absent. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include "lowbit/data.h"
+#include "testutil.h"
+
+#define REC 3073
+#define PIX 3072
+#define CIFAR_DIR "/work/shared/data/cifar10"
+
+static char tmpdir[] = "/tmp/lbt_cifar_XXXXXX";
+static char made[16][512];
+static int nmade;
+
+static const char *tpath(const char *name) {
+  static char buf[8][512];
+  static int k;
+  char *p = buf[k++ % 8];
+  snprintf(p, 512, "%s/%s", tmpdir, name);
+  return p;
+}
+
+static void remember(const char *path) {
+  for (int i = 0; i < nmade; i++)
+    if (strcmp(made[i], path) == 0) return;
+  if (nmade < 16) snprintf(made[nmade++], 512, "%s", path);
+}
+
+static void write_plain(const char *path, const void *data, size_t len) {
+  FILE *f = fopen(path, "wb");
+  CHECK_MSG(f != NULL, "cannot create %s", path);
+  if (!f) return;
+  if (len) CHECK(fwrite(data, 1, len, f) == len);
+  CHECK(fclose(f) == 0);
+  remember(path);
+}
+
+static void write_gz(const char *path, const void *data, size_t len) {
+  gzFile g = gzopen(path, "wb");
+  CHECK_MSG(g != NULL, "cannot create %s", path);
+  if (!g) return;
+  CHECK(gzwrite(g, data, (unsigned)len) == (int)len);
+  CHECK(gzclose(g) == Z_OK);
+  remember(path);
+}
+
+/* n records; record r has label lab[r] and pixel k = (7k + 13(r + tag)) & 255. */
+static size_t make_records(unsigned char *buf, int n, const unsigned char *lab, int tag) {
+  for (int r = 0; r < n; r++) {
+    buf[(size_t)r * REC] = lab[r];
+    for (int k = 0; k < PIX; k++) buf[(size_t)r * REC + 1 + k] = (unsigned char)((7 * k + 13 * (r + tag)) & 255);
+  }
+  return (size_t)n * REC;
+}
+
+static int ds_zeroed(const lb_dataset *d) {
+  return d->n == 0 && d->c == 0 && d->h == 0 && d->w == 0 && d->classes == 0 && !d->images && !d->labels;
+}
+
+/* Image i of d equals record r of buf. */
+static int same_record(const lb_dataset *d, int i, const unsigned char *buf, int r) {
+  return d->labels[i] == buf[(size_t)r * REC] && memcmp(d->images + (size_t)i * PIX, buf + (size_t)r * REC + 1, PIX) == 0;
+}
+
+static void expect_fail(const char *const *paths, int n, lb_status want, const char *who, const char *what, int line) {
+  lb_dataset d;
+  memset(&d, 0xAB, sizeof d);
+  lb_status s = lb_cifar_load(paths, n, &d);
+  const char *msg = lb_last_error();
+  CHECK_MSG(s == want, "line %d: got %s (%s), want %s", line, lb_status_str(s), msg, lb_status_str(want));
+  CHECK_MSG(strstr(msg, who) != NULL, "line %d: message \"%s\" does not name %s", line, msg, who);
+  CHECK_MSG(strstr(msg, what) != NULL, "line %d: message \"%s\" lacks \"%s\"", line, msg, what);
+  CHECK_MSG(ds_zeroed(&d), "line %d: out not zeroed on failure", line);
+  if (s == LB_OK) lb_dataset_free(&d);
+}
+#define EXPECT_FAIL(paths, n, st, who, what) expect_fail(paths, n, st, who, what, __LINE__)
+
+static void synthetic(void) {
+  static unsigned char a[3 * REC], b[2 * REC], bad[4 * REC];
+  const unsigned char la[3] = {4, 9, 0}, lb[2] = {2, 7};
+  size_t na = make_records(a, 3, la, 0), nb = make_records(b, 2, lb, 5);
+  const char *pa = tpath("a.bin"), *pb = tpath("b.bin"), *pbz = tpath("b_gz.bin");
+  write_plain(pa, a, na);
+  write_plain(pb, b, nb);
+  write_gz(pbz, b, nb);
+
+  lb_dataset d;
+  const char *one[1] = {pa};
+  CHECK_OK(lb_cifar_load(one, 1, &d));
+  CHECK(d.n == 3 && d.c == 3 && d.h == 32 && d.w == 32 && d.classes == 10);
+  if (d.n == 3) CHECK(same_record(&d, 0, a, 0) && same_record(&d, 1, a, 1) && same_record(&d, 2, a, 2));
+  lb_dataset_free(&d);
+
+  /* concatenation keeps file order; a gzip file (detected by magic) reads the same */
+  const char *ab[2] = {pa, pb}, *ba[2] = {pbz, pa};
+  CHECK_OK(lb_cifar_load(ab, 2, &d));
+  CHECK(d.n == 5 && d.classes == 10);
+  if (d.n == 5) CHECK(same_record(&d, 2, a, 2) && same_record(&d, 3, b, 0) && same_record(&d, 4, b, 1));
+  lb_dataset_free(&d);
+  CHECK_OK(lb_cifar_load(ba, 2, &d));
+  CHECK(d.n == 5);
+  if (d.n == 5) CHECK(same_record(&d, 0, b, 0) && same_record(&d, 1, b, 1) && same_record(&d, 2, a, 0));
+  lb_dataset_free(&d);
+
+  /* classes = 1 + largest label: 8 from {2,7}; labels up to 99 are accepted (CIFAR-100 range) */
+  const char *bonly[1] = {pb};
+  CHECK_OK(lb_cifar_load(bonly, 1, &d));
+  CHECK(d.classes == 8);
+  lb_dataset_free(&d);
+  const unsigned char l99[2] = {99, 3}, l100[3] = {1, 100, 2};
+  const char *pbad = tpath("bad.bin"), *bad1[1] = {pbad};
+  write_plain(pbad, bad, make_records(bad, 2, l99, 1));
+  CHECK_OK(lb_cifar_load(bad1, 1, &d));
+  CHECK(d.classes == 100 && d.labels[0] == 99);
+  lb_dataset_free(&d);
+
+  /* arguments */
+  EXPECT_FAIL(ab, 0, LB_ERR_ARG, "lb_cifar_load", "n_paths = 0");
+  EXPECT_FAIL(NULL, 1, LB_ERR_ARG, "lb_cifar_load", "paths is NULL");
+  const char *withnull[2] = {pa, NULL};
+  EXPECT_FAIL(withnull, 2, LB_ERR_ARG, "lb_cifar_load", "path 1 is NULL");
+  CHECK_STATUS(lb_cifar_load(ab, 2, NULL), LB_ERR_ARG);
+
+  /* a label that is no CIFAR label */
+  write_plain(pbad, bad, make_records(bad, 3, l100, 0));
+  EXPECT_FAIL(bad1, 1, LB_ERR_FORMAT, pbad, "record 1 has label 100");
+  /* missing file, also after a good one (nothing of the first must survive) */
+  const char *pnone = tpath("missing.bin"), *none2[2] = {pa, pnone};
+  EXPECT_FAIL(none2, 2, LB_ERR_IO, pnone, strerror(ENOENT));
+  /* empty file */
+  write_plain(pbad, bad, 0);
+  EXPECT_FAIL(bad1, 1, LB_ERR_FORMAT, pbad, "empty file");
+  /* not a whole number of records: truncated last record, extra bytes, plain and gzip */
+  memcpy(bad, a, na);
+  write_plain(pbad, bad, 2 * REC + 5);
+  EXPECT_FAIL(bad1, 1, LB_ERR_FORMAT, pbad, "size 6151 bytes is not a whole number of 3073-byte CIFAR records");
+  write_plain(pbad, bad, REC - 1);
+  EXPECT_FAIL(bad1, 1, LB_ERR_FORMAT, pbad, "size 3072 bytes");
+  memset(bad + na, 0, 2);
+  write_plain(pbad, bad, na + 2);
+  const char *good_then_bad[2] = {pb, pbad};
+  EXPECT_FAIL(good_then_bad, 2, LB_ERR_FORMAT, pbad, "size 9221 bytes");
+  write_gz(pbad, bad, na + 2);
+  EXPECT_FAIL(bad1, 1, LB_ERR_FORMAT, pbad, "size 9221 bytes");
+  /* a gzip file whose compressed bytes were cut short */
+  {
+    static unsigned char gzbuf[4 * REC];
+    write_gz(pbad, a, na);
+    FILE *f = fopen(pbad, "rb");
+    size_t glen = f ? fread(gzbuf, 1, sizeof gzbuf, f) : 0;
+    if (f) fclose(f);
+    CHECK(glen > 20 && gzbuf[0] == 0x1f && gzbuf[1] == 0x8b);
+    write_plain(pbad, gzbuf, glen - 3);
+    EXPECT_FAIL(bad1, 1, LB_ERR_FORMAT, pbad, "truncated gzip stream");
+  }
+}
+
+/* Read `len` bytes at offset `off` of path with stdio (independent of lowbit). */
+static int read_raw(const char *path, long off, unsigned char *buf, size_t len) {
+  FILE *f = fopen(path, "rb");
+  if (!f) return 0;
+  int ok = fseek(f, off, SEEK_SET) == 0 && fread(buf, 1, len, f) == len;
+  fclose(f);
+  return ok;
+}
+
+static void real(void) {
+  const char *test = CIFAR_DIR "/test_batch_first1000.bin";
+  static unsigned char raw[1000 * REC];
+  CHECK(read_raw(test, 0, raw, sizeof raw));
+  lb_dataset d;
+  const char *t1[1] = {test};
+  CHECK_OK(lb_cifar_load(t1, 1, &d));
+  CHECK(d.n == 1000 && d.c == 3 && d.h == 32 && d.w == 32 && d.classes == 10);
+  if (d.n == 1000) {
+    int same = 1;
+    for (int i = 0; i < 1000; i++) same &= same_record(&d, i, raw, i);
+    CHECK(same);
+  }
+  lb_dataset_free(&d);
+
+  /* the five training batches: 50000 images, 5000 per class, and the per-channel mean/std that
+   * every CIFAR-10 recipe uses (0.4914, 0.4822, 0.4465) / (0.2470, 0.2435, 0.2616) */
+  const char *train[5] = {CIFAR_DIR "/data_batch_1.bin", CIFAR_DIR "/data_batch_2.bin", CIFAR_DIR "/data_batch_3.bin",
+                          CIFAR_DIR "/data_batch_4.bin", CIFAR_DIR "/data_batch_5.bin"};
+  for (int i = 0; i < 5; i++) CHECK_MSG(lbt_file_exists(train[i]), "%s missing", train[i]);
+  CHECK_OK(lb_cifar_load(train, 5, &d));
+  CHECK(d.n == 50000 && d.classes == 10);
+  if (d.n == 50000) {
+    int per[10] = {0};
+    for (int i = 0; i < d.n; i++)
+      if (d.labels[i] >= 0 && d.labels[i] < 10) per[d.labels[i]]++;
+    for (int k = 0; k < 10; k++) CHECK_MSG(per[k] == 5000, "class %d: %d images", k, per[k]);
+    /* record 0 of batch 3 is image 20000 */
+    CHECK(read_raw(train[2], 0, raw, REC) && same_record(&d, 20000, raw, 0));
+    float mean[3], std[3];
+    lb_dataset_channel_stats(&d, mean, std);
+    const double want_m[3] = {0.4914, 0.4822, 0.4465}, want_s[3] = {0.2470, 0.2435, 0.2616};
+    for (int c = 0; c < 3; c++) {
+      CHECK_NEAR(mean[c], want_m[c], 1e-4);
+      CHECK_NEAR(std[c], want_s[c], 1e-4);
+    }
+  }
+  lb_dataset_free(&d);
+}
+
+int main(void) {
+  if (!mkdtemp(tmpdir)) {
+    fprintf(stderr, "mkdtemp: %s\n", strerror(errno));
+    return 1;
+  }
+  synthetic();
+  for (int i = 0; i < nmade; i++) unlink(made[i]);
+  CHECK(rmdir(tmpdir) == 0);
+  if (!lbt_file_exists(CIFAR_DIR "/test_batch_first1000.bin")) {
+    if (lbt_failures) return lbt_finish("test_data_cifar");
+    printf("test_data_cifar: synthetic part: %d checks passed\n", lbt_checks);
+    return lbt_skip("test_data_cifar", "CIFAR-10 binaries not found in " CIFAR_DIR);
+  }
+  real();
+  return lbt_finish("test_data_cifar");
+}
