@@ -30,6 +30,12 @@ lb_status lb_cifar_load(const char *const *paths, int n_paths, lb_dataset *out);
 #define LB_FASHION_MNIST_DIR "/usr/share/datasets/fashion-mnist"
 lb_status lb_fashion_mnist_load(const char *dir, int train, lb_dataset *out);
 void lb_dataset_free(lb_dataset *d);
+/* Open a data set from a command-line spec:
+ *   "fashion-mnist" or "fashion-mnist:DIR"  the train or test split (train = 1/0)
+ *   "cifar10:DIR"     data_batch_1..5.bin (train) or test_batch.bin, else test_batch_first1000.bin (test)
+ *   "idx:IMAGES,LABELS"   one IDX pair (the split flag is ignored)
+ *   "cifar:FILE[,FILE...]"  CIFAR binary files (the split flag is ignored) */
+lb_status lb_dataset_open(const char *spec, int train, lb_dataset *out);
 /* A new dataset holding images [start, start+count) of src (copied). */
 lb_status lb_dataset_slice(const lb_dataset *src, int start, int count, lb_dataset *out);
 

@@ -12,6 +12,14 @@ typedef struct lb_cli_verb {
   int (*run)(int argc, char **argv); /* argv[0] is the verb */
 } lb_cli_verb;
 
+int lb_cmd_train(int argc, char **argv);
+int lb_cmd_eval(int argc, char **argv);
+int lb_cmd_info(int argc, char **argv);
 int lb_cmd_version(int argc, char **argv);
+
+struct lb_dataset;
+/* Open a data set spec for a verb, keeping only the first `limit` images if limit > 0.
+ * Prints a one-line error and returns an exit code on failure. */
+int lb_cli_open_data(const char *verb, const char *spec, int train, int limit, struct lb_dataset *d);
 
 #endif

@@ -5,6 +5,9 @@
 #include "cli/cli.h"
 
 static const lb_cli_verb verbs[] = {
+    {"train", "train a float model (zoo) on a data set", lb_cmd_train},
+    {"eval", "accuracy of a saved model on a data set", lb_cmd_eval},
+    {"info", "layers, shapes, parameters and MACs of a model", lb_cmd_info},
     {"version", "print the version", lb_cmd_version},
 };
 
