@@ -47,8 +47,8 @@ lb_status lb_train_config_validate(const lb_train_config *c) {
   if (!finite_pos(c->lr) || c->lr > 100.0f) return lb_fail(LB_ERR_ARG, "learning rate must be in (0, 100], got %g", (double)c->lr);
   if (!(c->min_lr >= 0.0f && c->min_lr <= c->lr))
     return lb_fail(LB_ERR_ARG, "minimum learning rate must be in [0, lr], got %g", (double)c->min_lr);
-  if (!(c->warmup_epochs >= 0.0f && c->warmup_epochs < (float)c->epochs))
-    return lb_fail(LB_ERR_ARG, "warm-up must be in [0, epochs), got %g epochs", (double)c->warmup_epochs);
+  if (!(c->warmup_epochs >= 0.0f && c->warmup_epochs <= (float)c->epochs))
+    return lb_fail(LB_ERR_ARG, "warm-up must be in [0, epochs], got %g epochs", (double)c->warmup_epochs);
   if (c->sched.kind == LB_SCHED_STEP && (c->step_epochs < 1 || !(c->gamma > 0.0f && c->gamma <= 1.0f)))
     return lb_fail(LB_ERR_ARG, "step schedule needs --step-epochs >= 1 and 0 < gamma <= 1");
   if (!(c->label_smoothing >= 0.0f && c->label_smoothing < 1.0f))
