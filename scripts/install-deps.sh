@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Install the Debian 12 packages lowbit needs to build, run its main job and run its tests.
+# Works as root or through sudo. Pass --bench to add what bench/ compares against (PyTorch).
+set -euo pipefail
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+packages=(build-essential cmake pkg-config libopenblas-dev zlib1g-dev dataset-fashion-mnist)
+if [ "${1:-}" = "--bench" ]; then packages+=(python3-torch hyperfine); fi
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "installing: ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -q
+  $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
