@@ -152,6 +152,9 @@ float *lb_exec_grads(lb_exec *e);
 /* The output activations of any node after a forward (for inspection and tests). */
 const float *lb_exec_node_output(const lb_exec *e, int node);
 size_t lb_exec_arena_bytes(const lb_exec *e);
+/* Optional per-node timing for benchmarks: seconds are added to fwd[i] / bwd[i] (arrays of
+ * g->n_nodes doubles, owned by the caller) on every pass. NULL turns it off. */
+void lb_exec_set_profile(lb_exec *e, double *fwd, double *bwd);
 
 /* ---- model file (.lbm) -------------------------------------------------------------------- */
 /* A model file holds the graph, its parameters, and extra tagged sections that other parts own

@@ -19,6 +19,7 @@ struct lb_exec {
   int batch;        /* batch of the last forward */
   int trained;      /* the last forward was a training forward */
   lb_rng *rng;
+  double *prof_fwd, *prof_bwd; /* optional per-node timing */
 };
 
 lb_status lb_exec_create(lb_exec **out, lb_graph *g, int max_batch) {
@@ -127,7 +128,9 @@ const float *lb_exec_forward(lb_exec *e, const float *x, int batch, int training
   lb_op_ctx c;
   for (int i = 1; i <= e->g->output; i++) {
     fill_ctx(e, i, &c);
+    double t0 = e->prof_fwd ? lb_now() : 0.0;
     e->g->nodes[i].op->forward(&e->g->nodes[i], &c);
+    if (e->prof_fwd) e->prof_fwd[i] += lb_now() - t0;
   }
   return e->out[e->g->output];
 }
@@ -142,7 +145,9 @@ void lb_exec_backward(lb_exec *e, const float *doutput) {
     const lb_node *n = &g->nodes[i];
     if (!n->op->backward) continue;
     fill_ctx(e, i, &c);
+    double t0 = e->prof_bwd ? lb_now() : 0.0;
     n->op->backward(n, &c);
+    if (e->prof_bwd) e->prof_bwd[i] += lb_now() - t0;
   }
 }
 
@@ -156,3 +161,8 @@ const float *lb_exec_node_output(const lb_exec *e, int node) {
 }
 
 size_t lb_exec_arena_bytes(const lb_exec *e) { return e->arena.size; }
+
+void lb_exec_set_profile(lb_exec *e, double *fwd, double *bwd) {
+  e->prof_fwd = fwd;
+  e->prof_bwd = bwd;
+}
