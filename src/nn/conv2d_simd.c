@@ -64,6 +64,7 @@ static inline float hsum8(__m256 v) {
 
 #define VT (NV * VL) /* pixels per kernel tile: grids are padded to a multiple of it */
 #define SLOTS_MAX 8                   /* parallelism cap (and dw partial buffers) */
+#define SLOTS_MIN 2                   /* keep two cores busy even when that exceeds the budget */
 #define SLOT_BUDGET ((size_t)1 << 24) /* floats of scratch for all slots before we use fewer */
 #define PACK_PIXELS 2048              /* aim for this many output pixels per pack */
 #define DIRECT_MAX_WASTE 2.0          /* phase-grid pixels / real pixels allowed in direct mode */
@@ -104,8 +105,8 @@ static void make_plan(const lb_conv2d_desc *d, plan *p) {
   p->crs_dd = (int)rup((size_t)p->crs, DWD);
   p->plane = d->oh * d->ow;
   const int small_kernel = d->r <= MAX_TAPS && d->s <= MAX_TAPS;
-  p->hq = (d->h + 2 * d->pad_h + d->stride_h - 1) / d->stride_h;
-  p->wq = (d->w + 2 * d->pad_w + d->stride_w - 1) / d->stride_w;
+  p->hq = (int)(((int64_t)d->h + 2 * d->pad_h + d->stride_h - 1) / d->stride_h);
+  p->wq = (int)(((int64_t)d->w + 2 * d->pad_w + d->stride_w - 1) / d->stride_w);
   p->img = (size_t)p->hq * p->wq;
   /* direct mode copies every phase plane: worth it only if every phase is read by some tap
    * (a 1x1 stride-2 conv reads a quarter of x: im2col copies less) */
@@ -134,6 +135,7 @@ static void make_plan(const lb_conv2d_desc *d, plan *p) {
   /* x of one image in phase planes: every phase, each hq x wq */
   const size_t x_img = (size_t)d->stride_h * d->stride_w * p->img;
   int slots = d->n < SLOTS_MAX ? d->n : SLOTS_MAX;
+  const int min_slots = slots < SLOTS_MIN ? slots : SLOTS_MIN;
   int nb = (int)(PACK_PIXELS / (p->direct ? p->img : (size_t)p->plane));
   if (nb < 1) nb = 1;
   for (;;) {
@@ -162,7 +164,7 @@ static void make_plan(const lb_conv2d_desc *d, plan *p) {
     TAKE(o_part, (size_t)d->groups * p->kg_dk * p->crs_dd);
 #undef TAKE
     p->slot = o;
-    if (slots == 1 || p->slot * (size_t)slots <= SLOT_BUDGET) break;
+    if (slots <= min_slots || p->slot * (size_t)slots <= SLOT_BUDGET) break;
     if (nb > 1) nb = nb / 2; /* first shrink packs, then use fewer slots */
     else slots--;
   }
