@@ -14,12 +14,14 @@
  *    Outputs are computed on the phase-plane width; the few junk columns/rows are dropped when
  *    storing. With stride 1, dx is the same kind of conv of padded dy with flipped, transposed
  *    filters; with larger strides dx = col2im(W^T dy), each slot owning whole images.
- *  - "Col" mode (when the padded grid would waste too much, or huge kernels): im2col of the pack
- *    into (C/g*R*S, pixels), then the same kernel.
+ *  - "Col" mode (when the phase grid would waste too much, some phase is never read, e.g. 1x1
+ *    stride 2, or kernels above 16 taps): im2col of the pack into (C/g*R*S, pixels), then the
+ *    same kernel.
  *  - dw accumulates per slot (vectors along pixels, summed per pack), then the slot partials are
  *    added in slot order: the result does not depend on the thread count.
- * Kernels: out(16 channels x 16 pixels) += W(16 x kd) * B(kd x 16 pixels), weights packed so
- * that the 16 broadcasts of one kd step are adjacent; dw(4 x 4) over pixel vectors. */
+ * Kernels: out(MR channels x NV vectors of pixels) += W(MR x kd) * B(kd x pixels), 8 x 48 with
+ * AVX-512 (24 accumulators), weights packed so that the MR broadcasts of one kd step are
+ * adjacent; dw in 4 x 4 tiles of pixel vectors. */
 #include "nn/conv2d_impl.h"
 
 #ifdef LB_CONV_SIMD
