@@ -18,6 +18,7 @@ static double run_thread(float seed) {
   __m512 acc[CHAINS], m = _mm512_set1_ps(0.999999f), a = _mm512_set1_ps(1e-7f);
   for (int i = 0; i < CHAINS; i++) acc[i] = _mm512_set1_ps(seed + (float)i);
   for (long it = 0; it < ITERS; it++)
+#pragma GCC unroll 16
     for (int i = 0; i < CHAINS; i++) acc[i] = _mm512_fmadd_ps(acc[i], m, a);
   float out[16];
   __m512 s = acc[0];
@@ -28,6 +29,7 @@ static double run_thread(float seed) {
   __m256 acc[CHAINS], m = _mm256_set1_ps(0.999999f), a = _mm256_set1_ps(1e-7f);
   for (int i = 0; i < CHAINS; i++) acc[i] = _mm256_set1_ps(seed + (float)i);
   for (long it = 0; it < ITERS; it++)
+#pragma GCC unroll 16
     for (int i = 0; i < CHAINS; i++) acc[i] = _mm256_fmadd_ps(acc[i], m, a);
   float out[8];
   __m256 s = acc[0];
@@ -38,6 +40,7 @@ static double run_thread(float seed) {
   float acc[CHAINS];
   for (int i = 0; i < CHAINS; i++) acc[i] = seed + (float)i;
   for (long it = 0; it < ITERS; it++)
+#pragma GCC unroll 16
     for (int i = 0; i < CHAINS; i++) acc[i] = acc[i] * 0.999999f + 1e-7f;
   float s = 0;
   for (int i = 0; i < CHAINS; i++) s += acc[i];
