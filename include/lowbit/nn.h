@@ -90,6 +90,24 @@ void lb_add_forward(int64_t n, const float *a, const float *b, float *y);
 /* da += dy, db += dy (either may be NULL). */
 void lb_add_backward(int64_t n, const float *dy, float *da, float *db);
 
+/* ---- fused ops --------------------------------------------------------------------------- */
+/* One pass instead of two or three over the activations; results are bit-identical to the
+ * composition of the unfused kernels (lb_relu_* after lb_bn_* / lb_add_*). */
+/* Batch norm followed by ReLU, fused: y = max(0, BN(x)). Same contracts as the lb_bn_* kernels.
+ * The backward takes the fused forward's output y: the ReLU passes the gradient where y > 0. */
+void lb_bn_relu_forward_train(const lb_bn_desc *d, const float *x, const float *gamma, const float *beta,
+                              float *running_mean, float *running_var, float *y, float *save_mean,
+                              float *save_invstd);
+void lb_bn_relu_forward_eval(const lb_bn_desc *d, const float *x, const float *gamma, const float *beta,
+                             const float *running_mean, const float *running_var, float *y);
+void lb_bn_relu_backward(const lb_bn_desc *d, const float *x, const float *y, const float *gamma,
+                         const float *save_mean, const float *save_invstd, const float *dy, float *dx,
+                         float *dgamma, float *dbeta);
+/* Residual add followed by ReLU: y = max(0, a + b) (y may alias a or b); backward g = dy where
+ * y > 0: da += g, db += g (either may be NULL). */
+void lb_add_relu_forward(int64_t n, const float *a, const float *b, float *y);
+void lb_add_relu_backward(int64_t n, const float *y, const float *dy, float *da, float *db);
+
 /* ---- pooling ---------------------------------------------------------------------------- */
 typedef struct lb_pool_desc {
   int n, c, h, w;          /* input (N,C,H,W) */

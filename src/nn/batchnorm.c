@@ -1,11 +1,17 @@
 /* Batch normalization over (N, HW) per channel: training forward with running-stat update,
- * evaluation forward, and the backward through the batch statistics.
+ * evaluation forward, and the backward through the batch statistics; each also fused with a
+ * following ReLU (lb_bn_relu_*), which saves the separate activation passes over the tensor.
  *
  * Layout x: (N,C,HW). Channel c lives in N planes of HW contiguous floats, plane i at
  * x + (i*C + c)*HW. Every kernel runs two passes per channel (statistics, then element-wise)
  * and is parallel over channels only, so each channel is summed in one fixed order whatever
- * the thread count: results are bit-identical for 1 or many threads. */
+ * the thread count: results are bit-identical for 1 or many threads.
+ *
+ * The plain and fused kernels are thin wrappers over one routine each (bn_train, bn_eval,
+ * bn_backward) with an activation flag, so statistics and coefficients are computed by the same
+ * code: the fused result is bit-identical to lb_relu_* composed with the plain kernel. */
 #include <math.h>
+#include <string.h>
 
 #include "lowbit/nn.h"
 
@@ -15,6 +21,9 @@
 /* Independent double accumulators: they break the add-latency chain and let the compiler
  * vectorize the reduction while keeping a fixed summation order (no -ffast-math needed). */
 #define BN_LANES 8
+/* The plane loops carry `omp simd`: GCC's -O2 cost model will not vectorize a loop that
+ * needs a runtime alias check or a scalar tail, and every plane loop needs both. Iterations are
+ * independent and have no reduction, so the results are the same bits as the scalar loop. */
 
 lb_status lb_bn_init(lb_bn_desc *d) {
   if (!d) return lb_fail(LB_ERR_ARG, "bn: NULL descriptor");
@@ -47,21 +56,50 @@ static void bn_sums(const float *p, int64_t len, double shift, double *s, double
   }
 }
 
-/* sd += sum(dy), sx += sum(dy * (x - mean)) over len floats, in double. */
-static void bn_grad_sums(const float *x, const float *dy, int64_t len, double mean, double *sd, double *sx) {
+/* The gradient reaching the batch norm at element j: dy itself, or with a fused ReLU the value
+ * lb_relu_backward would leave in a zeroed buffer from the BN output: 0 + (dy where y > 0, else
+ * 0) (y > 0 exactly where the BN output was > 0; the 0 + turns a -0 into +0 as there).
+ * The mask ANDs the bits, giving exactly `y > 0 ? dy : 0.0f` (a blocked NaN or inf stays
+ * blocked, unlike a multiply by 0/1) without the branch GCC keeps for that select in the sums
+ * loop: under the default -ftrapping-math it will not if-convert the float->double conversion
+ * it sinks into the select, and a branch on the sign of the BN output mispredicts half the time
+ * (the fused backward ran 2x slower, measured). relu is a literal at every call site, so each
+ * inlined copy of the loops below is branch-free. */
+static inline float bn_grad_in(const float *dy, const float *y, int64_t j, int relu) {
+  float g = dy[j];
+  if (relu) {
+    uint32_t bits;
+    memcpy(&bits, &g, sizeof bits);
+    bits &= 0u - (uint32_t)(y[j] > 0.0f); /* all ones or zero */
+    memcpy(&g, &bits, sizeof bits);
+    g = 0.0f + g;
+  }
+  return g;
+}
+
+/* sd += sum(g), sx += sum(g * (x - mean)) over len floats, in double, g = bn_grad_in. */
+static inline void bn_grad_sums(const float *x, const float *dy, const float *y, int relu, int64_t len,
+                                double mean, double *sd, double *sx) {
   int64_t i = 0;
   for (; i + BN_LANES <= len; i += BN_LANES) {
     for (int j = 0; j < BN_LANES; j++) {
-      double g = (double)dy[i + j];
+      double g = (double)bn_grad_in(dy, y, i + j, relu);
       sd[j] += g;
       sx[j] += g * ((double)x[i + j] - mean);
     }
   }
   for (; i < len; i++) {
-    double g = (double)dy[i];
+    double g = (double)bn_grad_in(dy, y, i, relu);
     sd[0] += g;
     sx[0] += g * ((double)x[i] - mean);
   }
+}
+
+/* dp += a*g + b*(x - mf) + k over one plane, g = bn_grad_in. */
+static inline void bn_dx_plane(const float *xp, const float *gp, const float *yp, int relu, float *dp,
+                               int64_t hw, float mf, float a, float b, float k) {
+#pragma omp simd
+  for (int64_t j = 0; j < hw; j++) dp[j] += a * bn_grad_in(gp, yp, j, relu) + b * (xp[j] - mf) + k;
 }
 
 static double bn_lanes_total(const double *a) {
@@ -70,12 +108,27 @@ static double bn_lanes_total(const double *a) {
   return t;
 }
 
+/* yp = (xp - mf)*a + b over one plane, then floored at lo: v < lo ? lo : v. With lo = -INFINITY
+ * the floor returns v for every float (NaN too), so the plain kernels keep their exact output;
+ * with lo = 0 it is lb_relu_forward's rule bit for bit (NaN and -0 pass unchanged). Either way
+ * the loop is one compare-select (a vector max) per element, no branch. */
+static void bn_affine_plane(const float *xp, float *yp, int64_t hw, float mf, float a, float b, float lo) {
+#pragma omp simd
+  for (int64_t j = 0; j < hw; j++) {
+    const float v = (xp[j] - mf) * a + b;
+    yp[j] = v < lo ? lo : v;
+  }
+}
+
+static float bn_floor(int relu) { return relu ? 0.0f : -INFINITY; }
+
 /* x,y: (N,C,HW); gamma, beta, running_*, save_*: (C). gamma/beta NULL mean 1/0 (affine off);
- * NULL running or save pointers are skipped. */
-void lb_bn_forward_train(const lb_bn_desc *d, const float *x, const float *gamma, const float *beta,
-                         float *running_mean, float *running_var, float *y, float *save_mean,
-                         float *save_invstd) {
+ * NULL running or save pointers are skipped. relu: y = max(0, BN(x)). */
+static void bn_train(const lb_bn_desc *d, const float *x, const float *gamma, const float *beta,
+                     float *running_mean, float *running_var, float *y, float *save_mean, float *save_invstd,
+                     int relu) {
   const int n = d->n, nc = d->c;
+  const float lo = bn_floor(relu);
   const int64_t hw = d->hw, cs = (int64_t)nc * hw;
   const int64_t m = (int64_t)n * hw;
   const double mom = (double)d->momentum, eps = (double)d->eps;
@@ -104,18 +157,27 @@ void lb_bn_forward_train(const lb_bn_desc *d, const float *x, const float *gamma
     const double ad = (gamma ? (double)gamma[c] : 1.0) * invstd;
     const float a = (float)ad;
     const float b = (float)((beta ? (double)beta[c] : 0.0) - (mean - (double)mf) * ad);
-    for (int i = 0; i < n; i++) {
-      const float *xp = x + i * cs + c * hw;
-      float *yp = y + i * cs + c * hw;
-      for (int64_t j = 0; j < hw; j++) yp[j] = (xp[j] - mf) * a + b;
-    }
+    for (int i = 0; i < n; i++) bn_affine_plane(x + i * cs + c * hw, y + i * cs + c * hw, hw, mf, a, b, lo);
   }
 }
 
-/* Evaluation: y = (x - running_mean) / sqrt(running_var + eps) * gamma + beta. */
-void lb_bn_forward_eval(const lb_bn_desc *d, const float *x, const float *gamma, const float *beta,
-                        const float *running_mean, const float *running_var, float *y) {
+void lb_bn_forward_train(const lb_bn_desc *d, const float *x, const float *gamma, const float *beta,
+                         float *running_mean, float *running_var, float *y, float *save_mean,
+                         float *save_invstd) {
+  bn_train(d, x, gamma, beta, running_mean, running_var, y, save_mean, save_invstd, 0);
+}
+
+void lb_bn_relu_forward_train(const lb_bn_desc *d, const float *x, const float *gamma, const float *beta,
+                              float *running_mean, float *running_var, float *y, float *save_mean,
+                              float *save_invstd) {
+  bn_train(d, x, gamma, beta, running_mean, running_var, y, save_mean, save_invstd, 1);
+}
+
+/* Evaluation: y = (x - running_mean) / sqrt(running_var + eps) * gamma + beta (relu: max(0, y)). */
+static void bn_eval(const lb_bn_desc *d, const float *x, const float *gamma, const float *beta,
+                    const float *running_mean, const float *running_var, float *y, int relu) {
   const int n = d->n, nc = d->c;
+  const float lo = bn_floor(relu);
   const int64_t hw = d->hw;
   const double eps = (double)d->eps;
   const int64_t planes = (int64_t)n * nc;
@@ -128,18 +190,29 @@ void lb_bn_forward_eval(const lb_bn_desc *d, const float *x, const float *gamma,
     const float mf = running_mean[c];
     const float a = (float)((gamma ? (double)gamma[c] : 1.0) * invstd);
     const float b = beta ? beta[c] : 0.0f;
-    const float *xp = x + pl * hw;
-    float *yp = y + pl * hw;
-    for (int64_t j = 0; j < hw; j++) yp[j] = (xp[j] - mf) * a + b;
+    bn_affine_plane(x + pl * hw, y + pl * hw, hw, mf, a, b, lo);
   }
+}
+
+void lb_bn_forward_eval(const lb_bn_desc *d, const float *x, const float *gamma, const float *beta,
+                        const float *running_mean, const float *running_var, float *y) {
+  bn_eval(d, x, gamma, beta, running_mean, running_var, y, 0);
+}
+
+void lb_bn_relu_forward_eval(const lb_bn_desc *d, const float *x, const float *gamma, const float *beta,
+                             const float *running_mean, const float *running_var, float *y) {
+  bn_eval(d, x, gamma, beta, running_mean, running_var, y, 1);
 }
 
 /* With xhat = (x - mean) * invstd and M = N*HW values per channel:
  *   dbeta  = sum(dy),  dgamma = sum(dy * xhat),
  *   dx     = gamma * invstd * (dy - dbeta/M - xhat * dgamma/M).
- * The last two terms are the gradient through the batch mean and variance. */
-void lb_bn_backward(const lb_bn_desc *d, const float *x, const float *gamma, const float *save_mean,
-                    const float *save_invstd, const float *dy, float *dx, float *dgamma, float *dbeta) {
+ * The last two terms are the gradient through the batch mean and variance. y is the fused
+ * BN+ReLU forward's output, whose ReLU masks dy on the fly (bn_grad_in), or NULL for plain BN:
+ * the same two passes either way, no masked copy of dy. */
+static void bn_backward(const lb_bn_desc *d, const float *x, const float *y, const float *gamma,
+                        const float *save_mean, const float *save_invstd, const float *dy, float *dx,
+                        float *dgamma, float *dbeta) {
   if (!dx && !dgamma && !dbeta) return;
   const int n = d->n, nc = d->c;
   const int64_t hw = d->hw, cs = (int64_t)nc * hw;
@@ -149,7 +222,13 @@ void lb_bn_backward(const lb_bn_desc *d, const float *x, const float *gamma, con
   for (int c = 0; c < nc; c++) {
     double sd[BN_LANES] = {0}, sx[BN_LANES] = {0};
     const double mean = (double)save_mean[c], invstd = (double)save_invstd[c];
-    for (int i = 0; i < n; i++) bn_grad_sums(x + i * cs + c * hw, dy + i * cs + c * hw, hw, mean, sd, sx);
+    for (int i = 0; i < n; i++) {
+      const int64_t o = i * cs + c * hw;
+      if (y)
+        bn_grad_sums(x + o, dy + o, y + o, 1, hw, mean, sd, sx);
+      else
+        bn_grad_sums(x + o, dy + o, NULL, 0, hw, mean, sd, sx);
+    }
     const double sum_dy = bn_lanes_total(sd);
     const double sum_dy_xhat = bn_lanes_total(sx) * invstd;
     if (dbeta) dbeta[c] += (float)sum_dy;
@@ -163,10 +242,22 @@ void lb_bn_backward(const lb_bn_desc *d, const float *x, const float *gamma, con
     const float k = (float)(-g * sum_dy / (double)m);
     const float mf = save_mean[c];
     for (int i = 0; i < n; i++) {
-      const float *xp = x + i * cs + c * hw;
-      const float *gp = dy + i * cs + c * hw;
-      float *dp = dx + i * cs + c * hw;
-      for (int64_t j = 0; j < hw; j++) dp[j] += a * gp[j] + b * (xp[j] - mf) + k;
+      const int64_t o = i * cs + c * hw;
+      if (y)
+        bn_dx_plane(x + o, dy + o, y + o, 1, dx + o, hw, mf, a, b, k);
+      else
+        bn_dx_plane(x + o, dy + o, NULL, 0, dx + o, hw, mf, a, b, k);
     }
   }
+}
+
+void lb_bn_backward(const lb_bn_desc *d, const float *x, const float *gamma, const float *save_mean,
+                    const float *save_invstd, const float *dy, float *dx, float *dgamma, float *dbeta) {
+  bn_backward(d, x, NULL, gamma, save_mean, save_invstd, dy, dx, dgamma, dbeta);
+}
+
+void lb_bn_relu_backward(const lb_bn_desc *d, const float *x, const float *y, const float *gamma,
+                         const float *save_mean, const float *save_invstd, const float *dy, float *dx,
+                         float *dgamma, float *dbeta) {
+  bn_backward(d, x, y, gamma, save_mean, save_invstd, dy, dx, dgamma, dbeta);
 }
