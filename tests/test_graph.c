@@ -172,10 +172,50 @@ static void test_exec_gradients(void) {
   lb_graph_free(n.g);
 }
 
+/* The fused executor (BN+ReLU, add+ReLU in one pass) computes the same bits as the unfused one. */
+static void test_fusion_matches(void) {
+  lb_graph *g;
+  CHECK_OK(lb_zoo_build("resnet8", 1, 12, 12, 10, &g));
+  CHECK_OK(lb_graph_init_params(g, 4));
+  int batch = 4;
+  float x[4 * 144], r[40];
+  lb_rng rng;
+  lb_rng_seed(&rng, 8);
+  lbt_fill_uniform(x, 4 * 144, &rng, -1, 1);
+  lbt_fill_uniform(r, 40, &rng, -1, 1);
+  float *stats = malloc((size_t)g->n_values * sizeof(float));
+  memcpy(stats, g->values, (size_t)g->n_values * sizeof(float));
+  float out[2][40], *grads[2];
+  size_t arena[2];
+  for (int fuse = 0; fuse < 2; fuse++) {
+    memcpy(g->values, stats, (size_t)g->n_values * sizeof(float)); /* same running stats */
+    lb_exec *e;
+    CHECK_OK(lb_exec_create_ex(&e, g, batch, fuse));
+    lb_rng step;
+    lb_rng_seed(&step, 1);
+    memcpy(out[fuse], lb_exec_forward(e, x, batch, 1, &step), sizeof out[0]);
+    lb_exec_zero_grad(e);
+    lb_exec_backward(e, r);
+    grads[fuse] = malloc((size_t)g->n_values * sizeof(float));
+    memcpy(grads[fuse], lb_exec_grads(e), (size_t)g->n_values * sizeof(float));
+    arena[fuse] = lb_exec_arena_bytes(e);
+    lb_exec_free(e);
+  }
+  CHECK(memcmp(out[0], out[1], sizeof out[0]) == 0);
+  CHECK_MSG(lbt_max_rel_err(grads[1], grads[0], g->n_values, 1e-6) < 1e-6, "fused gradients differ by %.3g",
+            lbt_max_rel_err(grads[1], grads[0], g->n_values, 1e-6));
+  CHECK(arena[1] < arena[0]); /* the absorbed ReLUs have no buffers of their own */
+  free(grads[0]);
+  free(grads[1]);
+  free(stats);
+  lb_graph_free(g);
+}
+
 int main(void) {
   lb_set_num_threads(2);
   test_zoo();
   test_build_errors();
   test_exec_gradients();
+  test_fusion_matches();
   return lbt_finish("test_graph");
 }

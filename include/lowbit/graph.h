@@ -90,6 +90,11 @@ struct lb_op_def {
   void (*forward)(const lb_node *n, lb_op_ctx *c);
   void (*backward)(const lb_node *n, lb_op_ctx *c); /* accumulates into din and dparam */
   int64_t (*macs)(const lb_graph *g, const lb_node *n); /* per sample; NULL = 0 */
+  /* Optional: the op with a following ReLU absorbed, y = max(0, op(x)). The executor uses these
+   * when a ReLU is the node's only consumer (one pass over memory instead of two); the ReLU node
+   * then shares the node's buffers. backward_relu reads the fused output from c->out. */
+  void (*forward_relu)(const lb_node *n, lb_op_ctx *c);
+  void (*backward_relu)(const lb_node *n, lb_op_ctx *c);
 };
 
 /* ---- op registry ------------------------------------------------------------------------- */
@@ -139,6 +144,10 @@ typedef struct lb_exec lb_exec;
 /* Plan memory for batches up to max_batch: one arena for activations, their gradients, saved
  * state and scratch; one allocation for parameter gradients (parallel to g->values). */
 lb_status lb_exec_create(lb_exec **e, lb_graph *g, int max_batch);
+/* The same, with op fusion (BN+ReLU, add+ReLU) switched off when fuse = 0. Fused and unfused
+ * executors compute the same bits; the unfused one exists to prove that and to inspect every
+ * node's own output (with fusion, a fused node's output buffer holds its ReLU's output). */
+lb_status lb_exec_create_ex(lb_exec **e, lb_graph *g, int max_batch, int fuse);
 void lb_exec_free(lb_exec *e);
 /* x: (batch, input shape). training: batch statistics, dropout on (rng required then).
  * Returns the output activations (batch, output shape), valid until the next forward. */

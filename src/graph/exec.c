@@ -20,9 +20,37 @@ struct lb_exec {
   int trained;      /* the last forward was a training forward */
   lb_rng *rng;
   double *prof_fwd, *prof_bwd; /* optional per-node timing */
+  unsigned char *fused;         /* node absorbs its ReLU consumer */
+  unsigned char *skip;          /* a ReLU absorbed by its input node */
 };
 
-lb_status lb_exec_create(lb_exec **out, lb_graph *g, int max_batch) {
+/* Mark every ReLU whose input node can absorb it and feeds nothing else. */
+static lb_status plan_fusion(lb_exec *e) {
+  const lb_graph *g = e->g;
+  int nn = g->n_nodes;
+  int *uses = calloc((size_t)nn, sizeof *uses);
+  if (!uses) return lb_fail(LB_ERR_NOMEM, "executor: out of memory");
+  for (int i = 1; i <= g->output; i++)
+    for (int j = 0; j < g->nodes[i].n_inputs; j++) uses[g->nodes[i].inputs[j]]++;
+  uses[g->output]++; /* the caller reads the output */
+  const lb_op_def *relu = lb_op_find("relu");
+  for (int i = 1; i <= g->output; i++) {
+    const lb_node *n = &g->nodes[i];
+    if (n->op != relu) continue;
+    int b = n->inputs[0];
+    const lb_op_def *op = g->nodes[b].op;
+    if (b > 0 && uses[b] == 1 && op->forward_relu && op->backward_relu) {
+      e->fused[b] = 1;
+      e->skip[i] = 1;
+    }
+  }
+  free(uses);
+  return LB_OK;
+}
+
+lb_status lb_exec_create(lb_exec **out, lb_graph *g, int max_batch) { return lb_exec_create_ex(out, g, max_batch, 1); }
+
+lb_status lb_exec_create_ex(lb_exec **out, lb_graph *g, int max_batch, int fuse) {
   *out = NULL;
   if (max_batch <= 0) return lb_fail(LB_ERR_ARG, "executor: batch size must be positive, got %d", max_batch);
   if (!g->values) return lb_fail(LB_ERR_STATE, "executor: graph parameters are not allocated");
@@ -35,40 +63,54 @@ lb_status lb_exec_create(lb_exec **out, lb_graph *g, int max_batch) {
   e->dout = calloc((size_t)nn, sizeof *e->dout);
   e->aux = calloc((size_t)nn, sizeof *e->aux);
   e->grads = lb_alloc_aligned((size_t)(g->n_values > 0 ? g->n_values : 1) * sizeof(float));
-  if (!e->out || !e->dout || !e->aux || !e->grads) {
+  e->fused = calloc((size_t)nn, 1);
+  e->skip = calloc((size_t)nn, 1);
+  if (!e->out || !e->dout || !e->aux || !e->grads || !e->fused || !e->skip) {
     lb_exec_free(e);
     return lb_fail(LB_ERR_NOMEM, "executor: out of memory");
   }
   memset(e->grads, 0, (size_t)(g->n_values > 0 ? g->n_values : 1) * sizeof(float));
+  lb_status s = fuse ? plan_fusion(e) : LB_OK;
+  if (s) {
+    lb_exec_free(e);
+    return s;
+  }
 
   /* size everything first, then take it from one arena */
   size_t act = 0, douts = 0, aux = 0, scratch = 0;
   for (int i = 1; i < nn; i++) {
     const lb_node *n = &g->nodes[i];
-    size_t bytes = lb_arena_round((size_t)max_batch * (size_t)lb_node_numel(n) * sizeof(float));
+    size_t bytes = e->skip[i] ? 0 : lb_arena_round((size_t)max_batch * (size_t)lb_node_numel(n) * sizeof(float));
     act += bytes;
     douts += bytes;
     if (n->op->aux_bytes) aux += lb_arena_round(n->op->aux_bytes(g, n, max_batch));
     if (n->op->scratch_floats) {
-      size_t s = n->op->scratch_floats(g, n, max_batch);
-      if (s > scratch) scratch = s;
+      size_t need = n->op->scratch_floats(g, n, max_batch);
+      if (need > scratch) scratch = need;
     }
   }
   size_t scratch_bytes = lb_arena_round(scratch * sizeof(float));
-  lb_status s = lb_arena_init(&e->arena, act + douts + aux + scratch_bytes + LB_ARENA_ALIGN);
+  s = lb_arena_init(&e->arena, act + douts + aux + scratch_bytes + LB_ARENA_ALIGN);
   if (s) {
     lb_exec_free(e);
     return s;
   }
   for (int i = 1; i < nn; i++) {
     size_t bytes = (size_t)max_batch * (size_t)lb_node_numel(&g->nodes[i]) * sizeof(float);
-    e->out[i] = lb_arena_alloc(&e->arena, bytes);
+    if (!e->skip[i]) e->out[i] = lb_arena_alloc(&e->arena, bytes);
   }
   e->dout_base = (float *)(e->arena.base + e->arena.used);
   for (int i = 1; i < nn; i++) {
     size_t bytes = (size_t)max_batch * (size_t)lb_node_numel(&g->nodes[i]) * sizeof(float);
-    e->dout[i] = lb_arena_alloc(&e->arena, bytes);
+    if (!e->skip[i]) e->dout[i] = lb_arena_alloc(&e->arena, bytes);
   }
+  /* an absorbed ReLU shares its input node's buffers: its consumers read the fused output and
+   * accumulate their gradients where the fused backward looks for them */
+  for (int i = 1; i < nn; i++)
+    if (e->skip[i]) {
+      e->out[i] = e->out[g->nodes[i].inputs[0]];
+      e->dout[i] = e->dout[g->nodes[i].inputs[0]];
+    }
   e->dout_bytes = (size_t)((unsigned char *)(e->arena.base + e->arena.used) - (unsigned char *)e->dout_base);
   for (int i = 1; i < nn; i++) {
     const lb_node *n = &g->nodes[i];
@@ -86,6 +128,8 @@ void lb_exec_free(lb_exec *e) {
   free(e->dout);
   free(e->aux);
   lb_free_aligned(e->grads);
+  free(e->fused);
+  free(e->skip);
   free(e);
 }
 
@@ -127,9 +171,11 @@ const float *lb_exec_forward(lb_exec *e, const float *x, int batch, int training
   e->out[0] = (float *)x; /* the input is read, never written */
   lb_op_ctx c;
   for (int i = 1; i <= e->g->output; i++) {
+    if (e->skip[i]) continue;
+    const lb_node *n = &e->g->nodes[i];
     fill_ctx(e, i, &c);
     double t0 = e->prof_fwd ? lb_now() : 0.0;
-    e->g->nodes[i].op->forward(&e->g->nodes[i], &c);
+    (e->fused[i] ? n->op->forward_relu : n->op->forward)(n, &c);
     if (e->prof_fwd) e->prof_fwd[i] += lb_now() - t0;
   }
   return e->out[e->g->output];
@@ -143,10 +189,10 @@ void lb_exec_backward(lb_exec *e, const float *doutput) {
   lb_op_ctx c;
   for (int i = o; i >= 1; i--) {
     const lb_node *n = &g->nodes[i];
-    if (!n->op->backward) continue;
+    if (!n->op->backward || e->skip[i]) continue;
     fill_ctx(e, i, &c);
     double t0 = e->prof_bwd ? lb_now() : 0.0;
-    n->op->backward(n, &c);
+    (e->fused[i] ? n->op->backward_relu : n->op->backward)(n, &c);
     if (e->prof_bwd) e->prof_bwd[i] += lb_now() - t0;
   }
 }

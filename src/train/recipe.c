@@ -28,7 +28,7 @@ lb_status lb_train_config_default(lb_train_config *cfg, const char *model) {
     cfg->warmup_epochs = 0.0f;
   } else {
     /* CNNs with batch norm: a short warm-up, then cosine; random crop and flip. */
-    cfg->epochs = 15;
+    cfg->epochs = 20;
     cfg->lr = 0.1f;
     cfg->warmup_epochs = 1.0f;
     cfg->aug.crop_pad = 2;
