@@ -6,15 +6,21 @@
 #include "cli/cli.h"
 #include "lowbit/train.h"
 
+/* Trainable parameters of one node (buffers such as BN running statistics are not counted). */
+static int64_t node_params(const lb_graph *g, const lb_node *n) {
+  int64_t params = 0;
+  for (int j = 0; j < n->n_params; j++)
+    if (g->params[n->first_param + j].trainable) params += g->params[n->first_param + j].numel;
+  return params;
+}
+
 static void print_json(const lb_graph *g) {
   printf("{\"model\":\"%s\",\"params\":%lld,\"macs\":%lld,\"layers\":[", g->model, (long long)lb_graph_trainable_count(g),
          (long long)lb_graph_macs(g));
   for (int i = 0; i < g->n_nodes; i++) {
     const lb_node *n = &g->nodes[i];
     char shape[64];
-    int64_t params = 0;
-    for (int j = 0; j < n->n_params; j++)
-      if (g->params[n->first_param + j].trainable) params += g->params[n->first_param + j].numel;
+    int64_t params = node_params(g, n);
     printf("%s{\"name\":\"%s\",\"op\":\"%s\",\"shape\":\"%s\",\"params\":%lld,\"macs\":%lld}", i ? "," : "", n->name,
            n->op->name, lb_shape_str(&n->shape, shape, sizeof shape), (long long)params,
            (long long)(n->op->macs ? n->op->macs(g, n) : 0));
@@ -27,9 +33,7 @@ static void print_table(const lb_graph *g) {
   for (int i = 0; i < g->n_nodes; i++) {
     const lb_node *n = &g->nodes[i];
     char shape[64];
-    int64_t params = 0;
-    for (int j = 0; j < n->n_params; j++)
-      if (g->params[n->first_param + j].trainable) params += g->params[n->first_param + j].numel;
+    int64_t params = node_params(g, n);
     printf("%-4d %-28s %-10s %-14s %10lld %12lld\n", i, n->name, n->op->name, lb_shape_str(&n->shape, shape, sizeof shape),
            (long long)params, (long long)(n->op->macs ? n->op->macs(g, n) : 0));
   }
