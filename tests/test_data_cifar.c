@@ -5,8 +5,6 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
-#include <zlib.h>
 
 #include "lowbit/data.h"
 #include "testutil.h"
@@ -14,42 +12,6 @@
 #define REC 3073
 #define PIX 3072
 #define CIFAR_DIR "/work/shared/data/cifar10"
-
-static char tmpdir[] = "/tmp/lbt_cifar_XXXXXX";
-static char made[16][512];
-static int nmade;
-
-static const char *tpath(const char *name) {
-  static char buf[8][512];
-  static int k;
-  char *p = buf[k++ % 8];
-  snprintf(p, 512, "%s/%s", tmpdir, name);
-  return p;
-}
-
-static void remember(const char *path) {
-  for (int i = 0; i < nmade; i++)
-    if (strcmp(made[i], path) == 0) return;
-  if (nmade < 16) snprintf(made[nmade++], 512, "%s", path);
-}
-
-static void write_plain(const char *path, const void *data, size_t len) {
-  FILE *f = fopen(path, "wb");
-  CHECK_MSG(f != NULL, "cannot create %s", path);
-  if (!f) return;
-  if (len) CHECK(fwrite(data, 1, len, f) == len);
-  CHECK(fclose(f) == 0);
-  remember(path);
-}
-
-static void write_gz(const char *path, const void *data, size_t len) {
-  gzFile g = gzopen(path, "wb");
-  CHECK_MSG(g != NULL, "cannot create %s", path);
-  if (!g) return;
-  CHECK(gzwrite(g, data, (unsigned)len) == (int)len);
-  CHECK(gzclose(g) == Z_OK);
-  remember(path);
-}
 
 /* n records; record r has label lab[r] and pixel k = (7k + 13(r + tag)) & 255. */
 static size_t make_records(unsigned char *buf, int n, const unsigned char *lab, int tag) {
@@ -60,10 +22,6 @@ static size_t make_records(unsigned char *buf, int n, const unsigned char *lab, 
   return (size_t)n * REC;
 }
 
-static int ds_zeroed(const lb_dataset *d) {
-  return d->n == 0 && d->c == 0 && d->h == 0 && d->w == 0 && d->classes == 0 && !d->images && !d->labels;
-}
-
 /* Image i of d equals record r of buf. */
 static int same_record(const lb_dataset *d, int i, const unsigned char *buf, int r) {
   return d->labels[i] == buf[(size_t)r * REC] && memcmp(d->images + (size_t)i * PIX, buf + (size_t)r * REC + 1, PIX) == 0;
@@ -72,13 +30,7 @@ static int same_record(const lb_dataset *d, int i, const unsigned char *buf, int
 static void expect_fail(const char *const *paths, int n, lb_status want, const char *who, const char *what, int line) {
   lb_dataset d;
   memset(&d, 0xAB, sizeof d);
-  lb_status s = lb_cifar_load(paths, n, &d);
-  const char *msg = lb_last_error();
-  CHECK_MSG(s == want, "line %d: got %s (%s), want %s", line, lb_status_str(s), msg, lb_status_str(want));
-  CHECK_MSG(strstr(msg, who) != NULL, "line %d: message \"%s\" does not name %s", line, msg, who);
-  CHECK_MSG(strstr(msg, what) != NULL, "line %d: message \"%s\" lacks \"%s\"", line, msg, what);
-  CHECK_MSG(ds_zeroed(&d), "line %d: out not zeroed on failure", line);
-  if (s == LB_OK) lb_dataset_free(&d);
+  lbt_check_load_failure(lb_cifar_load(paths, n, &d), &d, want, who, what, line);
 }
 #define EXPECT_FAIL(paths, n, st, who, what) expect_fail(paths, n, st, who, what, __LINE__)
 
@@ -86,10 +38,10 @@ static void synthetic(void) {
   static unsigned char a[3 * REC], b[2 * REC], bad[4 * REC];
   const unsigned char la[3] = {4, 9, 0}, lb[2] = {2, 7};
   size_t na = make_records(a, 3, la, 0), nb = make_records(b, 2, lb, 5);
-  const char *pa = tpath("a.bin"), *pb = tpath("b.bin"), *pbz = tpath("b_gz.bin");
-  write_plain(pa, a, na);
-  write_plain(pb, b, nb);
-  write_gz(pbz, b, nb);
+  const char *pa = lbt_tmp_path("a.bin"), *pb = lbt_tmp_path("b.bin"), *pbz = lbt_tmp_path("b_gz.bin");
+  lbt_write_file(pa, a, na);
+  lbt_write_file(pb, b, nb);
+  lbt_write_gz(pbz, b, nb);
 
   lb_dataset d;
   const char *one[1] = {pa};
@@ -115,8 +67,8 @@ static void synthetic(void) {
   CHECK(d.classes == 8);
   lb_dataset_free(&d);
   const unsigned char l99[2] = {99, 3}, l100[3] = {1, 100, 2};
-  const char *pbad = tpath("bad.bin"), *bad1[1] = {pbad};
-  write_plain(pbad, bad, make_records(bad, 2, l99, 1));
+  const char *pbad = lbt_tmp_path("bad.bin"), *bad1[1] = {pbad};
+  lbt_write_file(pbad, bad, make_records(bad, 2, l99, 1));
   CHECK_OK(lb_cifar_load(bad1, 1, &d));
   CHECK(d.classes == 100 && d.labels[0] == 99);
   lb_dataset_free(&d);
@@ -129,35 +81,35 @@ static void synthetic(void) {
   CHECK_STATUS(lb_cifar_load(ab, 2, NULL), LB_ERR_ARG);
 
   /* a label that is no CIFAR label */
-  write_plain(pbad, bad, make_records(bad, 3, l100, 0));
+  lbt_write_file(pbad, bad, make_records(bad, 3, l100, 0));
   EXPECT_FAIL(bad1, 1, LB_ERR_FORMAT, pbad, "record 1 has label 100");
   /* missing file, also after a good one (nothing of the first must survive) */
-  const char *pnone = tpath("missing.bin"), *none2[2] = {pa, pnone};
+  const char *pnone = lbt_tmp_path("missing.bin"), *none2[2] = {pa, pnone};
   EXPECT_FAIL(none2, 2, LB_ERR_IO, pnone, strerror(ENOENT));
   /* empty file */
-  write_plain(pbad, bad, 0);
+  lbt_write_file(pbad, bad, 0);
   EXPECT_FAIL(bad1, 1, LB_ERR_FORMAT, pbad, "empty file");
   /* not a whole number of records: truncated last record, extra bytes, plain and gzip */
   memcpy(bad, a, na);
-  write_plain(pbad, bad, 2 * REC + 5);
+  lbt_write_file(pbad, bad, 2 * REC + 5);
   EXPECT_FAIL(bad1, 1, LB_ERR_FORMAT, pbad, "size 6151 bytes is not a whole number of 3073-byte CIFAR records");
-  write_plain(pbad, bad, REC - 1);
+  lbt_write_file(pbad, bad, REC - 1);
   EXPECT_FAIL(bad1, 1, LB_ERR_FORMAT, pbad, "size 3072 bytes");
   memset(bad + na, 0, 2);
-  write_plain(pbad, bad, na + 2);
+  lbt_write_file(pbad, bad, na + 2);
   const char *good_then_bad[2] = {pb, pbad};
   EXPECT_FAIL(good_then_bad, 2, LB_ERR_FORMAT, pbad, "size 9221 bytes");
-  write_gz(pbad, bad, na + 2);
+  lbt_write_gz(pbad, bad, na + 2);
   EXPECT_FAIL(bad1, 1, LB_ERR_FORMAT, pbad, "size 9221 bytes");
   /* a gzip file whose compressed bytes were cut short */
   {
     static unsigned char gzbuf[4 * REC];
-    write_gz(pbad, a, na);
+    lbt_write_gz(pbad, a, na);
     FILE *f = fopen(pbad, "rb");
     size_t glen = f ? fread(gzbuf, 1, sizeof gzbuf, f) : 0;
     if (f) fclose(f);
     CHECK(glen > 20 && gzbuf[0] == 0x1f && gzbuf[1] == 0x8b);
-    write_plain(pbad, gzbuf, glen - 3);
+    lbt_write_file(pbad, gzbuf, glen - 3);
     EXPECT_FAIL(bad1, 1, LB_ERR_FORMAT, pbad, "truncated gzip stream");
   }
 }
@@ -212,13 +164,9 @@ static void real(void) {
 }
 
 int main(void) {
-  if (!mkdtemp(tmpdir)) {
-    fprintf(stderr, "mkdtemp: %s\n", strerror(errno));
-    return 1;
-  }
+  if (!lbt_tmp_init("lbt_cifar_")) return 1;
   synthetic();
-  for (int i = 0; i < nmade; i++) unlink(made[i]);
-  CHECK(rmdir(tmpdir) == 0);
+  CHECK(lbt_tmp_cleanup() == 0);
   if (!lbt_file_exists(CIFAR_DIR "/test_batch_first1000.bin")) {
     if (lbt_failures) return lbt_finish("test_data_cifar");
     printf("test_data_cifar: synthetic part: %d checks passed\n", lbt_checks);

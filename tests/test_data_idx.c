@@ -8,47 +8,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <unistd.h>
 #include <zlib.h>
 
 #include "lowbit/data.h"
 #include "testutil.h"
 
-static char tmpdir[] = "/tmp/lbt_idx_XXXXXX";
-static char made[64][512]; /* files to remove at the end */
-static int nmade;
-
-static const char *tpath(const char *name) {
-  static char buf[8][512];
-  static int k;
-  char *p = buf[k++ % 8];
-  snprintf(p, 512, "%s/%s", tmpdir, name);
-  return p;
-}
-
-static void remember(const char *path) {
-  for (int i = 0; i < nmade; i++)
-    if (strcmp(made[i], path) == 0) return;
-  if (nmade < 64) snprintf(made[nmade++], 512, "%s", path);
-}
-
-static void write_plain(const char *path, const void *data, size_t len) {
-  FILE *f = fopen(path, "wb");
-  CHECK_MSG(f != NULL, "cannot create %s", path);
-  if (!f) return;
-  if (len) CHECK(fwrite(data, 1, len, f) == len);
-  CHECK(fclose(f) == 0);
-  remember(path);
-}
-
-static void write_gz(const char *path, const void *data, size_t len) {
-  gzFile g = gzopen(path, "wb");
-  CHECK_MSG(g != NULL, "cannot create %s", path);
-  if (!g) return;
-  CHECK(gzwrite(g, data, (unsigned)len) == (int)len);
-  CHECK(gzclose(g) == Z_OK);
-  remember(path);
-}
+static const char *tmpdir;
 
 static unsigned char *read_all(const char *path, size_t *len) {
   FILE *f = fopen(path, "rb");
@@ -84,22 +49,12 @@ static size_t make_labels(unsigned char *buf, uint32_t magic, uint32_t n, const 
   return 8 + n;
 }
 
-static int ds_zeroed(const lb_dataset *d) {
-  return d->n == 0 && d->c == 0 && d->h == 0 && d->w == 0 && d->classes == 0 && !d->images && !d->labels;
-}
-
 /* Load, expect status `want`, a message naming `who` and containing `what`, and a zeroed out. */
 static void expect_fail(const char *img, const char *lbl, lb_status want, const char *who, const char *what,
                         int line) {
   lb_dataset d;
   memset(&d, 0xAB, sizeof d);
-  lb_status s = lb_idx_load(img, lbl, &d);
-  const char *msg = lb_last_error();
-  CHECK_MSG(s == want, "line %d: got %s (%s), want %s", line, lb_status_str(s), msg, lb_status_str(want));
-  CHECK_MSG(strstr(msg, who) != NULL, "line %d: message \"%s\" does not name %s", line, msg, who);
-  CHECK_MSG(strstr(msg, what) != NULL, "line %d: message \"%s\" lacks \"%s\"", line, msg, what);
-  CHECK_MSG(ds_zeroed(&d), "line %d: out not zeroed on failure", line);
-  if (s == LB_OK) lb_dataset_free(&d);
+  lbt_check_load_failure(lb_idx_load(img, lbl, &d), &d, want, who, what, line);
 }
 #define EXPECT_FAIL(img, lbl, st, who, what) expect_fail(img, lbl, st, who, what, __LINE__)
 
@@ -118,22 +73,22 @@ static void synthetic(void) {
   const unsigned char lab[5] = {3, 0, 7, 1, 2};
   size_t ni = make_images(img, 0x00000803, 5, 3, 4, 11);
   size_t nl = make_labels(lbl, 0x00000801, 5, lab);
-  const char *pi = tpath("img"), *pl = tpath("lbl");
-  write_plain(pi, img, ni);
-  write_plain(pl, lbl, nl);
+  const char *pi = lbt_tmp_path("img"), *pl = lbt_tmp_path("lbl");
+  lbt_write_file(pi, img, ni);
+  lbt_write_file(pl, lbl, nl);
 
   lb_dataset d;
   CHECK_OK(lb_idx_load(pi, pl, &d));
   check_small(&d, img, lab, 5, 3, 4, 8);
   lb_dataset_free(&d);
-  CHECK(ds_zeroed(&d));
+  CHECK(lbt_dataset_zeroed(&d));
   lb_dataset_free(&d); /* freeing twice is harmless */
 
   /* gzip is recognised by magic, not name: gzip data without ".gz", plain data with ".gz" */
-  const char *gi = tpath("img_gzip_noext"), *gl = tpath("lbl_plain.gz"), *gl2 = tpath("lbl.gz");
-  write_gz(gi, img, ni);
-  write_plain(gl, lbl, nl);
-  write_gz(gl2, lbl, nl);
+  const char *gi = lbt_tmp_path("img_gzip_noext"), *gl = lbt_tmp_path("lbl_plain.gz"), *gl2 = lbt_tmp_path("lbl.gz");
+  lbt_write_gz(gi, img, ni);
+  lbt_write_file(gl, lbl, nl);
+  lbt_write_gz(gl2, lbl, nl);
   CHECK_OK(lb_idx_load(gi, gl, &d));
   check_small(&d, img, lab, 5, 3, 4, 8);
   lb_dataset_free(&d);
@@ -146,42 +101,42 @@ static void synthetic(void) {
   CHECK(graw && glen >= 2 && graw[0] == 0x1f && graw[1] == 0x8b);
 
   /* missing files: IO error with the path and the system's reason */
-  const char *none = tpath("does_not_exist");
+  const char *none = lbt_tmp_path("does_not_exist");
   EXPECT_FAIL(none, pl, LB_ERR_IO, none, strerror(ENOENT));
   EXPECT_FAIL(pi, none, LB_ERR_IO, none, strerror(ENOENT));
   EXPECT_FAIL(NULL, pl, LB_ERR_ARG, "lb_idx_load", "NULL");
   CHECK_STATUS(lb_idx_load(pi, pl, NULL), LB_ERR_ARG);
 
-  const char *pb = tpath("bad");
+  const char *pb = lbt_tmp_path("bad");
   /* empty file */
-  write_plain(pb, img, 0);
+  lbt_write_file(pb, img, 0);
   EXPECT_FAIL(pb, pl, LB_ERR_FORMAT, pb, "empty file");
   EXPECT_FAIL(pi, pb, LB_ERR_FORMAT, pb, "empty file");
   /* truncated header, inside the magic and inside the dims */
-  write_plain(pb, img, 2);
+  lbt_write_file(pb, img, 2);
   EXPECT_FAIL(pb, pl, LB_ERR_FORMAT, pb, "truncated header: expected 16 bytes, found 2");
-  write_plain(pb, img, 10);
+  lbt_write_file(pb, img, 10);
   EXPECT_FAIL(pb, pl, LB_ERR_FORMAT, pb, "truncated header: expected 16 bytes, found 10");
-  write_plain(pb, lbl, 6);
+  lbt_write_file(pb, lbl, 6);
   EXPECT_FAIL(pi, pb, LB_ERR_FORMAT, pb, "truncated header: expected 8 bytes, found 6");
   /* truncated data, plain and gzip-compressed */
-  write_plain(pb, img, ni - 1);
+  lbt_write_file(pb, img, ni - 1);
   EXPECT_FAIL(pb, pl, LB_ERR_FORMAT, pb, "truncated: expected 60 bytes of pixel data, found 59");
-  write_plain(pb, img, 16);
+  lbt_write_file(pb, img, 16);
   EXPECT_FAIL(pb, pl, LB_ERR_FORMAT, pb, "truncated: expected 60 bytes of pixel data, found 0");
-  write_gz(pb, img, ni - 7);
+  lbt_write_gz(pb, img, ni - 7);
   EXPECT_FAIL(pb, pl, LB_ERR_FORMAT, pb, "truncated: expected 60 bytes of pixel data, found 53");
-  write_plain(pb, lbl, nl - 1);
+  lbt_write_file(pb, lbl, nl - 1);
   EXPECT_FAIL(pi, pb, LB_ERR_FORMAT, pb, "truncated: expected 5 bytes of label data, found 4");
   /* a gzip file cut short (the compressed bytes, not the content), and one with a broken CRC */
   if (graw) {
-    write_plain(pb, graw, glen / 2);
+    lbt_write_file(pb, graw, glen / 2);
     EXPECT_FAIL(pb, pl, LB_ERR_FORMAT, pb, "truncated");
-    write_plain(pb, graw, glen - 4); /* only the length field of the trailer is missing */
+    lbt_write_file(pb, graw, glen - 4); /* only the length field of the trailer is missing */
     EXPECT_FAIL(pb, pl, LB_ERR_FORMAT, pb, "gzip");
     memcpy(bad, graw, glen);
     bad[glen - 8] ^= 0x5A; /* CRC32 of the trailer */
-    write_plain(pb, bad, glen);
+    lbt_write_file(pb, bad, glen);
     EXPECT_FAIL(pb, pl, LB_ERR_FORMAT, pb, "corrupt gzip data: incorrect data check");
   }
   free(graw);
@@ -189,72 +144,72 @@ static void synthetic(void) {
   /* wrong magic: garbage, a labels file given as images and the reverse, bad dtype */
   memcpy(bad, img, ni);
   put_be32(bad, 0x12345678);
-  write_plain(pb, bad, ni);
+  lbt_write_file(pb, bad, ni);
   EXPECT_FAIL(pb, pl, LB_ERR_FORMAT, pb, "bad magic 0x12345678");
   EXPECT_FAIL(pl, pi, LB_ERR_FORMAT, pl, "is this a labels file?");
   EXPECT_FAIL(pi, pi, LB_ERR_FORMAT, pi, "is this an images file?");
   put_be32(bad, 0x00000D03);
-  write_plain(pb, bad, ni);
+  lbt_write_file(pb, bad, ni);
   EXPECT_FAIL(pb, pl, LB_ERR_UNSUPPORTED, pb, "float32");
   put_be32(bad, 0x00000703);
-  write_plain(pb, bad, ni);
+  lbt_write_file(pb, bad, ni);
   EXPECT_FAIL(pb, pl, LB_ERR_FORMAT, pb, "unknown IDX data type 0x07");
   put_be32(bad, 0x00000804);
-  write_plain(pb, bad, ni);
+  lbt_write_file(pb, bad, ni);
   EXPECT_FAIL(pb, pl, LB_ERR_FORMAT, pb, "4 dimension(s)");
 
   /* zero and absurd sizes: rejected from the header, before any allocation */
   size_t nb = make_images(bad, 0x00000803, 5, 0, 4, 11);
-  write_plain(pb, bad, nb);
+  lbt_write_file(pb, bad, nb);
   EXPECT_FAIL(pb, pl, LB_ERR_FORMAT, pb, "dimension 1 of the IDX images is zero");
   make_images(bad, 0x00000803, 1, 1, 1, 0);
   put_be32(bad + 4, 0);
-  write_plain(pb, bad, 17);
+  lbt_write_file(pb, bad, 17);
   EXPECT_FAIL(pb, pl, LB_ERR_FORMAT, pb, "dimension 0 of the IDX images is zero");
   put_be32(bad + 4, 0xFFFFFFFFu);
   put_be32(bad + 8, 0xFFFFFFFFu);
   put_be32(bad + 12, 0xFFFFFFFFu);
-  write_plain(pb, bad, 16);
+  lbt_write_file(pb, bad, 16);
   EXPECT_FAIL(pb, pl, LB_ERR_FORMAT, pb, "exceed the 2 GiB limit");
   put_be32(bad + 4, 40000);
   put_be32(bad + 8, 256);
   put_be32(bad + 12, 256); /* 2.6 GB: each size plausible, the product is not */
-  write_plain(pb, bad, 16);
+  lbt_write_file(pb, bad, 16);
   EXPECT_FAIL(pb, pl, LB_ERR_FORMAT, pb, "exceed the 2 GiB limit");
   make_labels(bad, 0x00000801, 0, lab);
-  write_plain(pb, bad, 8);
+  lbt_write_file(pb, bad, 8);
   EXPECT_FAIL(pi, pb, LB_ERR_FORMAT, pb, "zero");
 
   /* trailing bytes after the data */
   memcpy(bad, img, ni);
   memset(bad + ni, 0, 3);
-  write_plain(pb, bad, ni + 3);
+  lbt_write_file(pb, bad, ni + 3);
   EXPECT_FAIL(pb, pl, LB_ERR_FORMAT, pb, "3 byte(s) of trailing data after the pixel data");
-  write_gz(pb, bad, ni + 3);
+  lbt_write_gz(pb, bad, ni + 3);
   EXPECT_FAIL(pb, pl, LB_ERR_FORMAT, pb, "3 byte(s) of trailing data after the pixel data");
   memcpy(bad, lbl, nl);
   bad[nl] = 9;
-  write_plain(pb, bad, nl + 1);
+  lbt_write_file(pb, bad, nl + 1);
   EXPECT_FAIL(pi, pb, LB_ERR_FORMAT, pb, "1 byte(s) of trailing data after the label data");
 
   /* image/label count mismatch: both files named, detected from the headers */
   nb = make_labels(bad, 0x00000801, 4, lab);
-  write_plain(pb, bad, nb);
+  lbt_write_file(pb, bad, nb);
   EXPECT_FAIL(pi, pb, LB_ERR_FORMAT, pi, "has 5 images but");
   EXPECT_FAIL(pi, pb, LB_ERR_FORMAT, pb, "has 4 labels");
   nb = make_images(bad, 0x00000803, 6, 3, 4, 1);
-  write_plain(pb, bad, nb);
+  lbt_write_file(pb, bad, nb);
   EXPECT_FAIL(pb, pl, LB_ERR_FORMAT, pl, "has 6 images but");
 
   /* classes = 1 + largest label, whatever the order; all-zero labels give 1 class */
   const unsigned char lab2[5] = {0, 0, 0, 0, 0}, lab3[5] = {255, 4, 0, 0, 1};
   nb = make_labels(bad, 0x00000801, 5, lab2);
-  write_plain(pb, bad, nb);
+  lbt_write_file(pb, bad, nb);
   CHECK_OK(lb_idx_load(pi, pb, &d));
   CHECK(d.classes == 1);
   lb_dataset_free(&d);
   nb = make_labels(bad, 0x00000801, 5, lab3);
-  write_plain(pb, bad, nb);
+  lbt_write_file(pb, bad, nb);
   CHECK_OK(lb_idx_load(pi, pb, &d));
   CHECK(d.classes == 256 && d.labels && d.labels[0] == 255 && d.labels[4] == 1);
   lb_dataset_free(&d);
@@ -267,43 +222,32 @@ static void synthetic(void) {
 static void fashion_dir(void) {
   static unsigned char img[4096], lbl[256];
   const unsigned char labtr[4] = {9, 0, 0, 3}, labte[2] = {1, 5};
-  char sub[600];
-  snprintf(sub, sizeof sub, "%s/fm", tmpdir);
+  const char *sub = lbt_tmp_path("fm");
   CHECK(mkdir(sub, 0700) == 0);
-  char p[700];
   lb_dataset d;
   CHECK_STATUS(lb_fashion_mnist_load(sub, 1, &d), LB_ERR_IO);
   CHECK_MSG(strstr(lb_last_error(), "fm/train-images-idx3-ubyte") != NULL, "%s", lb_last_error());
-  CHECK(ds_zeroed(&d));
+  CHECK(lbt_dataset_zeroed(&d));
 
   size_t ni = make_images(img, 0x00000803, 4, 2, 3, 5);
-  snprintf(p, sizeof p, "%s/train-images-idx3-ubyte", sub);
-  write_plain(p, img, ni);
+  lbt_write_file(lbt_tmp_path("fm/train-images-idx3-ubyte"), img, ni);
   CHECK_STATUS(lb_fashion_mnist_load(sub, 1, &d), LB_ERR_IO);
   CHECK_MSG(strstr(lb_last_error(), "fm/train-labels-idx1-ubyte") != NULL, "%s", lb_last_error());
   size_t nl = make_labels(lbl, 0x00000801, 4, labtr);
-  snprintf(p, sizeof p, "%s/train-labels-idx1-ubyte.gz", sub);
-  write_gz(p, lbl, nl);
+  lbt_write_gz(lbt_tmp_path("fm/train-labels-idx1-ubyte.gz"), lbl, nl);
   CHECK_OK(lb_fashion_mnist_load(sub, 1, &d));
   check_small(&d, img, labtr, 4, 2, 3, 10);
   lb_dataset_free(&d);
 
   ni = make_images(img, 0x00000803, 2, 3, 3, 99);
-  snprintf(p, sizeof p, "%s/t10k-images-idx3-ubyte.gz", sub);
-  write_gz(p, img, ni);
+  lbt_write_gz(lbt_tmp_path("fm/t10k-images-idx3-ubyte.gz"), img, ni);
   nl = make_labels(lbl, 0x00000801, 2, labte);
-  snprintf(p, sizeof p, "%s/t10k-labels-idx1-ubyte", sub);
-  write_plain(p, lbl, nl);
+  lbt_write_file(lbt_tmp_path("fm/t10k-labels-idx1-ubyte"), lbl, nl);
   CHECK_OK(lb_fashion_mnist_load(sub, 0, &d));
   check_small(&d, img, labte, 2, 3, 3, 6);
   lb_dataset_free(&d);
 
-  for (int i = 0; i < nmade; i++)
-    if (strstr(made[i], "/fm/")) {
-      unlink(made[i]);
-      made[i][0] = '\0';
-    }
-  CHECK(rmdir(sub) == 0);
+  CHECK(lbt_tmp_remove(sub) == 0);
 }
 
 /* Read `len` bytes at `off` of a (possibly gzip) file with zlib directly, independent of lowbit. */
@@ -359,15 +303,10 @@ static void real_fashion(int train) {
 }
 
 int main(void) {
-  if (!mkdtemp(tmpdir)) {
-    fprintf(stderr, "mkdtemp: %s\n", strerror(errno));
-    return 1;
-  }
+  if (!(tmpdir = lbt_tmp_init("lbt_idx_"))) return 1;
   synthetic();
   fashion_dir();
-  for (int i = 0; i < nmade; i++)
-    if (made[i][0]) unlink(made[i]);
-  CHECK(rmdir(tmpdir) == 0);
+  CHECK(lbt_tmp_cleanup() == 0);
 
   if (!fm_file("train-images-idx3-ubyte")) {
     if (lbt_failures) return lbt_finish("test_data_idx");

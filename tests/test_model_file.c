@@ -9,10 +9,6 @@
 #include "lowbit/graph.h"
 #include "testutil.h"
 
-static char dir[] = "/tmp/lbtest_lbmXXXXXX";
-
-static void path_in(char *out, size_t cap, const char *name) { snprintf(out, cap, "%s/%s", dir, name); }
-
 static void write_bytes(const char *path, const uint8_t *d, size_t n) {
   FILE *f = fopen(path, "wb");
   fwrite(d, 1, n, f);
@@ -20,10 +16,8 @@ static void write_bytes(const char *path, const uint8_t *d, size_t n) {
 }
 
 int main(void) {
-  if (!mkdtemp(dir)) return lbt_skip("test_model_file", "cannot create a temp dir");
-  char good[512], bad[512];
-  path_in(good, sizeof good, "m.lbm");
-  path_in(bad, sizeof bad, "bad.lbm");
+  if (!lbt_tmp_init("lbtest_lbm")) return lbt_skip("test_model_file", "cannot create a temp dir");
+  const char *good = lbt_tmp_path("m.lbm"), *bad = lbt_tmp_path("bad.lbm"), *missing = lbt_tmp_path("missing.lbm");
 
   lb_graph *g;
   CHECK_OK(lb_zoo_build("lenet5", 1, 28, 28, 10, &g));
@@ -57,10 +51,8 @@ int main(void) {
   CHECK_OK(lb_read_file(good, &data, &len));
 
   /* missing file */
-  path_in(bad, sizeof bad, "missing.lbm");
-  CHECK_STATUS(lb_lbm_load(bad, &h, NULL, NULL), LB_ERR_IO);
+  CHECK_STATUS(lb_lbm_load(missing, &h, NULL, NULL), LB_ERR_IO);
   CHECK(strstr(lb_last_error(), "missing.lbm") != NULL);
-  path_in(bad, sizeof bad, "bad.lbm");
   /* empty, foreign and truncated files */
   write_bytes(bad, data, 0);
   CHECK_STATUS(lb_lbm_load(bad, &h, NULL, NULL), LB_ERR_FORMAT);
@@ -118,8 +110,6 @@ int main(void) {
   free(copy);
   free(data);
   lb_graph_free(g);
-  remove(good);
-  remove(bad);
-  rmdir(dir);
+  lbt_tmp_cleanup();
   return lbt_finish("test_model_file");
 }

@@ -18,28 +18,6 @@ static lb_conv2d_desc make_desc(const cfg *t) {
   return d;
 }
 
-static float *falloc(size_t n) {
-  float *p = lb_alloc_aligned(sizeof(float) * (n ? n : 1));
-  if (!p) {
-    fprintf(stderr, "out of memory\n");
-    exit(1);
-  }
-  return p;
-}
-
-static double max_abs(const float *a, size_t n) {
-  double m = 0;
-  for (size_t i = 0; i < n; i++) m = fmax(m, fabs((double)a[i]));
-  return m;
-}
-
-/* Error relative to the tensor's scale: rounding of float sums is ~1e-6 of it, an indexing
- * mistake is of order 1. */
-static double scaled_err(const float *got, const float *want, size_t n) {
-  double floor = 1e-2 * max_abs(want, n);
-  return lbt_max_rel_err(got, want, (int64_t)n, floor > 1e-30 ? floor : 1e-30);
-}
-
 static const char *cfg_str(const cfg *t, char *buf, size_t cap) {
   snprintf(buf, cap, "n%d c%d %dx%d k%d %dx%d s%d,%d p%d,%d d%d,%d g%d", t->n, t->c, t->h, t->w, t->k, t->r, t->s,
            t->sh, t->sw, t->ph, t->pw, t->dh, t->dw, t->g);
@@ -64,6 +42,13 @@ static size_t scratch_of(int impl, const lb_conv2d_desc *d) {
   return impl == IMPL_FAST ? lb_conv2d_scratch_floats(d) : lb_conv2d_blas_scratch_floats(d);
 }
 
+/* CHECK got against the reference want: lbt_scaled_err within 1e-4. */
+static void expect_close(const float *got, const float *want, size_t n, const char *iname, const char *what,
+                         const char *name) {
+  double e = lbt_scaled_err(got, want, n);
+  CHECK_MSG(e <= 1e-4, "%s %s %s: err %g", iname, what, name, e);
+}
+
 /* Compare one implementation with the reference on one configuration; returns 1 if it ran. */
 static int compare_cfg(int impl, const cfg *t, lb_rng *rng) {
   char name[128];
@@ -73,14 +58,14 @@ static int compare_cfg(int impl, const cfg *t, lb_rng *rng) {
   const char *iname = impl == IMPL_FAST ? "fast" : "blas";
   const size_t nx = (size_t)d.n * d.c * d.h * d.w, ny = (size_t)d.n * d.k * d.oh * d.ow;
   const size_t nw = (size_t)d.k * (d.c / d.groups) * d.r * d.s, nk = (size_t)d.k;
-  float *x = falloc(nx), *w = falloc(nw), *b = falloc(nk), *dy = falloc(ny);
-  float *y = falloc(ny), *y_ref = falloc(ny);
-  float *dx0 = falloc(nx), *dw0 = falloc(nw), *db0 = falloc(nk);
-  float *dx = falloc(nx), *dw = falloc(nw), *db = falloc(nk);
-  float *dx_ref = falloc(nx), *dw_ref = falloc(nw), *db_ref = falloc(nk);
+  float *x = lbt_falloc(nx), *w = lbt_falloc(nw), *b = lbt_falloc(nk), *dy = lbt_falloc(ny);
+  float *y = lbt_falloc(ny), *y_ref = lbt_falloc(ny);
+  float *dx0 = lbt_falloc(nx), *dw0 = lbt_falloc(nw), *db0 = lbt_falloc(nk);
+  float *dx = lbt_falloc(nx), *dw = lbt_falloc(nw), *db = lbt_falloc(nk);
+  float *dx_ref = lbt_falloc(nx), *dw_ref = lbt_falloc(nw), *db_ref = lbt_falloc(nk);
   const size_t ns = scratch_of(impl, &d);
   /* one float of guard past the scratch the kernel asked for */
-  float *scratch = falloc(ns + 1);
+  float *scratch = lbt_falloc(ns + 1);
   scratch[ns] = 12345.0f;
   lbt_fill_uniform(x, (int64_t)nx, rng, -1, 1);
   lbt_fill_uniform(w, (int64_t)nw, rng, -1, 1);
@@ -96,12 +81,10 @@ static int compare_cfg(int impl, const cfg *t, lb_rng *rng) {
   /* forward, with and without bias */
   lb_conv2d_forward_ref(&d, x, w, b, y_ref);
   run_forward(impl, &d, x, w, b, y, scratch);
-  double e = scaled_err(y, y_ref, ny);
-  CHECK_MSG(e <= 1e-4, "%s forward %s: err %g", iname, name, e);
+  expect_close(y, y_ref, ny, iname, "forward", name);
   lb_conv2d_forward_ref(&d, x, w, NULL, y_ref);
   run_forward(impl, &d, x, w, NULL, y, scratch);
-  e = scaled_err(y, y_ref, ny);
-  CHECK_MSG(e <= 1e-4, "%s forward (no bias) %s: err %g", iname, name, e);
+  expect_close(y, y_ref, ny, iname, "forward (no bias)", name);
 
   /* backward, all gradients at once, accumulating */
   memcpy(dx, dx0, sizeof(float) * nx);
@@ -112,34 +95,28 @@ static int compare_cfg(int impl, const cfg *t, lb_rng *rng) {
   memcpy(db_ref, db0, sizeof(float) * nk);
   lb_conv2d_backward_ref(&d, x, w, dy, dx_ref, dw_ref, db_ref);
   run_backward(impl, &d, x, w, dy, dx, dw, db, scratch);
-  e = scaled_err(dx, dx_ref, nx);
-  CHECK_MSG(e <= 1e-4, "%s dx %s: err %g", iname, name, e);
-  e = scaled_err(dw, dw_ref, nw);
-  CHECK_MSG(e <= 1e-4, "%s dw %s: err %g", iname, name, e);
-  e = scaled_err(db, db_ref, nk);
-  CHECK_MSG(e <= 1e-4, "%s db %s: err %g", iname, name, e);
+  expect_close(dx, dx_ref, nx, iname, "dx", name);
+  expect_close(dw, dw_ref, nw, iname, "dw", name);
+  expect_close(db, db_ref, nk, iname, "db", name);
 
   /* each gradient alone (the others NULL) must give the same values */
   memcpy(dx, dx0, sizeof(float) * nx);
   run_backward(impl, &d, x, w, dy, dx, NULL, NULL, scratch);
-  e = scaled_err(dx, dx_ref, nx);
-  CHECK_MSG(e <= 1e-4, "%s dx only %s: err %g", iname, name, e);
+  expect_close(dx, dx_ref, nx, iname, "dx only", name);
   memcpy(dw, dw0, sizeof(float) * nw);
   run_backward(impl, &d, x, w, dy, NULL, dw, NULL, scratch);
-  e = scaled_err(dw, dw_ref, nw);
-  CHECK_MSG(e <= 1e-4, "%s dw only %s: err %g", iname, name, e);
+  expect_close(dw, dw_ref, nw, iname, "dw only", name);
   memcpy(db, db0, sizeof(float) * nk);
   run_backward(impl, &d, x, w, dy, NULL, NULL, db, scratch);
-  e = scaled_err(db, db_ref, nk);
-  CHECK_MSG(e <= 1e-4, "%s db only %s: err %g", iname, name, e);
+  expect_close(db, db_ref, nk, iname, "db only", name);
   CHECK_MSG(scratch[ns] == 12345.0f, "%s %s: wrote past the scratch it asked for", iname, name);
 
-  lb_free_aligned(x), lb_free_aligned(w), lb_free_aligned(b), lb_free_aligned(dy);
-  lb_free_aligned(y), lb_free_aligned(y_ref);
-  lb_free_aligned(dx0), lb_free_aligned(dw0), lb_free_aligned(db0);
-  lb_free_aligned(dx), lb_free_aligned(dw), lb_free_aligned(db);
-  lb_free_aligned(dx_ref), lb_free_aligned(dw_ref), lb_free_aligned(db_ref);
-  lb_free_aligned(scratch);
+  free(x), free(w), free(b), free(dy);
+  free(y), free(y_ref);
+  free(dx0), free(dw0), free(db0);
+  free(dx), free(dw), free(db);
+  free(dx_ref), free(dw_ref), free(db_ref);
+  free(scratch);
   return 1;
 }
 
@@ -222,13 +199,13 @@ static void test_determinism(void) {
   lb_rng_seed(&rng, 11);
   const size_t nx = (size_t)d.n * d.c * d.h * d.w, ny = (size_t)d.n * d.k * d.oh * d.ow;
   const size_t nw = (size_t)d.k * d.c * d.r * d.s;
-  float *x = falloc(nx), *w = falloc(nw), *dy = falloc(ny), *s = falloc(lb_conv2d_scratch_floats(&d));
+  float *x = lbt_falloc(nx), *w = lbt_falloc(nw), *dy = lbt_falloc(ny), *s = lbt_falloc(lb_conv2d_scratch_floats(&d));
   float *y[2], *dx[2], *dw[2], db[2][32];
   lbt_fill_uniform(x, (int64_t)nx, &rng, -1, 1);
   lbt_fill_uniform(w, (int64_t)nw, &rng, -1, 1);
   lbt_fill_uniform(dy, (int64_t)ny, &rng, -1, 1);
   for (int run = 0; run < 2; run++) {
-    y[run] = falloc(ny), dx[run] = falloc(nx), dw[run] = falloc(nw);
+    y[run] = lbt_falloc(ny), dx[run] = lbt_falloc(nx), dw[run] = lbt_falloc(nw);
     memset(dx[run], 0, sizeof(float) * nx);
     memset(dw[run], 0, sizeof(float) * nw);
     memset(db[run], 0, sizeof db[run]);
@@ -239,8 +216,8 @@ static void test_determinism(void) {
   CHECK(memcmp(dx[0], dx[1], sizeof(float) * nx) == 0);
   CHECK(memcmp(dw[0], dw[1], sizeof(float) * nw) == 0);
   CHECK(memcmp(db[0], db[1], sizeof db[0]) == 0);
-  for (int run = 0; run < 2; run++) lb_free_aligned(y[run]), lb_free_aligned(dx[run]), lb_free_aligned(dw[run]);
-  lb_free_aligned(x), lb_free_aligned(w), lb_free_aligned(dy), lb_free_aligned(s);
+  for (int run = 0; run < 2; run++) free(y[run]), free(dx[run]), free(dw[run]);
+  free(x), free(w), free(dy), free(s);
 }
 
 /* ---- finite differences: loss = sum(y * r) in double ---------------------------------------- */
@@ -265,9 +242,9 @@ static void grad_check_cfg(const cfg *t, int ref, lb_rng *rng) {
   cfg_str(t, name, sizeof name);
   const size_t nx = (size_t)d.n * d.c * d.h * d.w, ny = (size_t)d.n * d.k * d.oh * d.ow;
   const size_t nw = (size_t)d.k * (d.c / d.groups) * d.r * d.s, nk = (size_t)d.k;
-  gc_ctx c = {&d, ref, falloc(nx), falloc(nw), falloc(nk), falloc(ny), falloc(ny),
-              falloc(lb_conv2d_scratch_floats(&d)), ny};
-  float *dx = falloc(nx), *dw = falloc(nw), *db = falloc(nk);
+  gc_ctx c = {&d, ref, lbt_falloc(nx), lbt_falloc(nw), lbt_falloc(nk), lbt_falloc(ny), lbt_falloc(ny),
+              lbt_falloc(lb_conv2d_scratch_floats(&d)), ny};
+  float *dx = lbt_falloc(nx), *dw = lbt_falloc(nw), *db = lbt_falloc(nk);
   lbt_fill_uniform(c.x, (int64_t)nx, rng, -1, 1);
   lbt_fill_uniform(c.w, (int64_t)nw, rng, -1, 1);
   lbt_fill_uniform(c.b, (int64_t)nk, rng, -1, 1);
@@ -285,8 +262,8 @@ static void grad_check_cfg(const cfg *t, int ref, lb_rng *rng) {
   CHECK_MSG(ex <= 2e-3, "%s grad x %s: err %g", ref ? "ref" : "fast", name, ex);
   CHECK_MSG(ew <= 2e-3, "%s grad w %s: err %g", ref ? "ref" : "fast", name, ew);
   CHECK_MSG(eb <= 2e-3, "%s grad b %s: err %g", ref ? "ref" : "fast", name, eb);
-  lb_free_aligned(c.x), lb_free_aligned(c.w), lb_free_aligned(c.b), lb_free_aligned(c.y), lb_free_aligned(c.r);
-  lb_free_aligned(c.scratch), lb_free_aligned(dx), lb_free_aligned(dw), lb_free_aligned(db);
+  free(c.x), free(c.w), free(c.b), free(c.y), free(c.r);
+  free(c.scratch), free(dx), free(dw), free(db);
 }
 
 static void test_grad_check(void) {

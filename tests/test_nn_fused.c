@@ -9,12 +9,6 @@
 #include "lowbit/nn.h"
 #include "testutil.h"
 
-static float *fbuf(int64_t n) {
-  float *p = malloc(sizeof(float) * (size_t)(n > 0 ? n : 1));
-  if (!p) abort();
-  return p;
-}
-
 static int same(const float *a, const float *b, int64_t n) { return memcmp(a, b, sizeof(float) * (size_t)n) == 0; }
 
 /* Per-channel parameters, all of size C. */
@@ -23,10 +17,10 @@ typedef struct bn_par {
 } bn_par;
 
 static void par_alloc(bn_par *p, int c, lb_rng *rng) {
-  p->gamma = fbuf(c);
-  p->beta = fbuf(c);
-  p->rm = fbuf(c);
-  p->rv = fbuf(c);
+  p->gamma = lbt_falloc(c);
+  p->beta = lbt_falloc(c);
+  p->rm = lbt_falloc(c);
+  p->rv = lbt_falloc(c);
   lbt_fill_uniform(p->gamma, c, rng, 0.5f, 1.5f);
   lbt_fill_uniform(p->beta, c, rng, -0.5f, 0.5f);
   lbt_fill_uniform(p->rm, c, rng, -0.2f, 0.2f);
@@ -46,8 +40,8 @@ static void test_bn_forward(int n, int c, int hw, float offset, lb_rng *rng) {
   lb_bn_desc d = {.n = n, .c = c, .hw = hw, .eps = 1e-5f, .momentum = 0.1f};
   CHECK_OK(lb_bn_init(&d));
   const int64_t tot = (int64_t)n * c * hw;
-  float *x = fbuf(tot), *z = fbuf(tot), *yu = fbuf(tot), *yf = fbuf(tot);
-  float *su = fbuf(4 * c), *sf = fbuf(4 * c); /* running mean, running var, save mean, save invstd */
+  float *x = lbt_falloc(tot), *z = lbt_falloc(tot), *yu = lbt_falloc(tot), *yf = lbt_falloc(tot);
+  float *su = lbt_falloc(4 * c), *sf = lbt_falloc(4 * c); /* running mean, running var, save mean, save invstd */
   bn_par p;
   par_alloc(&p, c, rng);
   for (int64_t i = 0; i < tot; i++) x[i] = offset + (float)((i / hw) % c) * 0.25f + lb_rng_normal(rng);
@@ -113,9 +107,9 @@ static void test_bn_backward_exact(int n, int c, int hw, lb_rng *rng) {
   lb_bn_desc d = {.n = n, .c = c, .hw = hw, .eps = 1e-5f, .momentum = 0.1f};
   CHECK_OK(lb_bn_init(&d));
   const int64_t tot = (int64_t)n * c * hw;
-  float *x = fbuf(tot), *z = fbuf(tot), *y = fbuf(tot), *dy = fbuf(tot), *g = fbuf(tot);
-  float *st = fbuf(4 * c);
-  float *init = fbuf(tot + 2 * c), *gu = fbuf(tot + 2 * c), *gf = fbuf(tot + 2 * c);
+  float *x = lbt_falloc(tot), *z = lbt_falloc(tot), *y = lbt_falloc(tot), *dy = lbt_falloc(tot), *g = lbt_falloc(tot);
+  float *st = lbt_falloc(4 * c);
+  float *init = lbt_falloc(tot + 2 * c), *gu = lbt_falloc(tot + 2 * c), *gf = lbt_falloc(tot + 2 * c);
   bn_par p;
   par_alloc(&p, c, rng);
   lbt_fill_uniform(x, tot, rng, -2.0f, 3.0f);
@@ -199,13 +193,13 @@ static void test_bn_fd(int n, int c, int hw, lb_rng *rng) {
   CHECK_OK(lb_bn_init(&t.d));
   const int64_t m = (int64_t)n * hw, tot = m * c;
   CHECK(m % 2 == 0);
-  t.x = fbuf(tot);
-  t.y = fbuf(tot);
-  t.r = fbuf(tot);
-  t.gamma = fbuf(c);
-  t.beta = fbuf(c);
-  t.st = fbuf(4 * c);
-  float *z = fbuf(tot), *grad = fbuf(tot + 2 * c);
+  t.x = lbt_falloc(tot);
+  t.y = lbt_falloc(tot);
+  t.r = lbt_falloc(tot);
+  t.gamma = lbt_falloc(c);
+  t.beta = lbt_falloc(c);
+  t.st = lbt_falloc(4 * c);
+  float *z = lbt_falloc(tot), *grad = lbt_falloc(tot + 2 * c);
   for (int k = 0; k < c; k++) {
     const float mean = 0.5f * (float)k - 0.25f;
     for (int64_t e = 0; e < m / 2; e++) {
@@ -253,7 +247,8 @@ static void test_bn_fd(int n, int c, int hw, lb_rng *rng) {
 /* add_relu forward == lb_add_forward then lb_relu_forward, in and out of place, with NaN, inf
  * and -0 among the sums. */
 static void test_add_forward(int64_t n, lb_rng *rng) {
-  float *a = fbuf(n), *b = fbuf(n), *s = fbuf(n), *yu = fbuf(n), *yf = fbuf(n), *w = fbuf(n);
+  float *a = lbt_falloc(n), *b = lbt_falloc(n), *s = lbt_falloc(n);
+  float *yu = lbt_falloc(n), *yf = lbt_falloc(n), *w = lbt_falloc(n);
   lbt_fill_uniform(a, n, rng, -1.0f, 1.0f);
   lbt_fill_uniform(b, n, rng, -1.0f, 1.0f);
   if (n >= 5) {
@@ -287,8 +282,8 @@ static void test_add_forward(int64_t n, lb_rng *rng) {
 /* add_relu backward == lb_relu_backward into a zeroed buffer, then lb_add_backward: pre-filled
  * da/db, each NULL combination, da == db, blocked non-finite dy. */
 static void test_add_backward(int64_t n, lb_rng *rng) {
-  float *a = fbuf(n), *b = fbuf(n), *y = fbuf(n), *dy = fbuf(n), *g = fbuf(n);
-  float *init = fbuf(2 * n), *gu = fbuf(2 * n), *gf = fbuf(2 * n);
+  float *a = lbt_falloc(n), *b = lbt_falloc(n), *y = lbt_falloc(n), *dy = lbt_falloc(n), *g = lbt_falloc(n);
+  float *init = lbt_falloc(2 * n), *gu = lbt_falloc(2 * n), *gf = lbt_falloc(2 * n);
   lbt_fill_uniform(a, n, rng, -1.0f, 1.0f);
   lbt_fill_uniform(b, n, rng, -1.0f, 1.0f);
   lbt_fill_uniform(dy, n, rng, -1.0f, 1.0f);
@@ -347,11 +342,11 @@ static double add_relu_loss(void *ctx) {
 /* Finite differences with every sum >= 0.1 away from the kink (the step is 1e-2). */
 static void test_add_fd(lb_rng *rng) {
   add_ctx t = {.n = 97};
-  t.a = fbuf(t.n);
-  t.b = fbuf(t.n);
-  t.y = fbuf(t.n);
-  t.r = fbuf(t.n);
-  float *da = fbuf(t.n), *db = fbuf(t.n);
+  t.a = lbt_falloc(t.n);
+  t.b = lbt_falloc(t.n);
+  t.y = lbt_falloc(t.n);
+  t.r = lbt_falloc(t.n);
+  float *da = lbt_falloc(t.n), *db = lbt_falloc(t.n);
   lbt_fill_uniform(t.a, t.n, rng, -1.0f, 1.0f);
   lbt_fill_uniform(t.b, t.n, rng, -1.0f, 1.0f);
   lbt_fill_uniform(t.r, t.n, rng, -1.0f, 1.0f);
@@ -383,7 +378,7 @@ static void test_threads(lb_rng *rng) {
   lb_bn_desc d = {.n = 16, .c = 16, .hw = 196, .eps = 1e-5f, .momentum = 0.1f};
   CHECK_OK(lb_bn_init(&d));
   const int64_t tot = (int64_t)d.n * d.c * d.hw, na = 300001;
-  float *x = fbuf(tot), *dy = fbuf(tot), *a = fbuf(na), *b = fbuf(na), *dya = fbuf(na);
+  float *x = lbt_falloc(tot), *dy = lbt_falloc(tot), *a = lbt_falloc(na), *b = lbt_falloc(na), *dya = lbt_falloc(na);
   bn_par p;
   par_alloc(&p, 16, rng);
   lbt_fill_uniform(x, tot, rng, -1.0f, 2.0f);
@@ -396,7 +391,7 @@ static void test_threads(lb_rng *rng) {
   const int saved = lb_get_num_threads();
   for (int r = 0; r < 2; r++) {
     lb_set_num_threads(r + 1);
-    float *o = out[r] = fbuf(len);
+    float *o = out[r] = lbt_falloc(len);
     memset(o, 0, sizeof(float) * (size_t)len);
     float *y = o, *ye = y + tot, *dx = ye + tot, *st = dx + tot, *ya = st + 6 * 16, *da = ya + na, *db = da + na;
     memcpy(st, p.rm, sizeof(float) * 16);

@@ -7,27 +7,6 @@
 #include "lowbit/nn.h"
 #include "testutil.h"
 
-static float *falloc(size_t n) {
-  float *p = malloc(sizeof(float) * (n ? n : 1));
-  if (!p) {
-    fprintf(stderr, "out of memory\n");
-    exit(1);
-  }
-  return p;
-}
-
-static double max_abs(const float *a, size_t n) {
-  double m = 0;
-  for (size_t i = 0; i < n; i++) m = fmax(m, fabs((double)a[i]));
-  return m;
-}
-
-/* error relative to the tensor's scale (see test_nn_conv.c) */
-static double scaled_err(const float *got, const float *want, size_t n) {
-  double floor = 1e-2 * max_abs(want, n);
-  return lbt_max_rel_err(got, want, (int64_t)n, floor > 1e-30 ? floor : 1e-30);
-}
-
 /* ---- lb_sgemm ------------------------------------------------------------------------------ */
 static void test_sgemm(void) {
   lb_rng rng;
@@ -40,8 +19,8 @@ static void test_sgemm(void) {
         /* leading dimensions larger than needed, to catch lda/ldb/ldc mix-ups */
         const int lda = (ta ? m : k) + 3, ldb = (tb ? k : n) + 2, ldc = n + 5;
         const int arows = ta ? k : m, brows = tb ? n : k;
-        float *a = falloc((size_t)arows * lda), *b = falloc((size_t)brows * ldb);
-        float *c = falloc((size_t)m * ldc), *want = falloc((size_t)m * ldc);
+        float *a = lbt_falloc((size_t)arows * lda), *b = lbt_falloc((size_t)brows * ldb);
+        float *c = lbt_falloc((size_t)m * ldc), *want = lbt_falloc((size_t)m * ldc);
         lbt_fill_uniform(a, (int64_t)arows * lda, &rng, -1, 1);
         lbt_fill_uniform(b, (int64_t)brows * ldb, &rng, -1, 1);
         lbt_fill_uniform(c, (int64_t)m * ldc, &rng, -1, 1);
@@ -58,7 +37,7 @@ static void test_sgemm(void) {
             want[(size_t)i * ldc + j] = (float)(alpha * s + beta * want[(size_t)i * ldc + j]);
           }
         lb_sgemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
-        double e = scaled_err(c, want, (size_t)m * ldc); /* padding columns must be untouched too */
+        double e = lbt_scaled_err(c, want, (size_t)m * ldc); /* padding columns must be untouched too */
         CHECK_MSG(e <= 1e-5, "sgemm %dx%dx%d ta%d tb%d: err %g", m, n, k, ta, tb, e);
         free(a), free(b), free(c), free(want);
       }
@@ -111,10 +90,11 @@ static void test_linear_vs_reference(void) {
   for (size_t t = 0; t < sizeof shapes / sizeof shapes[0]; t++) {
     const int n = shapes[t][0], in = shapes[t][1], out = shapes[t][2];
     const size_t nx = (size_t)n * in, nw = (size_t)out * in, ny = (size_t)n * out;
-    float *x = falloc(nx), *w = falloc(nw), *b = falloc(out), *y = falloc(ny), *yr = falloc(ny), *dy = falloc(ny);
-    float *dx = falloc(nx), *dw = falloc(nw), *db = falloc(out);
-    float *dxr = falloc(nx), *dwr = falloc(nw), *dbr = falloc(out);
-    float *dx0 = falloc(nx), *dw0 = falloc(nw), *db0 = falloc(out);
+    float *x = lbt_falloc(nx), *w = lbt_falloc(nw), *b = lbt_falloc(out);
+    float *y = lbt_falloc(ny), *yr = lbt_falloc(ny), *dy = lbt_falloc(ny);
+    float *dx = lbt_falloc(nx), *dw = lbt_falloc(nw), *db = lbt_falloc(out);
+    float *dxr = lbt_falloc(nx), *dwr = lbt_falloc(nw), *dbr = lbt_falloc(out);
+    float *dx0 = lbt_falloc(nx), *dw0 = lbt_falloc(nw), *db0 = lbt_falloc(out);
     lbt_fill_uniform(x, (int64_t)nx, &rng, -1, 1);
     lbt_fill_uniform(w, (int64_t)nw, &rng, -1, 1);
     lbt_fill_uniform(b, out, &rng, -1, 1);
@@ -126,26 +106,26 @@ static void test_linear_vs_reference(void) {
       for (size_t i = 0; i < ny; i++) y[i] = NAN;
       ref_forward(n, in, out, x, w, with_bias ? b : NULL, yr);
       lb_linear_forward(n, in, out, x, w, with_bias ? b : NULL, y);
-      double e = scaled_err(y, yr, ny);
+      double e = lbt_scaled_err(y, yr, ny);
       CHECK_MSG(e <= 1e-4, "linear forward %d,%d,%d bias %d: err %g", n, in, out, with_bias, e);
     }
     memcpy(dxr, dx0, sizeof(float) * nx), memcpy(dwr, dw0, sizeof(float) * nw), memcpy(dbr, db0, sizeof(float) * out);
     ref_backward(n, in, out, x, w, dy, dxr, dwr, dbr);
     memcpy(dx, dx0, sizeof(float) * nx), memcpy(dw, dw0, sizeof(float) * nw), memcpy(db, db0, sizeof(float) * out);
     lb_linear_backward(n, in, out, x, w, dy, dx, dw, db);
-    double ex = scaled_err(dx, dxr, nx), ew = scaled_err(dw, dwr, nw), eb = scaled_err(db, dbr, out);
+    double ex = lbt_scaled_err(dx, dxr, nx), ew = lbt_scaled_err(dw, dwr, nw), eb = lbt_scaled_err(db, dbr, out);
     CHECK_MSG(ex <= 1e-4 && ew <= 1e-4 && eb <= 1e-4, "linear backward %d,%d,%d: dx %g dw %g db %g", n, in, out, ex,
               ew, eb);
     /* one gradient at a time, the others NULL */
     memcpy(dx, dx0, sizeof(float) * nx);
     lb_linear_backward(n, in, out, x, w, dy, dx, NULL, NULL);
-    CHECK(scaled_err(dx, dxr, nx) <= 1e-4);
+    CHECK(lbt_scaled_err(dx, dxr, nx) <= 1e-4);
     memcpy(dw, dw0, sizeof(float) * nw);
     lb_linear_backward(n, in, out, x, w, dy, NULL, dw, NULL);
-    CHECK(scaled_err(dw, dwr, nw) <= 1e-4);
+    CHECK(lbt_scaled_err(dw, dwr, nw) <= 1e-4);
     memcpy(db, db0, sizeof(float) * out);
     lb_linear_backward(n, in, out, x, w, dy, NULL, NULL, db);
-    CHECK(scaled_err(db, dbr, out) <= 1e-4);
+    CHECK(lbt_scaled_err(db, dbr, out) <= 1e-4);
     free(x), free(w), free(b), free(y), free(yr), free(dy), free(dx), free(dw), free(db);
     free(dxr), free(dwr), free(dbr), free(dx0), free(dw0), free(db0);
   }
@@ -180,7 +160,7 @@ static double gc_loss(void *p) {
 static void test_linear_grad_check(void) {
   lb_rng rng;
   lb_rng_seed(&rng, 13);
-  gc_ctx c = {6, 11, 5, falloc(66), falloc(55), falloc(5), falloc(30), falloc(30)};
+  gc_ctx c = {6, 11, 5, lbt_falloc(66), lbt_falloc(55), lbt_falloc(5), lbt_falloc(30), lbt_falloc(30)};
   float dx[66] = {0}, dw[55] = {0}, db[5] = {0};
   lbt_fill_uniform(c.x, 66, &rng, -1, 1);
   lbt_fill_uniform(c.w, 55, &rng, -1, 1);

@@ -2,7 +2,6 @@
  * calls hooks at the documented points, and rejects nonsense configurations. */
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "lowbit/bytes.h"
 #include "lowbit/train.h"
@@ -76,11 +75,8 @@ static int files_equal(const char *a, const char *b) {
 
 int main(void) {
   lb_set_num_threads(2);
-  char dir[] = "/tmp/lbtest_trainXXXXXX";
-  if (!mkdtemp(dir)) return lbt_skip("test_train", "no temp dir");
-  char full[256], part[256];
-  snprintf(full, sizeof full, "%s/full.lbm", dir);
-  snprintf(part, sizeof part, "%s/part.lbm", dir);
+  if (!lbt_tmp_init("lbtest_train")) return lbt_skip("test_train", "no temp dir");
+  const char *full = lbt_tmp_path("full.lbm"), *part = lbt_tmp_path("part.lbm");
   lb_dataset train, test;
   make_data(&train, 512, 1);
   make_data(&test, 256, 2);
@@ -179,9 +175,7 @@ int main(void) {
   CHECK_STATUS(lb_trainer_create(&t, &c, &train, &test), LB_ERR_ARG);
   CHECK_STATUS(lb_train_config_default(&c, "gpt5"), LB_ERR_NOT_FOUND);
 
-  remove(full);
-  remove(part);
-  rmdir(dir);
+  lbt_tmp_cleanup();
   lb_dataset_free(&train);
   lb_dataset_free(&test);
   return lbt_finish("test_train");

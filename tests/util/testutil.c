@@ -1,8 +1,12 @@
 #include "testutil.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
+#include <zlib.h>
 
 int lbt_checks;
 int lbt_failures;
@@ -15,6 +19,16 @@ int lbt_finish(const char *name) {
 int lbt_skip(const char *name, const char *why) {
   printf("%s: SKIPPED: %s\n", name, why);
   return LBT_SKIP;
+}
+
+float *lbt_falloc(size_t n) {
+  size_t bytes = (sizeof(float) * (n ? n : 1) + 63) / 64 * 64; /* aligned_alloc wants a multiple */
+  float *p = n < SIZE_MAX / 8 ? aligned_alloc(64, bytes) : NULL;
+  if (!p) {
+    fprintf(stderr, "out of memory (%zu floats)\n", n);
+    exit(1);
+  }
+  return p;
 }
 
 void lbt_fill_uniform(float *x, int64_t n, lb_rng *rng, float lo, float hi) {
@@ -39,6 +53,17 @@ double lbt_max_abs_err(const float *a, const float *b, int64_t n) {
     if (e > worst || isnan(e)) worst = isnan(e) ? INFINITY : e;
   }
   return worst;
+}
+
+double lbt_max_abs(const float *a, size_t n) {
+  double m = 0;
+  for (size_t i = 0; i < n; i++) m = fmax(m, fabs((double)a[i]));
+  return m;
+}
+
+double lbt_scaled_err(const float *got, const float *want, size_t n) {
+  double floor = 1e-2 * lbt_max_abs(want, n);
+  return lbt_max_rel_err(got, want, (int64_t)n, floor > 1e-30 ? floor : 1e-30);
 }
 
 double lbt_dot(const float *y, const float *r, int64_t n) {
@@ -85,6 +110,20 @@ int lbt_file_exists(const char *path) {
   return stat(path, &st) == 0;
 }
 
+int lbt_dataset_zeroed(const lb_dataset *d) {
+  return d->n == 0 && d->c == 0 && d->h == 0 && d->w == 0 && d->classes == 0 && !d->images && !d->labels;
+}
+
+void lbt_check_load_failure(lb_status s, lb_dataset *out, lb_status want, const char *who, const char *what,
+                            int line) {
+  const char *msg = lb_last_error();
+  CHECK_MSG(s == want, "line %d: got %s (%s), want %s", line, lb_status_str(s), msg, lb_status_str(want));
+  CHECK_MSG(strstr(msg, who) != NULL, "line %d: message \"%s\" does not name %s", line, msg, who);
+  CHECK_MSG(strstr(msg, what) != NULL, "line %d: message \"%s\" lacks \"%s\"", line, msg, what);
+  CHECK_MSG(lbt_dataset_zeroed(out), "line %d: out not zeroed on failure", line);
+  if (s == LB_OK) lb_dataset_free(out);
+}
+
 float *lbt_read_f32(const char *path, int64_t *count) {
   FILE *f = fopen(path, "rb");
   if (!f) return NULL;
@@ -103,4 +142,88 @@ float *lbt_read_f32(const char *path, int64_t *count) {
   fclose(f);
   if (v) *count = bytes / 4;
   return v;
+}
+
+/* ---- temp files ----------------------------------------------------------------------------- */
+enum { TMP_PATHS = 128, TMP_LEN = 512 };
+static char tmp_dir[TMP_LEN];
+static char tmp_paths[TMP_PATHS][TMP_LEN]; /* "" once removed */
+static int tmp_n;
+
+const char *lbt_tmp_init(const char *prefix) {
+  snprintf(tmp_dir, sizeof tmp_dir, "/tmp/%sXXXXXX", prefix);
+  if (!mkdtemp(tmp_dir)) {
+    fprintf(stderr, "mkdtemp %s: %s\n", tmp_dir, strerror(errno));
+    tmp_dir[0] = '\0';
+    return NULL;
+  }
+  tmp_n = 0;
+  return tmp_dir;
+}
+
+static const char *tmp_remember(const char *path) {
+  for (int i = 0; i < tmp_n; i++)
+    if (strcmp(tmp_paths[i], path) == 0) return tmp_paths[i];
+  if (tmp_n == TMP_PATHS || strlen(path) >= TMP_LEN) {
+    fprintf(stderr, "testutil: too many temp paths, or too long: %s\n", path);
+    exit(1);
+  }
+  snprintf(tmp_paths[tmp_n], TMP_LEN, "%s", path);
+  return tmp_paths[tmp_n++];
+}
+
+const char *lbt_tmp_path(const char *name) {
+  char p[2 * TMP_LEN];
+  snprintf(p, sizeof p, "%s/%s", tmp_dir, name);
+  return tmp_remember(p);
+}
+
+void lbt_write_file(const char *path, const void *data, size_t len) {
+  FILE *f = fopen(path, "wb");
+  CHECK_MSG(f != NULL, "cannot create %s", path);
+  if (!f) return;
+  if (len) CHECK_MSG(fwrite(data, 1, len, f) == len, "writing %s", path);
+  CHECK_MSG(fclose(f) == 0, "closing %s", path);
+  tmp_remember(path);
+}
+
+void lbt_write_gz(const char *path, const void *data, size_t len) {
+  gzFile g = gzopen(path, "wb");
+  CHECK_MSG(g != NULL, "cannot create %s", path);
+  if (!g) return;
+  CHECK_MSG(gzwrite(g, data, (unsigned)len) == (int)len, "writing %s", path);
+  CHECK_MSG(gzclose(g) == Z_OK, "closing %s", path);
+  tmp_remember(path);
+}
+
+int lbt_tmp_remove(const char *path) {
+  char root[TMP_LEN];
+  snprintf(root, sizeof root, "%s", path); /* path may be one of the remembered strings */
+  size_t n = strlen(root);
+  char tried[TMP_PATHS] = {0};
+  int removed_root = 0;
+  for (;;) { /* deepest first: a path below another is longer than it; root itself comes last */
+    int pick = -1;
+    for (int i = 0; i < tmp_n; i++) {
+      const char *q = tmp_paths[i];
+      if (!tried[i] && q[0] && strncmp(q, root, n) == 0 && (q[n] == '/' || q[n] == '\0') &&
+          (pick < 0 || strlen(q) > strlen(tmp_paths[pick])))
+        pick = i;
+    }
+    if (pick < 0) break;
+    tried[pick] = 1;
+    /* forget what is gone, or was never made; keep the rest for lbt_tmp_cleanup to retry */
+    int ok = remove(tmp_paths[pick]) == 0;
+    if (ok && strcmp(tmp_paths[pick], root) == 0) removed_root = 1;
+    if (ok || errno == ENOENT) tmp_paths[pick][0] = '\0';
+  }
+  return removed_root || remove(root) == 0 ? 0 : -1;
+}
+
+int lbt_tmp_cleanup(void) {
+  if (!tmp_dir[0]) return 0;
+  int rc = lbt_tmp_remove(tmp_dir);
+  tmp_dir[0] = '\0';
+  tmp_n = 0;
+  return rc;
 }

@@ -1,11 +1,12 @@
 /* Small test helpers shared by every tests/test_*.c: checks that count failures, a visible skip,
- * random fills, error measures and a finite-difference gradient checker. */
+ * buffers, random fills, error measures, a finite-difference gradient checker and temp files. */
 #ifndef LOWBIT_TESTUTIL_H
 #define LOWBIT_TESTUTIL_H
 
 #include <stdio.h>
 
 #include "lowbit/core.h"
+#include "lowbit/data.h"
 
 #define LBT_SKIP 77 /* ctest's SKIP_RETURN_CODE */
 
@@ -61,10 +62,20 @@ int lbt_finish(const char *name);
 /* Print why, return LBT_SKIP: use as `return lbt_skip("name", "no data at %s", p);`. */
 int lbt_skip(const char *name, const char *why);
 
+/* n floats (at least one), 64-byte aligned; release with free(). Exits the test on OOM. */
+float *lbt_falloc(size_t n);
+
 void lbt_fill_uniform(float *x, int64_t n, lb_rng *rng, float lo, float hi);
 /* max_i |a_i - b_i| / max(|b_i|, floor) */
 double lbt_max_rel_err(const float *a, const float *b, int64_t n, double floor);
 double lbt_max_abs_err(const float *a, const float *b, int64_t n);
+/* max_i |a_i| (0 for n = 0) */
+double lbt_max_abs(const float *a, size_t n);
+/* Error relative to the scale of the whole reference: lbt_max_rel_err with
+ * floor = 1e-2 * lbt_max_abs(want) (at least 1e-30, so an all-zero reference still fails on any
+ * nonzero result). Rounding of float sums lands near 1e-6 of that scale, an indexing mistake near
+ * 1, and elements far below the tensor's scale are not judged by their own tiny magnitude. */
+double lbt_scaled_err(const float *got, const float *want, size_t n);
 
 /* Finite-difference gradient check. loss(ctx) must run the forward pass on the current
  * contents of param and return a scalar computed in double. analytic[i] is the gradient of that
@@ -81,6 +92,30 @@ double lbt_dot(const float *y, const float *r, int64_t n);
 const char *lbt_source_dir(void);
 const char *lbt_cli(void);
 int lbt_file_exists(const char *path);
+
+/* Temp files. lbt_tmp_init makes a fresh directory /tmp/<prefix>XXXXXX and returns its path
+ * (NULL, after saying why on stderr, if it cannot). lbt_tmp_path returns "<dir>/<name>" and
+ * remembers it, as lbt_write_file and lbt_write_gz remember what they write; the string stays
+ * valid until the path is removed. lbt_write_file/lbt_write_gz write len bytes (plain, or gzip
+ * compressed) and CHECK the open, the write (plain: only if len > 0) and the close.
+ * lbt_tmp_remove removes every remembered path below path, deepest first, then path itself, and
+ * returns 0 if that last removal worked (so a directory holding anything not remembered fails,
+ * and what could not be removed is kept for a later try). lbt_tmp_cleanup does that for the
+ * whole directory. */
+const char *lbt_tmp_init(const char *prefix);
+const char *lbt_tmp_path(const char *name);
+void lbt_write_file(const char *path, const void *data, size_t len);
+void lbt_write_gz(const char *path, const void *data, size_t len);
+int lbt_tmp_remove(const char *path);
+int lbt_tmp_cleanup(void);
+
+/* A dataset loader's failure: CHECK that status s is want, that lb_last_error() names `who` and
+ * contains `what`, and that *out (filled with 0xAB before the call) was zeroed; line is the
+ * caller's, for the messages. Frees *out if the load unexpectedly succeeded. */
+void lbt_check_load_failure(lb_status s, lb_dataset *out, lb_status want, const char *who, const char *what,
+                            int line);
+/* Every field of d is zero / NULL: what a failed load or lb_dataset_free leaves. */
+int lbt_dataset_zeroed(const lb_dataset *d);
 
 /* Read a fixture file of float32 values written by tools/gen_torch_fixtures.py.
  * Returns a malloc'ed array and its count, or NULL. */
