@@ -130,6 +130,20 @@ int main(void) {
   free(da);
   free(db);
 
+  /* a real Ctrl-C: the run stops after its current step, saves, says how to resume, exits 130 */
+  char cmd[2048], sig[400];
+  snprintf(sig, sizeof sig, "%s/sig.lbm", dir);
+  snprintf(cmd, sizeof cmd,
+           "'%s' train --model mlp --limit-train 2048 --limit-test 200 --epochs 500 --threads 2 --save '%s' "
+           "2>'%s' & pid=$!; sleep 1.5; kill -INT $pid; wait $pid",
+           lbt_cli(), sig, err_path);
+  int st = system(cmd);
+  slurp(err_path, err_text, sizeof err_text);
+  CHECK_MSG(WIFEXITED(st) && WEXITSTATUS(st) == 130, "SIGINT run exited %d: %s", WEXITSTATUS(st), err_text);
+  CHECK(strstr(err_text, "state saved to") != NULL && strstr(err_text, "--resume") != NULL);
+  CHECK(run("info %s", sig) == 0);
+  remove(sig);
+
   remove(full);
   remove(part);
   remove(bad);
