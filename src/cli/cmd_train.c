@@ -111,6 +111,8 @@ int lb_cmd_train(int argc, char **argv) {
                        args, (int)(sizeof args / sizeof args[0]), NULL, 0, 0};
   int rc = lb_args_parse(&spec, argc, argv);
   if (rc >= 0) return rc;
+  /* from here on Ctrl-C means "stop after the current step and save", even during loading */
+  signal(SIGINT, on_sigint);
   if (threads < 0) {
     fprintf(stderr, "lowbit train: --threads must be >= 0\n");
     return LB_EXIT_USAGE;
@@ -224,7 +226,6 @@ int lb_cmd_train(int argc, char **argv) {
     fprintf(stderr, "training %s on %s: %d images, %d epochs of %d steps (batch %d), %d threads%s%s\n", t->cfg.model,
             t->cfg.data, train.n, t->cfg.epochs, t->steps_per_epoch, t->cfg.batch, lb_get_num_threads(),
             resume ? ", resumed at epoch " : "", "");
-  signal(SIGINT, on_sigint);
   double t0 = lb_now();
   s = lb_trainer_run(t);
   signal(SIGINT, SIG_DFL);
