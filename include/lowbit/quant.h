@@ -1,0 +1,130 @@
+/* lowbit quant: the quantizer spec (which integers exist), uniform fake-quantization kernels
+ * with their straight-through and LSQ gradients, and observers (how scales start).
+ *
+ * Status: this is the first part of the quantizer (DESIGN.md section 3). Estimators beyond
+ * STE/LSQ, the QuantPlan, the graph transform, backend profiles and the qat/ptq verbs are not
+ * built yet; see docs/quantization.md.
+ *
+ * Conventions:
+ *  - round() is round-half-to-even everywhere (rintf in the default rounding mode), as ONNX and
+ *    PyTorch do.
+ *  - The fake-quant formula is PyTorch's, operation for operation, so results match it bit for
+ *    bit: inv = 1.0f / scale; q = clamp(rint(x * inv) + zp, qmin, qmax); y = (q - zp) * scale,
+ *    where zp = clamp(rint(zero), qmin, qmax) (zero points are carried as floats so that they can
+ *    be learned, as in LSQ+, and rounded where used).
+ *  - Scales and zero points are indexed per the spec's granularity (lb_qspec_num_params).
+ */
+#ifndef LOWBIT_QUANT_H
+#define LOWBIT_QUANT_H
+
+#include "lowbit/core.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- spec ---------------------------------------------------------------------------------- */
+typedef enum lb_qgran {
+  LB_QGRAN_TENSOR = 0, /* one scale for the whole tensor */
+  LB_QGRAN_CHANNEL,    /* one scale per index along `axis` */
+  LB_QGRAN_GROUP,      /* axis must be 0: per output channel, one scale per `group` consecutive
+                          elements of that channel's row-major slice (group divides the slice) */
+} lb_qgran;
+
+typedef enum lb_qscale_kind {
+  LB_QSCALE_FLOAT = 0, /* any positive float */
+  LB_QSCALE_POW2,      /* scale = 2^k, k integer (shift-only requantization) */
+} lb_qscale_kind;
+
+typedef struct lb_qspec {
+  int bits;                 /* 1..16 */
+  int is_signed;            /* integers in [-2^(b-1), 2^(b-1)-1], else [0, 2^b-1] */
+  int symmetric;            /* zero point fixed at 0 */
+  int narrow;               /* signed only: drop the most negative value, [-(2^(b-1)-1), 2^(b-1)-1]
+                               ("restricted", TensorRT); needs bits >= 2 */
+  lb_qgran gran;
+  int axis;                 /* channel / group granularity: the channel axis (weights: 0) */
+  int group;                /* group granularity: elements per group */
+  lb_qscale_kind scale_kind;
+} lb_qspec;
+
+/* Check a spec on its own (shape NULL) or against the tensor it will quantize. Clear errors:
+ * "0 bits", "per-channel on axis 3 of a 2-D tensor", "narrow range needs a signed spec", ... */
+lb_status lb_qspec_validate(const lb_qspec *q, const lb_shape *shape);
+/* The integer range the spec allows. */
+void lb_qspec_range(const lb_qspec *q, int32_t *qmin, int32_t *qmax);
+/* How many (scale, zero point) pairs a tensor of this shape needs. */
+int64_t lb_qspec_num_params(const lb_qspec *q, const lb_shape *shape);
+/* Short readable form: "int4 sym per-channel(0)", "uint8 affine per-tensor pow2", ... */
+char *lb_qspec_str(const lb_qspec *q, char *buf, size_t cap);
+/* Round a positive scale to the nearest power of two in the log domain: 2^rint(log2 s). */
+float lb_qscale_pow2(float s);
+
+/* ---- fake quantization ------------------------------------------------------------------- */
+/* y = fake_quant(x) for a tensor of `shape` (x and y may alias). */
+void lb_fq_forward(const lb_qspec *q, const lb_shape *shape, const float *x, const float *scale, const float *zero,
+                   float *y);
+/* Straight-through estimator: dx += dy where the value was not clamped (qmin <= rint(x*inv)+zp
+ * <= qmax), as PyTorch's fake_quantize_per_tensor_affine backward. */
+void lb_fq_backward_ste(const lb_qspec *q, const lb_shape *shape, const float *x, const float *scale,
+                        const float *zero, const float *dy, float *dx);
+/* LSQ / LSQ+ gradients, as PyTorch's _fake_quantize_learnable_per_{tensor,channel}_affine:
+ *  dx     += dy inside the range, 0 where clamped;
+ *  dscale += grad_factor * dy * (q - zp - x*inv) inside, (qmin - zp) below, (qmax - zp) above;
+ *  dzero  += grad_factor * dy * (-scale) where clamped, 0 inside (skipped if dzero is NULL or the
+ *            spec is symmetric).
+ * grad_factor is LSQ's 1/sqrt(N * qmax) (see lb_lsq_grad_factor); any of dx/dscale/dzero may be
+ * NULL. Reductions into dscale/dzero are in a fixed order (deterministic). */
+void lb_fq_backward_lsq(const lb_qspec *q, const lb_shape *shape, const float *x, const float *scale,
+                        const float *zero, const float *dy, float grad_factor, float *dx, float *dscale, float *dzero);
+/* 1/sqrt(N * qmax) with N the elements per scale (numel for per-tensor, numel/channels per
+ * channel, group size per group). */
+float lb_lsq_grad_factor(const lb_qspec *q, const lb_shape *shape);
+
+/* ---- observers: how scale and zero point are first set ------------------------------------ */
+typedef enum lb_observer_kind {
+  LB_OBS_MINMAX = 0,   /* running min and max over everything observed */
+  LB_OBS_EMA_MINMAX,   /* m <- (1-c)*m + c*batch (c = momentum, default 0.1); the first batch sets m */
+  LB_OBS_PERCENTILE,   /* clip at the given percentile of |x| (or of x, for affine specs) */
+  LB_OBS_MSE,          /* the clip range minimising the squared quantization error */
+  LB_OBS_KL,           /* TensorRT-style entropy calibration: the clip threshold minimising
+                          KL(P || Q) between the histogram and its quantized version */
+  LB_OBS_LSQ,          /* LSQ init: s = 2*mean|x| / sqrt(qmax) */
+  LB_OBS_KIND_COUNT
+} lb_observer_kind;
+
+typedef struct lb_observer {
+  lb_observer_kind kind;
+  lb_qspec spec;
+  int64_t n_params;        /* scales this observer produces (1 unless per channel/group) */
+  float momentum;          /* EMA */
+  float percentile;        /* PERCENTILE, in (0, 100]; default 99.99 */
+  int bins;                /* MSE/KL histogram bins; default 2048 */
+  int64_t batches;         /* updates so far */
+  /* state (one allocation, owned): per parameter min, max, sum|x|, count; histograms */
+  double *state;
+  int64_t state_len;
+} lb_observer;
+
+lb_status lb_observer_kind_parse(const char *name, lb_observer_kind *kind); /* "minmax","ema","percentile","mse","kl","lsq" */
+const char *lb_observer_kind_name(lb_observer_kind kind);
+/* shape: the shape of the tensors that will be observed (for activations, with the batch
+ * dimension; channel axis counted in that shape). */
+lb_status lb_observer_init(lb_observer *o, lb_observer_kind kind, const lb_qspec *q, const lb_shape *shape);
+/* Observe one tensor (a batch of activations, or the weights). x must have the init shape,
+ * except that dimension 0 may be smaller (a last partial batch). */
+lb_status lb_observer_update(lb_observer *o, const lb_shape *shape, const float *x);
+/* Scale and zero point per parameter. Fails if nothing was observed. The range always includes
+ * 0 (as PyTorch's observers); the scale honours the spec (power of two when asked) and is never
+ * below FLT_EPSILON (PyTorch's floor). Formulas, from the observed range [lo, hi]:
+ *   symmetric signed:   s = max(-lo, hi) / ((qmax - qmin) / 2), zero 0
+ *   symmetric unsigned: s = hi / qmax, zero 0 (non-negative data such as post-ReLU activations)
+ *   affine:             s = (hi - lo) / (qmax - qmin), zero = clamp(qmin - rint(lo / s), qmin, qmax)
+ * LSQ ignores the range: s = 2*mean|x|/sqrt(qmax) (affine: zero from the observed minimum). */
+lb_status lb_observer_compute(const lb_observer *o, float *scale, float *zero);
+void lb_observer_free(lb_observer *o);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
