@@ -172,6 +172,50 @@ static void test_per_channel(void) {
   lb_observer_free(&o);
 }
 
+/* Every kind, per channel on axis 1 of (4,3,5) over two batches (the second wider, so the
+ * histograms grow), gives for each channel what a per-tensor observer of that channel's
+ * elements alone gives. */
+static void test_per_channel_all_kinds(void) {
+  enum { D0 = 4, C = 3, D2 = 5, N = D0 * C * D2 };
+  float x[2][N], slice[2][D0 * D2];
+  lb_rng rng;
+  lb_rng_seed(&rng, 11);
+  for (int b = 0; b < 2; b++)
+    for (int i = 0; i < N; i++) x[b][i] = (1.0f + 2.0f * b) * (float)(i / D2 % C + 1) * (lb_rng_uniform(&rng) - 0.3f);
+  lb_shape sh = lb_shape3(D0, C, D2), ssh = lb_shape1(D0 * D2);
+  for (int k = 0; k < LB_OBS_KIND_COUNT; k++)
+    for (int sym = 0; sym < 2; sym++) {
+      lb_qspec q = spec(4, sym, sym);
+      q.gran = LB_QGRAN_CHANNEL;
+      q.axis = 1;
+      const lb_qspec qt = spec(4, sym, sym);
+      lb_observer o, t;
+      float s[C], z[C], ts, tz;
+      CHECK_OK(lb_observer_init(&o, (lb_observer_kind)k, &q, &sh));
+      o.percentile = 99.0f;
+      o.bins = 256;
+      CHECK_OK(lb_observer_update(&o, &sh, x[0]));
+      CHECK_OK(lb_observer_update(&o, &sh, x[1]));
+      CHECK_OK(lb_observer_compute(&o, s, z));
+      for (int c = 0; c < C; c++) {
+        for (int b = 0; b < 2; b++)
+          for (int i = 0; i < D0; i++)
+            for (int j = 0; j < D2; j++) slice[b][i * D2 + j] = x[b][(i * C + c) * D2 + j];
+        CHECK_OK(lb_observer_init(&t, (lb_observer_kind)k, &qt, &ssh));
+        t.percentile = 99.0f;
+        t.bins = 256;
+        CHECK_OK(lb_observer_update(&t, &ssh, slice[0]));
+        CHECK_OK(lb_observer_update(&t, &ssh, slice[1]));
+        CHECK_OK(lb_observer_compute(&t, &ts, &tz));
+        CHECK_MSG(fabsf(s[c] - ts) <= 1e-6f * ts && z[c] == tz, "%s %s channel %d: %g %g vs %g %g",
+                  lb_observer_kind_name((lb_observer_kind)k), sym ? "sym" : "affine", c, (double)s[c], (double)z[c],
+                  (double)ts, (double)tz);
+        lb_observer_free(&t);
+      }
+      lb_observer_free(&o);
+    }
+}
+
 static void test_percentile(void) {
   enum { N = 10000 };
   float *x = lbt_falloc(N);
@@ -207,6 +251,15 @@ static void test_percentile(void) {
   /* s = (hi - lo)/255, zero = -rint(lo/s) with lo ~ -4900.0, hi ~ 4899.0 (100 values beyond each) */
   CHECK_NEAR(s * 255.0, 9799.0, 2 * width);
   CHECK_NEAR(-(double)z * s, -4900.0, width + s);
+  lb_observer_free(&o);
+  /* the same in two halves, negative then positive: the grid slides and widens */
+  CHECK_OK(lb_observer_init(&o, LB_OBS_PERCENTILE, &qa, &sh));
+  o.percentile = 99.0f;
+  CHECK_OK(lb_observer_update(&o, &half, x));
+  CHECK_OK(lb_observer_update(&o, &half, x + N / 2));
+  CHECK_OK(lb_observer_compute(&o, &s, &z));
+  CHECK_NEAR(s * 255.0, 9799.0, 4 * width);
+  CHECK_NEAR(-(double)z * s, -4900.0, 2 * width + s);
   lb_observer_free(&o);
   /* default 99.99 clips a single far outlier among 10^4 values */
   for (int i = 0; i < N; i++) x[i] = (float)(i % 100) / 100.0f;
@@ -469,6 +522,7 @@ int main(void) {
   test_names();
   test_minmax_ema();
   test_per_channel();
+  test_per_channel_all_kinds();
   test_percentile();
   test_mse();
   test_kl();
