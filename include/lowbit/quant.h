@@ -97,9 +97,10 @@ typedef struct lb_observer {
   lb_observer_kind kind;
   lb_qspec spec;
   int64_t n_params;        /* scales this observer produces (1 unless per channel/group) */
-  float momentum;          /* EMA */
+  float momentum;          /* EMA, in (0, 1]; default 0.1 */
   float percentile;        /* PERCENTILE, in (0, 100]; default 99.99 */
-  int bins;                /* MSE/KL histogram bins; default 2048 */
+  int bins;                /* PERCENTILE/MSE/KL histogram bins; default 2048. The three settings
+                              may be changed after init; bins only before the first update */
   int64_t batches;         /* updates so far */
   /* state (one allocation, owned): per parameter min, max, sum|x|, count; histograms */
   double *state;
