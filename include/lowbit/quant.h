@@ -11,7 +11,8 @@
  *  - The fake-quant formula is PyTorch's, operation for operation, so results match it bit for
  *    bit: inv = 1.0f / scale; q = clamp(rint(x * inv) + zp, qmin, qmax); y = (q - zp) * scale,
  *    where zp = clamp(rint(zero), qmin, qmax) (zero points are carried as floats so that they can
- *    be learned, as in LSQ+, and rounded where used).
+ *    be learned, as in LSQ+, and rounded where used). PyTorch's LSQ backward rounds differently;
+ *    see lb_fq_backward_lsq.
  *  - Scales and zero points are indexed per the spec's granularity (lb_qspec_num_params).
  */
 #ifndef LOWBIT_QUANT_H
@@ -53,32 +54,48 @@ typedef struct lb_qspec {
 lb_status lb_qspec_validate(const lb_qspec *q, const lb_shape *shape);
 /* The integer range the spec allows. */
 void lb_qspec_range(const lb_qspec *q, int32_t *qmin, int32_t *qmax);
-/* How many (scale, zero point) pairs a tensor of this shape needs. */
+/* How many (scale, zero point) pairs a tensor of this shape needs; -1 if the spec does not fit
+ * the shape (or needs one and shape is NULL). */
 int64_t lb_qspec_num_params(const lb_qspec *q, const lb_shape *shape);
 /* Short readable form: "int4 sym per-channel(0)", "uint8 affine per-tensor pow2", ... */
 char *lb_qspec_str(const lb_qspec *q, char *buf, size_t cap);
-/* Round a positive scale to the nearest power of two in the log domain: 2^rint(log2 s). */
+/* Round a positive scale to the nearest power of two in the log domain: 2^rint(log2 s), decided
+ * exactly (s = m*2^e, m in [1,2): up iff m >= sqrt 2; no float is a tie). Non-positive, infinite
+ * and NaN values are returned unchanged. */
 float lb_qscale_pow2(float s);
 
 /* ---- fake quantization ------------------------------------------------------------------- */
+/* The spec must be valid for the shape (lb_qspec_validate). zero may be NULL (all zero points 0);
+ * symmetric specs ignore it. */
 /* y = fake_quant(x) for a tensor of `shape` (x and y may alias). */
 void lb_fq_forward(const lb_qspec *q, const lb_shape *shape, const float *x, const float *scale, const float *zero,
                    float *y);
-/* Straight-through estimator: dx += dy where the value was not clamped (qmin <= rint(x*inv)+zp
- * <= qmax), as PyTorch's fake_quantize_per_tensor_affine backward. */
+/* Straight-through estimator: dx += dy * mask, mask = (qmin <= rint(x*inv)+zp <= qmax), as
+ * PyTorch's fake_quantize_per_{tensor,channel}_affine backward (dy * 0 is -0 for negative dy). */
 void lb_fq_backward_ste(const lb_qspec *q, const lb_shape *shape, const float *x, const float *scale,
                         const float *zero, const float *dy, float *dx);
-/* LSQ / LSQ+ gradients, as PyTorch's _fake_quantize_learnable_per_{tensor,channel}_affine:
- *  dx     += dy inside the range, 0 where clamped;
- *  dscale += grad_factor * dy * (q - zp - x*inv) inside, (qmin - zp) below, (qmax - zp) above;
+/* LSQ / LSQ+ gradients, as PyTorch 1.13's _fake_quantize_learnable_per_{tensor,channel}_affine
+ * (checked against it: tests/test_quant_fq.c). PyTorch's backward differs from its forward in
+ * two ways, and we follow it:
+ *  - it rounds after adding the zero point: q = rint(zb + x*inv), computed as one fused
+ *    multiply-add (PyTorch's AVX2/AVX-512 kernels are contracted; fmaf here), so at exact ties
+ *    the clamp decision can differ from the forward's rint(x*inv) + zp;
+ *  - the zero point zb: per channel/group clamp(rint(zero)) as in the forward, but per tensor
+ *    trunc(clamp(zero + 0.5, qmin, qmax)) (halves round up; -1.3 gives 0, not -1).
+ * With inside = (qmin <= q <= qmax):
+ *  dx     += dy * inside;
+ *  dscale += grad_factor * dy * ((q - zb)*scale - x) * inv inside, (qmin - zb) below, (qmax - zb)
+ *            above (grad_factor already applied, as PyTorch);
  *  dzero  += grad_factor * dy * (-scale) where clamped, 0 inside (skipped if dzero is NULL or the
  *            spec is symmetric).
  * grad_factor is LSQ's 1/sqrt(N * qmax) (see lb_lsq_grad_factor); any of dx/dscale/dzero may be
- * NULL. Reductions into dscale/dzero are in a fixed order (deterministic). */
+ * NULL. dscale/dzero sum float terms in double in a fixed order: the same bits for any thread
+ * count. */
 void lb_fq_backward_lsq(const lb_qspec *q, const lb_shape *shape, const float *x, const float *scale,
                         const float *zero, const float *dy, float grad_factor, float *dx, float *dscale, float *dzero);
 /* 1/sqrt(N * qmax) with N the elements per scale (numel for per-tensor, numel/channels per
- * channel, group size per group). */
+ * channel, group size per group), computed in double and rounded to float as MQBench passes it to
+ * PyTorch. qmax 0 (signed 1-bit) counts as 1. */
 float lb_lsq_grad_factor(const lb_qspec *q, const lb_shape *shape);
 
 /* ---- observers: how scale and zero point are first set ------------------------------------ */
