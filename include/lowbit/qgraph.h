@@ -1,0 +1,126 @@
+/* lowbit quant, graph side: estimators, quantized graph ops, backend profiles, the QuantPlan,
+ * the transform that inserts quantizers into a float graph, and calibration.
+ *
+ * Ops registered by lb_quant_register_ops() (call it once before building or loading a graph
+ * that contains them; the CLI does at start):
+ *   "fakequant"  activation quantizer: y = Q(x), same shape. Parameters: scale (n), zero (n),
+ *                alpha (1, PACT's clip; present for every estimator so layouts stay uniform).
+ *   "qconv2d"    conv2d whose weight passes through a weight quantizer. Parameters: weight,
+ *                [bias], w_scale (K or 1), w_zero (K or 1).
+ *   "qlinear"    linear with a weight quantizer. Parameters: weight, [bias], w_scale, w_zero.
+ * A quantizer's configuration is packed into node attributes (see lb_qcfg_pack); the layouts
+ * are fixed here so files stay readable. */
+#ifndef LOWBIT_QGRAPH_H
+#define LOWBIT_QGRAPH_H
+
+#include "lowbit/data.h"
+#include "lowbit/graph.h"
+#include "lowbit/quant.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- estimators: the forward and the gradient rule of a quantizer ------------------------ */
+typedef enum lb_estimator {
+  LB_EST_STE = 0,  /* scale from calibration, fixed; straight-through round, no gradient where clamped */
+  LB_EST_LSQ,      /* learnable scale with LSQ's gradient and grad factor 1/sqrt(N*qmax) */
+  LB_EST_LSQ_PLUS, /* LSQ plus a learnable offset (affine specs) */
+  LB_EST_PACT,     /* activations: learnable clip alpha, y = Q(clip(x, 0, alpha)), scale alpha/qmax;
+                      weights: DoReFa (as in the PACT paper) */
+  LB_EST_DOREFA,   /* weights: 2*Q01(tanh(w)/(2 max|tanh w|) + 1/2) - 1; activations: Q01(clip(x, 0, 1)) */
+  LB_EST_COUNT
+} lb_estimator;
+
+lb_status lb_estimator_parse(const char *name, lb_estimator *e); /* "ste","lsq","lsq+","pact","dorefa" */
+const char *lb_estimator_name(lb_estimator e);
+
+/* What a plan assigns to one tensor. */
+typedef struct lb_qcfg {
+  lb_qspec spec;
+  lb_estimator est;
+  lb_observer_kind observer; /* how calibration sets the initial scale (STE, LSQ, LSQ+) */
+  float init;                /* PACT: initial alpha (default 6) */
+} lb_qcfg;
+
+/* ---- attribute layouts ------------------------------------------------------------------- */
+/* A quantizer takes 5 integer attributes starting at some base index:
+ *   +0 bits, +1 flags (bit 0 signed, 1 symmetric, 2 narrow, 3 pow2 scale, 4 enabled),
+ *   +2 granularity (0 tensor, 1 channel on axis 0; groups are not supported in ops yet),
+ *   +3 estimator, +4 observer kind
+ * and 1 float attribute (init). "enabled" off makes the quantizer the identity (calibration). */
+#define LB_QCFG_IATTRS 5
+enum { LB_QF_SIGNED = 1, LB_QF_SYMMETRIC = 2, LB_QF_NARROW = 4, LB_QF_POW2 = 8, LB_QF_ENABLED = 16 };
+/* fakequant: quantizer at ia[0..4], init at fa[0]. */
+#define LB_FQ_IA 0
+#define LB_FQ_FA 0
+/* qconv2d: the conv2d attributes (LB_CONV_*, 0..10), weight quantizer at ia[11..15], init at fa[0]. */
+#define LB_QCONV_IA 11
+/* qlinear: the linear attributes (LB_LINEAR_*, 0..1), weight quantizer at ia[2..6], init at fa[0]. */
+#define LB_QLINEAR_IA 2
+
+void lb_qcfg_pack(const lb_qcfg *c, int enabled, int *ia, float *fa);
+/* Validates while unpacking (clear error naming what is wrong). */
+lb_status lb_qcfg_unpack(const int *ia, const float *fa, lb_qcfg *c, int *enabled);
+
+/* Register fakequant, qconv2d and qlinear (idempotent). */
+lb_status lb_quant_register_ops(void);
+
+/* ---- backend profiles: which specs a target allows, as data ------------------------------ */
+typedef struct lb_backend {
+  const char *name;
+  const char *summary;
+  lb_qspec weight;            /* template; bits come from the plan unless fixed_bits */
+  lb_qspec act;               /* template for activations */
+  int act_unsigned_after_relu; /* non-negative inputs get an unsigned spec (adaptive signedness) */
+  int fixed_bits;             /* 0: any bit width; 8: the backend only runs 8-bit */
+  int first_last_8bit;        /* first and last layer (weights and input) stay at 8 bits */
+  int quantize_add_inputs;    /* besides conv/linear inputs, the inputs of residual adds and pools */
+} lb_backend;
+
+const lb_backend *lb_backend_find(const char *name);
+const lb_backend *const *lb_backends(void); /* NULL-terminated */
+
+/* ---- the plan ---------------------------------------------------------------------------- */
+typedef struct lb_qplan_entry {
+  int node;            /* a conv2d/linear (weight) or any node whose input is quantized */
+  int has_weight;
+  lb_qcfg weight;
+  int n_inputs;        /* inputs of `node` that get an activation quantizer */
+  int input_index[LB_NODE_MAX_INPUTS];
+  lb_qcfg input[LB_NODE_MAX_INPUTS];
+} lb_qplan_entry;
+
+typedef struct lb_qplan {
+  char backend[32];
+  int n;
+  lb_qplan_entry *e;
+} lb_qplan;
+
+typedef struct lb_qplan_request {
+  const char *backend;   /* profile name */
+  int wbits, abits;
+  lb_estimator est;
+  lb_observer_kind w_observer, a_observer;
+} lb_qplan_request;
+
+/* Build a plan for a float graph: fails clearly if the graph already holds quantizers, if the
+ * backend is unknown, or if the request breaks the backend's rules (e.g. 4 bits on an
+ * 8-bit-only backend). */
+lb_status lb_qplan_make(const lb_graph *g, const lb_qplan_request *r, lb_qplan *plan);
+void lb_qplan_free(lb_qplan *plan);
+/* A new graph with the plan applied: conv2d/linear replaced by qconv2d/qlinear (parameter
+ * values copied by name) and fakequant nodes inserted before the planned inputs. Quantizers
+ * start disabled until calibration. */
+lb_status lb_quant_apply(const lb_graph *g, const lb_qplan *plan, lb_graph **qg);
+/* Run `images` images of d through qg in evaluation mode with every quantizer disabled, feed
+ * the observers (weights once, activations every batch), write the initial scale/zero/alpha
+ * parameters, then enable every quantizer. */
+lb_status lb_quant_calibrate(lb_graph *qg, const lb_dataset *d, const lb_augment *norm, int images, int batch);
+/* Whether g contains quantizer nodes. */
+int lb_graph_is_quantized(const lb_graph *g);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
