@@ -1,0 +1,176 @@
+/* The QuantPlan: which tensors of a float graph get which quantizer, from a backend profile and
+ * a request (bits, estimator, observers). Rules: methods/qat.md 4.1 and 4.4, backend.c.
+ *
+ * Placement: every conv2d/linear gets a weight quantizer and one on its input; with
+ * quantize_add_inputs, every input of add, maxpool, avgpool and gap gets one too.
+ * Signedness: an input known to be non-negative (relu/relu6, or maxpool/avgpool/gap/flatten/
+ * dropout fed by one) gets the unsigned variant where the backend allows it; the graph input
+ * is signed.
+ * PACT and DoReFa quantize activations on [0, alpha] / [0, 1], so they need an unsigned
+ * activation spec. A backend whose activations are always signed is refused. Inputs that
+ * are not known to be non-negative (the graph input, residual-add operands) keep the backend's
+ * spec with the fixed STE quantizer instead of being clipped at 0. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lowbit/qgraph.h"
+
+static int op_is(const lb_node *n, const char *name) { return n->op && !strcmp(n->op->name, name); }
+
+static int is_weighted(const lb_node *n) { return op_is(n, "conv2d") || op_is(n, "linear"); }
+
+static int is_pool_or_add(const lb_node *n) {
+  return op_is(n, "add") || op_is(n, "maxpool") || op_is(n, "avgpool") || op_is(n, "gap");
+}
+
+/* Whether node i's output is known to be non-negative. */
+static int nonneg_output(const lb_graph *g, int i) {
+  while (i > 0) {
+    const lb_node *n = &g->nodes[i];
+    if (op_is(n, "relu") || op_is(n, "relu6")) return 1;
+    if ((op_is(n, "maxpool") || op_is(n, "avgpool") || op_is(n, "gap") || op_is(n, "flatten") ||
+         op_is(n, "dropout")) &&
+        n->n_inputs == 1) {
+      i = n->inputs[0];
+      continue;
+    }
+    return 0;
+  }
+  return 0;
+}
+
+static void backend_names(char *buf, size_t cap) {
+  const lb_backend *const *b = lb_backends();
+  size_t len = 0;
+  buf[0] = 0;
+  for (int i = 0; b[i] && len < cap; i++) {
+    int k = snprintf(buf + len, cap - len, "%s%s", i ? ", " : "", b[i]->name);
+    if (k < 0) break;
+    len += (size_t)k;
+  }
+}
+
+static lb_status check_spec(const lb_qspec *q, const char *what, const lb_qplan_request *r) {
+  lb_status s = lb_qspec_validate(q, NULL);
+  if (s) {
+    char err[256];
+    snprintf(err, sizeof err, "%s", lb_last_error());
+    return lb_fail(s, "backend %s, %s (W%dA%d): %s", r->backend, what, r->wbits, r->abits, err);
+  }
+  return LB_OK;
+}
+
+static lb_qcfg weight_cfg(const lb_backend *b, const lb_qplan_request *r, int bits8) {
+  lb_qcfg c;
+  memset(&c, 0, sizeof c);
+  c.spec = b->weight;
+  if (!b->fixed_bits) c.spec.bits = bits8 ? 8 : r->wbits;
+  c.est = r->est;
+  c.observer = r->w_observer;
+  c.init = 0;
+  return c;
+}
+
+static lb_qcfg act_cfg(const lb_backend *b, const lb_qplan_request *r, int bits8, int nonneg) {
+  lb_qcfg c;
+  memset(&c, 0, sizeof c);
+  c.spec = b->act;
+  if (!b->fixed_bits) c.spec.bits = bits8 ? 8 : r->abits;
+  if (nonneg && b->act_unsigned_after_relu && c.spec.is_signed) {
+    c.spec.is_signed = 0;
+    c.spec.narrow = 0;
+  }
+  c.est = r->est;
+  c.observer = r->a_observer;
+  if (r->est == LB_EST_PACT || r->est == LB_EST_DOREFA) {
+    /* clipping at 0 is only right for non-negative data on an unsigned grid */
+    if (!nonneg || c.spec.is_signed) c.est = LB_EST_STE;
+  }
+  c.init = c.est == LB_EST_PACT ? 6.0f : 0.0f; /* MQBench's PACT alpha init */
+  return c;
+}
+
+lb_status lb_qplan_make(const lb_graph *g, const lb_qplan_request *r, lb_qplan *plan) {
+  if (!g || !r || !plan) return lb_fail(LB_ERR_ARG, "quant plan: NULL argument");
+  memset(plan, 0, sizeof *plan);
+  char names[256];
+  backend_names(names, sizeof names);
+  if (!r->backend) return lb_fail(LB_ERR_ARG, "quant plan: no backend given (%s)", names);
+  const lb_backend *b = lb_backend_find(r->backend);
+  if (!b) return lb_fail(LB_ERR_NOT_FOUND, "quant plan: unknown backend '%s' (%s)", r->backend, names);
+  if (lb_graph_is_quantized(g))
+    return lb_fail(LB_ERR_STATE, "quant plan: graph '%s' already holds quantizers (fakequant/qconv2d/qlinear)",
+                   g->model);
+  if (r->wbits < 1 || r->wbits > 16 || r->abits < 1 || r->abits > 16)
+    return lb_fail(LB_ERR_ARG, "quant plan: bits must be 1..16, asked for W%dA%d", r->wbits, r->abits);
+  if (b->fixed_bits && (r->wbits != b->fixed_bits || r->abits != b->fixed_bits)) {
+    char ask[32];
+    if (r->wbits != b->fixed_bits && r->abits != b->fixed_bits)
+      snprintf(ask, sizeof ask, "W%dA%d", r->wbits, r->abits);
+    else if (r->wbits != b->fixed_bits)
+      snprintf(ask, sizeof ask, "W%d", r->wbits);
+    else
+      snprintf(ask, sizeof ask, "A%d", r->abits);
+    return lb_fail(LB_ERR_UNSUPPORTED, "quant plan: %s runs %d-bit only; asked for %s", b->name, b->fixed_bits, ask);
+  }
+  if ((int)r->est < 0 || r->est >= LB_EST_COUNT) return lb_fail(LB_ERR_ARG, "quant plan: unknown estimator %d", (int)r->est);
+  if ((int)r->w_observer < 0 || r->w_observer >= LB_OBS_KIND_COUNT || (int)r->a_observer < 0 ||
+      r->a_observer >= LB_OBS_KIND_COUNT)
+    return lb_fail(LB_ERR_ARG, "quant plan: unknown observer kind");
+  if ((r->est == LB_EST_PACT || r->est == LB_EST_DOREFA) && b->act.is_signed && !b->act_unsigned_after_relu)
+    return lb_fail(LB_ERR_UNSUPPORTED,
+                   "quant plan: %s clips activations to [0, alpha] and needs an unsigned activation spec; "
+                   "%s quantizes activations signed",
+                   lb_estimator_name(r->est), b->name);
+
+  int first = -1, last = -1, count = 0;
+  for (int i = 1; i < g->n_nodes; i++) {
+    const lb_node *n = &g->nodes[i];
+    if (is_weighted(n)) {
+      if (first < 0) first = i;
+      last = i;
+      count++;
+    } else if (b->quantize_add_inputs && is_pool_or_add(n)) {
+      count++;
+    }
+  }
+  if (first < 0) return lb_fail(LB_ERR_ARG, "quant plan: graph '%s' has no conv2d or linear layer to quantize", g->model);
+
+  plan->e = calloc((size_t)count, sizeof *plan->e);
+  if (!plan->e) return lb_fail(LB_ERR_NOMEM, "quant plan: out of memory");
+  snprintf(plan->backend, sizeof plan->backend, "%s", b->name);
+  lb_status s = LB_OK;
+  for (int i = 1; i < g->n_nodes && !s; i++) {
+    const lb_node *n = &g->nodes[i];
+    int weighted = is_weighted(n);
+    if (!weighted && !(b->quantize_add_inputs && is_pool_or_add(n))) continue;
+    lb_qplan_entry *e = &plan->e[plan->n++];
+    int bits8 = b->first_last_8bit && weighted && (i == first || i == last);
+    e->node = i;
+    if (weighted) {
+      e->has_weight = 1;
+      e->weight = weight_cfg(b, r, bits8);
+      char what[LB_NAME_MAX + 32];
+      snprintf(what, sizeof what, "weights of '%s'", n->name);
+      s = check_spec(&e->weight.spec, what, r);
+    }
+    int n_in = weighted ? 1 : n->n_inputs;
+    for (int k = 0; k < n_in && !s; k++) {
+      e->input_index[k] = k;
+      e->input[k] = act_cfg(b, r, bits8, nonneg_output(g, n->inputs[k]));
+      char what[LB_NAME_MAX + 32];
+      snprintf(what, sizeof what, "input %d of '%s'", k, n->name);
+      s = check_spec(&e->input[k].spec, what, r);
+    }
+    e->n_inputs = n_in;
+  }
+  if (s) lb_qplan_free(plan);
+  return s;
+}
+
+void lb_qplan_free(lb_qplan *plan) {
+  if (!plan) return;
+  free(plan->e);
+  memset(plan, 0, sizeof *plan);
+}
