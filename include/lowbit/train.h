@@ -111,6 +111,11 @@ struct lb_trainer {
 /* Build the model from cfg (zoo), initialise parameters from cfg.seed, allocate everything. */
 lb_status lb_trainer_create(lb_trainer **t, const lb_train_config *cfg, const lb_dataset *train,
                             const lb_dataset *test);
+/* The same for a graph that already exists (e.g. a float model prepared for QAT): the trainer
+ * takes ownership of g (freed with the trainer, also on failure); its values are kept as they
+ * are. cfg.model is informational. */
+lb_status lb_trainer_create_from_graph(lb_trainer **t, const lb_train_config *cfg, lb_graph *g, const lb_dataset *train,
+                                       const lb_dataset *test);
 /* Continue a run from a checkpoint written by a trainer. The config comes from the file. */
 lb_status lb_trainer_resume(lb_trainer **t, const char *path, const lb_dataset *train, const lb_dataset *test);
 void lb_trainer_free(lb_trainer *t);
@@ -124,6 +129,9 @@ lb_status lb_trainer_forward_backward(lb_trainer *t);
 /* Write graph + optimizer state + position + config to path (atomically). */
 lb_status lb_trainer_save(const lb_trainer *t, const char *path);
 
+/* Save a model with the recipe it was trained with (no optimizer state or position), so that
+ * eval knows its data set and normalisation. */
+lb_status lb_model_save(const char *path, const lb_graph *g, const lb_train_config *cfg);
 /* Load a model file and, when it has one, the recipe it was trained with (*has_cfg = 1). */
 lb_status lb_model_load(const char *path, lb_graph **g, lb_train_config *cfg, int *has_cfg);
 

@@ -15,6 +15,9 @@ typedef struct lb_cli_verb {
 int lb_cmd_train(int argc, char **argv);
 int lb_cmd_eval(int argc, char **argv);
 int lb_cmd_info(int argc, char **argv);
+int lb_cmd_qat(int argc, char **argv);
+int lb_cmd_ptq(int argc, char **argv);
+int lb_cmd_backends(int argc, char **argv);
 int lb_cmd_version(int argc, char **argv);
 
 struct lb_dataset;

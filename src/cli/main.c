@@ -3,11 +3,15 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "lowbit/qgraph.h"
 
 static const lb_cli_verb verbs[] = {
     {"train", "train a float model (zoo) on a data set", lb_cmd_train},
     {"eval", "accuracy of a saved model on a data set", lb_cmd_eval},
     {"info", "layers, shapes, parameters and MACs of a model", lb_cmd_info},
+    {"qat", "quantization-aware training from a float model", lb_cmd_qat},
+    {"ptq", "post-training quantization of a float model", lb_cmd_ptq},
+    {"backends", "deployment targets and their quantization rules", lb_cmd_backends},
     {"version", "print the version", lb_cmd_version},
 };
 
@@ -17,6 +21,11 @@ static void usage(FILE *out) {
 }
 
 int main(int argc, char **argv) {
+  /* quantized models hold ops of the quant part: make them known before any model is loaded */
+  if (lb_quant_register_ops()) {
+    fprintf(stderr, "lowbit: %s\n", lb_last_error());
+    return LB_EXIT_FAIL;
+  }
   if (argc < 2) {
     usage(stderr);
     return LB_EXIT_USAGE;

@@ -178,3 +178,12 @@ lb_status lb_model_load(const char *path, lb_graph **g, lb_train_config *cfg, in
   lb_sections_free(secs, n);
   return s;
 }
+
+lb_status lb_model_save(const char *path, const lb_graph *g, const lb_train_config *cfg) {
+  lb_buf b = {0};
+  lb_train_config_write(&b, cfg);
+  lb_section sec = {"train.config", b.data, b.len};
+  lb_status s = b.oom ? lb_fail(LB_ERR_NOMEM, "%s: out of memory", path) : lb_lbm_save(path, g, &sec, 1);
+  lb_buf_free(&b);
+  return s;
+}

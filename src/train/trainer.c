@@ -66,30 +66,66 @@ lb_status lb_trainer_setup(lb_trainer *t) {
   return LB_OK;
 }
 
-lb_status lb_trainer_create(lb_trainer **out, const lb_train_config *cfg, const lb_dataset *train,
-                            const lb_dataset *test) {
-  *out = NULL;
-  lb_status s = lb_train_config_validate(cfg);
-  if (s) return s;
-  lb_trainer *t = calloc(1, sizeof *t);
-  if (!t) return lb_fail(LB_ERR_NOMEM, "train: out of memory");
-  t->cfg = *cfg;
-  t->train = train;
-  t->test = test;
-  if (t->cfg.aug.std[0] == 0.0f) /* normalisation not given: measure it on the training set */
-    lb_dataset_channel_stats(train, t->cfg.aug.mean, t->cfg.aug.std);
-  int classes = train->classes;
-  if (test && test->classes > classes) classes = test->classes;
-  if (classes < 2) classes = 2;
-  s = lb_zoo_build(cfg->model, train->c, train->h, train->w, classes, &t->g);
-  if (!s) s = lb_graph_init_params(t->g, cfg->seed);
-  if (!s) s = lb_trainer_setup(t);
+/* Common tail of the two constructors: t->cfg, t->train, t->test and t->g are set. */
+static lb_status finish_create(lb_trainer *t, lb_trainer **out) {
+  lb_status s = lb_trainer_setup(t);
   if (s) {
     lb_trainer_free(t);
     return s;
   }
   *out = t;
   return LB_OK;
+}
+
+static lb_trainer *new_trainer(const lb_train_config *cfg, const lb_dataset *train, const lb_dataset *test) {
+  lb_trainer *t = calloc(1, sizeof *t);
+  if (!t) return NULL;
+  t->cfg = *cfg;
+  t->train = train;
+  t->test = test;
+  if (t->cfg.aug.std[0] == 0.0f) /* normalisation not given: measure it on the training set */
+    lb_dataset_channel_stats(train, t->cfg.aug.mean, t->cfg.aug.std);
+  return t;
+}
+
+lb_status lb_trainer_create(lb_trainer **out, const lb_train_config *cfg, const lb_dataset *train,
+                            const lb_dataset *test) {
+  *out = NULL;
+  lb_status s = lb_train_config_validate(cfg);
+  if (s) return s;
+  lb_trainer *t = new_trainer(cfg, train, test);
+  if (!t) return lb_fail(LB_ERR_NOMEM, "train: out of memory");
+  int classes = train->classes;
+  if (test && test->classes > classes) classes = test->classes;
+  if (classes < 2) classes = 2;
+  s = lb_zoo_build(cfg->model, train->c, train->h, train->w, classes, &t->g);
+  if (!s) s = lb_graph_init_params(t->g, cfg->seed);
+  if (s) {
+    lb_trainer_free(t);
+    return s;
+  }
+  return finish_create(t, out);
+}
+
+lb_status lb_trainer_create_from_graph(lb_trainer **out, const lb_train_config *cfg, lb_graph *g,
+                                       const lb_dataset *train, const lb_dataset *test) {
+  *out = NULL;
+  lb_status s = lb_train_config_validate(cfg);
+  if (s) {
+    lb_graph_free(g);
+    return s;
+  }
+  lb_trainer *t = new_trainer(cfg, train, test);
+  if (!t) {
+    lb_graph_free(g);
+    return lb_fail(LB_ERR_NOMEM, "train: out of memory");
+  }
+  t->g = g;
+  if (!g->values && (s = lb_graph_alloc_values(g))) {
+    lb_trainer_free(t);
+    return s;
+  }
+  return finish_create(t, out);
 }
 
 void lb_trainer_free(lb_trainer *t) {
