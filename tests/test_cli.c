@@ -130,6 +130,32 @@ int main(void) {
   free(da);
   free(db);
 
+  /* quantization verbs on the float model just trained */
+  char q[400];
+  snprintf(q, sizeof q, "%s/q.lbm", dir);
+  CHECK(run("ptq --model %s --w 8 --a 8 --calib 128 --limit-test 500 --save %s --json --threads 2", full, q) == 0);
+  double ptq_acc = -1, float_acc = -1;
+  a = strstr(out_text, "\"accuracy\":");
+  if (a) ptq_acc = atof(a + 11);
+  a = strstr(out_text, "\"float_accuracy\":");
+  if (a) float_acc = atof(a + 17);
+  CHECK_MSG(float_acc > 0.7 && ptq_acc > float_acc - 0.02, "ptq W8A8 %.4f vs float %.4f", ptq_acc, float_acc);
+  CHECK(run("eval --model %s --limit 500 --json", q) == 0); /* a quantized model evaluates like any other */
+  a = strstr(out_text, "\"accuracy\":");
+  CHECK_MSG(a && atof(a + 11) == ptq_acc, "eval of the saved quantized model: %s", out_text);
+  expect_usage_error("already quantized", "ptq --model %s", q);
+  expect_usage_error("already quantized", "qat --model %s", q);
+  expect_usage_error("8-bit only", "ptq --model %s --backend tensorrt --w 4 --a 4", full);
+  expect_usage_error("unknown backend", "qat --model %s --backend tpu9", full);
+  expect_usage_error("unknown quantization method", "qat --model %s --method magic", full);
+  expect_usage_error("unknown observer", "ptq --model %s --observer guess", full);
+  CHECK(run("qat --model %s --w 4 --a 4 --epochs 1 --limit-train 512 --limit-test 200 --calib 64 --threads 2 --json",
+            full) == 0);
+  CHECK_MSG(strstr(out_text, "\"method\":\"lsq\"") != NULL, "qat json: %s", out_text);
+  CHECK(run("backends") == 0 && strstr(out_text, "tensorrt") && strstr(out_text, "[-127,127]") &&
+        strstr(out_text, "[-64,63]"));
+  remove(q);
+
   /* a real Ctrl-C: the run stops after its current step, saves, says how to resume, exits 130 */
   char cmd[2048], sig[400];
   snprintf(sig, sizeof sig, "%s/sig.lbm", dir);
