@@ -16,14 +16,7 @@
 enum { P_SCALE = 0, P_ZERO, P_ALPHA };
 
 static lb_qspec spec_of(int bits, int is_signed, int symmetric) {
-  lb_qspec q;
-  memset(&q, 0, sizeof q);
-  q.bits = bits;
-  q.is_signed = is_signed;
-  q.symmetric = symmetric;
-  q.gran = LB_QGRAN_TENSOR;
-  q.scale_kind = LB_QSCALE_FLOAT;
-  return q;
+  return lbt_qspec(bits, is_signed, symmetric, 0, LB_QGRAN_TENSOR, 0, 0, LB_QSCALE_FLOAT);
 }
 
 static lb_qcfg cfg_of(lb_qspec q, lb_estimator est) {

@@ -26,17 +26,7 @@ static int same_bits(const float *a, const float *b, int64_t n, int64_t *first) 
 }
 
 static lb_qspec spec(int bits, int is_signed, int sym, int narrow, lb_qgran gran, int axis, int group) {
-  lb_qspec q;
-  memset(&q, 0, sizeof q);
-  q.bits = bits;
-  q.is_signed = is_signed;
-  q.symmetric = sym;
-  q.narrow = narrow;
-  q.gran = gran;
-  q.axis = axis;
-  q.group = group;
-  q.scale_kind = LB_QSCALE_FLOAT;
-  return q;
+  return lbt_qspec(bits, is_signed, sym, narrow, gran, axis, group, LB_QSCALE_FLOAT);
 }
 
 /* ---- closed form ------------------------------------------------------------------------ */

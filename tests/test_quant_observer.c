@@ -8,14 +8,7 @@
 #include "testutil.h"
 
 static lb_qspec spec(int bits, int is_signed, int symmetric) {
-  lb_qspec q;
-  memset(&q, 0, sizeof q);
-  q.bits = bits;
-  q.is_signed = is_signed;
-  q.symmetric = symmetric;
-  q.gran = LB_QGRAN_TENSOR;
-  q.scale_kind = LB_QSCALE_FLOAT;
-  return q;
+  return lbt_qspec(bits, is_signed, symmetric, 0, LB_QGRAN_TENSOR, 0, 0, LB_QSCALE_FLOAT);
 }
 
 /* quant.h's formulas, written out again here */

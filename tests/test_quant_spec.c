@@ -8,20 +8,7 @@
 #include "lowbit/quant.h"
 #include "testutil.h"
 
-static lb_qspec spec(int bits, int is_signed, int sym, int narrow, lb_qgran gran, int axis, int group,
-                     lb_qscale_kind sk) {
-  lb_qspec q;
-  memset(&q, 0, sizeof q);
-  q.bits = bits;
-  q.is_signed = is_signed;
-  q.symmetric = sym;
-  q.narrow = narrow;
-  q.gran = gran;
-  q.axis = axis;
-  q.group = group;
-  q.scale_kind = sk;
-  return q;
-}
+#define spec lbt_qspec
 
 static void check_range(const char *what, lb_qspec q, int32_t lo, int32_t hi) {
   int32_t a = 1234, b = 1234;

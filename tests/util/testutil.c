@@ -227,3 +227,18 @@ int lbt_tmp_cleanup(void) {
   tmp_n = 0;
   return rc;
 }
+
+lb_qspec lbt_qspec(int bits, int is_signed, int symmetric, int narrow, lb_qgran gran, int axis, int group,
+                   lb_qscale_kind scale_kind) {
+  lb_qspec q;
+  memset(&q, 0, sizeof q);
+  q.bits = bits;
+  q.is_signed = is_signed;
+  q.symmetric = symmetric;
+  q.narrow = narrow;
+  q.gran = gran;
+  q.axis = axis;
+  q.group = group;
+  q.scale_kind = scale_kind;
+  return q;
+}

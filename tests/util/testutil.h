@@ -121,4 +121,9 @@ int lbt_dataset_zeroed(const lb_dataset *d);
  * Returns a malloc'ed array and its count, or NULL. */
 float *lbt_read_f32(const char *path, int64_t *count);
 
+/* A quantizer spec from its fields (tests build many of them). */
+#include "lowbit/quant.h"
+lb_qspec lbt_qspec(int bits, int is_signed, int symmetric, int narrow, lb_qgran gran, int axis, int group,
+                   lb_qscale_kind scale_kind);
+
 #endif
