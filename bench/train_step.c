@@ -1,7 +1,8 @@
 /* Benchmark: time of one fp32 training step (forward, loss, backward, SGD update) of a zoo
  * model on random data, with a per-layer breakdown. Used by bench/train_step.sh, which runs
  * PyTorch on the same model in the same run and prints the ratio. Not a test.
- *   usage: bench_train_step [model] [batch] [threads] [steps] [C,H,W]   (resnet8 128 2 30 1,28,28) */
+ *   usage: bench_train_step [model] [batch] [threads] [steps] [C,H,W] [qat]   (resnet8 128 2 30 1,28,28)
+ * qat: "lsq:4:4" times quantization-aware training (academic backend, LSQ, W4A4) instead of fp32. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +10,7 @@
 #include "lowbit/graph.h"
 #include "lowbit/nn.h"
 #include "lowbit/optim.h"
+#include "lowbit/qgraph.h"
 
 int main(int argc, char **argv) {
   const char *model = argc > 1 ? argv[1] : "resnet8";
@@ -21,7 +23,32 @@ int main(int argc, char **argv) {
   lb_set_num_threads(threads);
   lb_graph *g;
   lb_exec *e;
-  if (lb_zoo_build(model, c, h, w, 10, &g) || lb_graph_init_params(g, 1) || lb_exec_create(&e, g, batch)) {
+  if (lb_zoo_build(model, c, h, w, 10, &g) || lb_graph_init_params(g, 1)) {
+    fprintf(stderr, "bench_train_step: %s\n", lb_last_error());
+    return 1;
+  }
+  char method[16] = "";
+  int wb = 0, ab = 0;
+  if (argc > 6 && sscanf(argv[6], "%15[^:]:%d:%d", method, &wb, &ab) == 3) {
+    /* quantize: plan, insert quantizers, calibrate on random images (values do not matter for speed) */
+    lb_qplan_request r = {.backend = "academic", .wbits = wb, .abits = ab, .w_observer = LB_OBS_LSQ, .a_observer = LB_OBS_LSQ};
+    lb_qplan plan;
+    lb_graph *qg;
+    lb_dataset d = {.n = batch, .c = c, .h = h, .w = w, .classes = 10};
+    d.images = malloc((size_t)batch * c * h * w);
+    d.labels = calloc((size_t)batch, sizeof(int32_t));
+    for (size_t i = 0; i < (size_t)batch * c * h * w; i++) d.images[i] = (uint8_t)(i * 2654435761u >> 24);
+    if (lb_quant_register_ops() || lb_estimator_parse(method, &r.est) || lb_qplan_make(g, &r, &plan) ||
+        lb_quant_apply(g, &plan, &qg) || lb_quant_calibrate(qg, &d, NULL, batch, batch)) {
+      fprintf(stderr, "bench_train_step: %s\n", lb_last_error());
+      return 1;
+    }
+    lb_qplan_free(&plan);
+    lb_graph_free(g);
+    lb_dataset_free(&d);
+    g = qg;
+  }
+  if (lb_exec_create(&e, g, batch)) {
     fprintf(stderr, "bench_train_step: %s\n", lb_last_error());
     return 1;
   }
@@ -66,6 +93,7 @@ int main(int argc, char **argv) {
   }
   double per_step = (lb_now() - t_start) / steps;
   double flops = 3.0 * 2.0 * (double)lb_graph_macs(g) * batch; /* forward + two backward GEMMs */
+  if (method[0]) printf("[qat %s W%dA%d] ", method, wb, ab);
   printf("lowbit %s batch %d threads %d: %.2f ms/step, %.1f GFLOP/s (conv/linear MACs x 6)\n", model, batch, threads,
          1e3 * per_step, flops / per_step / 1e9);
   if (profile) {
