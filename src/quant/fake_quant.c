@@ -183,28 +183,47 @@ static void lsq_dx_run(const float *x, const float *dy, float *dx, int64_t n, co
   const float inv = p->inv, zb = p->zb, qmin = p->qmin, qmax = p->qmax;
   for (int64_t j = 0; j < n; j++) {
     float xq = rintf(fmaf(x[j], inv, zb));
-    dx[j] += dy[j] * (float)(xq >= qmin && xq <= qmax); /* dy * mask: -0 where dy < 0, as PyTorch */
+    /* dy * mask: -0 where dy < 0, as PyTorch */
+    dx[j] += dy[j] * (float)((xq >= qmin) & (xq <= qmax));
   }
 }
 
-/* Sums of the per-element dscale and dzero terms over n elements (each term rounded to float
- * exactly as PyTorch computes it, then summed in double). */
+/* The per-element dscale and dzero terms, each rounded to float exactly as PyTorch computes it. */
+static inline void lsq_terms(float xv, float g, const lsq_par *p, float *ts, float *tz) {
+  float xq = rintf(fmaf(xv, p->inv, p->zb));
+  float inside = g * fmaf(xq - p->zb, p->s, -xv) * p->inv * p->gf;
+  float below = g * p->dsmall * p->gf, above = g * p->dbig * p->gf, clamped = -g * p->s * p->gf;
+  int lo = xq < p->qmin, hi = xq > p->qmax;
+  *ts = lo ? below : (hi ? above : inside);
+  *tz = (lo | hi) ? clamped : 0.0f;
+}
+
+/* Sums of the terms over n elements, in double. Eight interleaved accumulators combined in a
+ * fixed order: the result depends only on n, and the compiler can vectorize the body. */
+#define LSQ_LANES 8
 static void lsq_sum_run(const float *x, const float *dy, int64_t n, const lsq_par *p, double *sum_s, double *sum_z) {
-  const float s = p->s, inv = p->inv, zb = p->zb, qmin = p->qmin, qmax = p->qmax;
-  const float dsmall = p->dsmall, dbig = p->dbig, gf = p->gf;
-  double as = 0.0, az = 0.0;
-#pragma omp simd reduction(+ : as, az)
-  for (int64_t j = 0; j < n; j++) {
-    float xv = x[j], g = dy[j];
-    float xq = rintf(fmaf(xv, inv, zb));
-    float inside = g * fmaf(xq - zb, s, -xv) * inv * gf;
-    float ts = xq < qmin ? g * dsmall * gf : (xq > qmax ? g * dbig * gf : inside);
-    float tz = (xq < qmin || xq > qmax) ? -g * s * gf : 0.0f;
-    as += (double)ts;
-    az += (double)tz;
+  double as[LSQ_LANES] = {0}, az[LSQ_LANES] = {0};
+  int64_t j = 0;
+  for (; j + LSQ_LANES <= n; j += LSQ_LANES)
+    for (int k = 0; k < LSQ_LANES; k++) {
+      float ts, tz;
+      lsq_terms(x[j + k], dy[j + k], p, &ts, &tz);
+      as[k] += (double)ts;
+      az[k] += (double)tz;
+    }
+  for (int k = 0; j < n; j++, k++) {
+    float ts, tz;
+    lsq_terms(x[j], dy[j], p, &ts, &tz);
+    as[k] += (double)ts;
+    az[k] += (double)tz;
   }
-  *sum_s += as;
-  *sum_z += az;
+  double ss = 0.0, sz = 0.0;
+  for (int k = 0; k < LSQ_LANES; k++) {
+    ss += as[k];
+    sz += az[k];
+  }
+  *sum_s += ss;
+  *sum_z += sz;
 }
 
 void lb_fq_backward_lsq(const lb_qspec *q, const lb_shape *shape, const float *x, const float *scale,
