@@ -120,6 +120,26 @@ lb_status lb_quant_calibrate(lb_graph *qg, const lb_dataset *d, const lb_augment
 /* Whether g contains quantizer nodes. */
 int lb_graph_is_quantized(const lb_graph *g);
 
+/* ---- checking a quantized graph against a backend's rules -------------------------------- */
+/* Whether node `node`'s output is known to be non-negative: a relu/relu6, possibly through
+ * maxpool, avgpool, gap, flatten, dropout or fakequant. The graph input is not. The plan uses
+ * it for adaptive signedness; the check uses it to judge unsigned activation quantizers. */
+int lb_quant_nonneg_output(const lb_graph *g, int node);
+/* Every rule of backend b that the quantizers of g break (methods/qat.md 4.4, backend.c):
+ *  - specs: bit width (fixed-bit backends; first and last conv/linear and their inputs at 8
+ *    bits where first_last_8bit), signedness, symmetry, narrow range, granularity and scale
+ *    kind against the weight or activation template (an unsigned activation is allowed only
+ *    where act_unsigned_after_relu and lb_quant_nonneg_output say so);
+ *  - placement: a float conv2d/linear (no weight quantizer), a conv/linear input without an
+ *    activation quantizer, an add/pool input without one (quantize_add_inputs backends), a
+ *    quantizer on anything but conv/linear inputs (other backends);
+ *  - a graph without quantizers is one violation.
+ * Whether quantizers are enabled (calibrated) is not judged. One line per violation, each
+ * naming the node and the rule, "\n"-terminated, written to report (NUL-terminated; lines that
+ * do not fit are left out whole; report may be NULL when cap is 0). *violations counts all of
+ * them. Returns LB_OK whatever the verdict; errors only for bad arguments. */
+lb_status lb_backend_check(const lb_graph *g, const lb_backend *b, char *report, size_t cap, int *violations);
+
 #ifdef __cplusplus
 }
 #endif

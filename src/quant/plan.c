@@ -24,13 +24,15 @@ static int is_pool_or_add(const lb_node *n) {
   return op_is(n, "add") || op_is(n, "maxpool") || op_is(n, "avgpool") || op_is(n, "gap");
 }
 
-/* Whether node i's output is known to be non-negative. */
-static int nonneg_output(const lb_graph *g, int i) {
-  while (i > 0) {
+/* Whether node i's output is known to be non-negative (declared in qgraph.h; the backend check
+ * uses it too, on quantized graphs, hence fakequant in the pass-through list: quantizing a
+ * non-negative tensor keeps it non-negative). */
+int lb_quant_nonneg_output(const lb_graph *g, int i) {
+  while (i > 0 && i < g->n_nodes) {
     const lb_node *n = &g->nodes[i];
     if (op_is(n, "relu") || op_is(n, "relu6")) return 1;
     if ((op_is(n, "maxpool") || op_is(n, "avgpool") || op_is(n, "gap") || op_is(n, "flatten") ||
-         op_is(n, "dropout")) &&
+         op_is(n, "dropout") || op_is(n, "fakequant")) &&
         n->n_inputs == 1) {
       i = n->inputs[0];
       continue;
@@ -158,7 +160,7 @@ lb_status lb_qplan_make(const lb_graph *g, const lb_qplan_request *r, lb_qplan *
     int n_in = weighted ? 1 : n->n_inputs;
     for (int k = 0; k < n_in && !s; k++) {
       e->input_index[k] = k;
-      e->input[k] = act_cfg(b, r, bits8, nonneg_output(g, n->inputs[k]));
+      e->input[k] = act_cfg(b, r, bits8, lb_quant_nonneg_output(g, n->inputs[k]));
       char what[LB_NAME_MAX + 32];
       snprintf(what, sizeof what, "input %d of '%s'", k, n->name);
       s = check_spec(&e->input[k].spec, what, r);
