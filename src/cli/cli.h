@@ -18,6 +18,7 @@ int lb_cmd_info(int argc, char **argv);
 int lb_cmd_qat(int argc, char **argv);
 int lb_cmd_ptq(int argc, char **argv);
 int lb_cmd_backends(int argc, char **argv);
+int lb_cmd_check(int argc, char **argv); /* exit 1 means "breaks a rule" */
 int lb_cmd_version(int argc, char **argv);
 
 struct lb_dataset;

@@ -12,6 +12,7 @@ static const lb_cli_verb verbs[] = {
     {"qat", "quantization-aware training from a float model", lb_cmd_qat},
     {"ptq", "post-training quantization of a float model", lb_cmd_ptq},
     {"backends", "deployment targets and their quantization rules", lb_cmd_backends},
+    {"check", "every rule of a backend that a quantized model breaks", lb_cmd_check},
     {"version", "print the version", lb_cmd_version},
 };
 
