@@ -11,29 +11,12 @@
 #include "testutil.h"
 
 static char dir[] = "/tmp/lbtest_cliXXXXXX";
-static char out_path[300], err_path[300];
-static char out_text[1 << 16], err_text[1 << 16];
+static char err_path[300]; /* stderr of the SIGINT run */
 
-static void slurp(const char *path, char *buf, size_t cap) {
-  FILE *f = fopen(path, "rb");
-  size_t n = f ? fread(buf, 1, cap - 1, f) : 0;
-  buf[n] = '\0';
-  if (f) fclose(f);
-}
-
-/* Run `lowbit <args>`; returns the exit code; stdout/stderr land in out_text/err_text. */
-static int run(const char *fmt, ...) {
-  char args[2048], cmd[4096];
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(args, sizeof args, fmt, ap);
-  va_end(ap);
-  snprintf(cmd, sizeof cmd, "'%s' %s >'%s' 2>'%s' </dev/null", lbt_cli(), args, out_path, err_path);
-  int st = system(cmd);
-  slurp(out_path, out_text, sizeof out_text);
-  slurp(err_path, err_text, sizeof err_text);
-  return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
+#define run lbt_run_cli
+#define out_text lbt_out
+#define err_text lbt_err
+#define slurp lbt_slurp
 
 static int one_line(const char *s) {
   const char *nl = strchr(s, '\n');
@@ -54,10 +37,9 @@ static void expect_usage_error(const char *needle, const char *fmt, ...) {
 
 int main(void) {
   if (!mkdtemp(dir)) return lbt_skip("test_cli", "no temp dir");
-  snprintf(out_path, sizeof out_path, "%s/out", dir);
   snprintf(err_path, sizeof err_path, "%s/err", dir);
 
-  CHECK(run("") == 2);
+  CHECK(run("%s", "") == 2);
   CHECK(run("--help") == 0 && strstr(out_text, "train") && strstr(out_text, "eval") && strstr(out_text, "info"));
   const char *verbs[] = {"train", "eval", "info"};
   for (int i = 0; i < 3; i++) {
@@ -173,7 +155,6 @@ int main(void) {
   remove(full);
   remove(part);
   remove(bad);
-  remove(out_path);
   remove(err_path);
   rmdir(dir);
   return lbt_finish("test_cli");

@@ -185,33 +185,12 @@ static void test_tampered(const lb_graph *g) {
 }
 
 /* `lowbit check` on saved models. */
-static char out_text[1 << 16], err_text[4096];
-static const char *out_path, *err_path;
-
-static void slurp(const char *path, char *buf, size_t cap) {
-  FILE *f = fopen(path, "rb");
-  size_t n = f ? fread(buf, 1, cap - 1, f) : 0;
-  buf[n] = '\0';
-  if (f) fclose(f);
-}
-
-static int run(const char *fmt, ...) {
-  char args[1024], cmd[2048];
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(args, sizeof args, fmt, ap);
-  va_end(ap);
-  snprintf(cmd, sizeof cmd, "'%s' check %s >'%s' 2>'%s' </dev/null", lbt_cli(), args, out_path, err_path);
-  int st = system(cmd);
-  slurp(out_path, out_text, sizeof out_text);
-  slurp(err_path, err_text, sizeof err_text);
-  return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
+#define out_text lbt_out
+#define err_text lbt_err
+#define run(...) lbt_run_cli("check " __VA_ARGS__)
 
 static void test_cli(const lb_graph *g) {
   if (!lbt_tmp_init("lbtest_check")) return;
-  out_path = lbt_tmp_path("out");
-  err_path = lbt_tmp_path("err");
   const char *trt = lbt_tmp_path("trt.lbm"), *aca = lbt_tmp_path("aca.lbm"), *flt = lbt_tmp_path("float.lbm");
   lb_graph *qt = quantize(g, "tensorrt", 8, NULL), *qa = quantize(g, "academic", 4, NULL);
   CHECK_OK(lb_lbm_save(trt, qt, NULL, 0));

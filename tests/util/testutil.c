@@ -1,6 +1,9 @@
 #include "testutil.h"
 
 #include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <sys/wait.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -241,4 +244,33 @@ lb_qspec lbt_qspec(int bits, int is_signed, int symmetric, int narrow, lb_qgran 
   q.group = group;
   q.scale_kind = scale_kind;
   return q;
+}
+
+void lbt_slurp(const char *path, char *buf, size_t cap) {
+  FILE *f = fopen(path, "rb");
+  size_t n = f ? fread(buf, 1, cap - 1, f) : 0;
+  buf[n] = '\0';
+  if (f) fclose(f);
+}
+
+char lbt_out[LBT_OUT_CAP], lbt_err[LBT_OUT_CAP];
+
+int lbt_run_cli(const char *fmt, ...) {
+  static char out_path[64], err_path[64];
+  if (!out_path[0]) { /* two private capture files for the whole test process */
+    snprintf(out_path, sizeof out_path, "/tmp/lbt_cli_out_%ld", (long)getpid());
+    snprintf(err_path, sizeof err_path, "/tmp/lbt_cli_err_%ld", (long)getpid());
+  }
+  char args[2048], cmd[4096];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(args, sizeof args, fmt, ap);
+  va_end(ap);
+  snprintf(cmd, sizeof cmd, "'%s' %s >'%s' 2>'%s' </dev/null", lbt_cli(), args, out_path, err_path);
+  int st = system(cmd);
+  lbt_slurp(out_path, lbt_out, sizeof lbt_out);
+  lbt_slurp(err_path, lbt_err, sizeof lbt_err);
+  remove(out_path);
+  remove(err_path);
+  return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }

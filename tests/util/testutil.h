@@ -121,6 +121,18 @@ int lbt_dataset_zeroed(const lb_dataset *d);
  * Returns a malloc'ed array and its count, or NULL. */
 float *lbt_read_f32(const char *path, int64_t *count);
 
+/* Read up to cap-1 bytes of a file into buf, NUL-terminated ("" if it cannot be read). */
+void lbt_slurp(const char *path, char *buf, size_t cap);
+/* Run the lowbit CLI (lbt_cli()) with printf-style arguments and no standard input; its stdout
+ * and stderr land in lbt_out and lbt_err. Returns the exit code, -1 if it did not exit. */
+#define LBT_OUT_CAP (1 << 16)
+extern char lbt_out[LBT_OUT_CAP], lbt_err[LBT_OUT_CAP];
+int lbt_run_cli(const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 1, 2)))
+#endif
+    ;
+
 /* A quantizer spec from its fields (tests build many of them). */
 #include "lowbit/quant.h"
 lb_qspec lbt_qspec(int bits, int is_signed, int symmetric, int narrow, lb_qgran gran, int axis, int group,
