@@ -8,6 +8,9 @@
  *   "qconv2d"    conv2d whose weight passes through a weight quantizer. Parameters: weight,
  *                [bias], w_scale (K or 1), w_zero (K or 1).
  *   "qlinear"    linear with a weight quantizer. Parameters: weight, [bias], w_scale, w_zero.
+ *   "qconvbn2d"  a bias-free conv2d and the batchnorm after it, BN folded into the quantized
+ *                weight (strategies freeze and fold, below). Parameters: weight, w_scale,
+ *                w_zero, bn_weight (gamma), bn_bias (beta), bn_running_mean, bn_running_var.
  * A quantizer's configuration is packed into node attributes (see lb_qcfg_pack); the layouts
  * are fixed here so files stay readable. */
 #ifndef LOWBIT_QGRAPH_H
@@ -58,12 +61,48 @@ enum { LB_QF_SIGNED = 1, LB_QF_SYMMETRIC = 2, LB_QF_NARROW = 4, LB_QF_POW2 = 8, 
 #define LB_QCONV_IA 11
 /* qlinear: the linear attributes (LB_LINEAR_*, 0..1), weight quantizer at ia[2..6], init at fa[0]. */
 #define LB_QLINEAR_IA 2
+/* qconvbn2d: ia as qconv2d (conv attributes 0..10, LB_CONV_BIAS must be 0; weight quantizer at
+ * ia[11..15]); fa[0] quantizer init, fa[1] BN eps, fa[2] BN momentum, fa[3] the strategy
+ * (LB_BN_FOLD_FREEZE or LB_BN_FOLD_PYTORCH, stored as a float; float attributes are the ones
+ * left free, and small integers are exact in a float). */
+enum { LB_QCONVBN_EPS = 1, LB_QCONVBN_MOMENTUM = 2, LB_QCONVBN_STRATEGY = 3 }; /* fa */
+
+/* ---- BN folding during QAT (methods/qat.md 4.3, MQBench's ablation) ---------------------- *
+ * Applies to a conv2d whose only consumer is a batchnorm. sigma_run = sqrt(running_var + eps).
+ *  NONE    conv -> FQ(w) -> BN, unfolded (the academic setting).
+ *  MERGE   BN folded once into w and b with the running statistics, the BN node deleted
+ *          (lb_graph_merge_bn, run before quantizers are inserted): no BN statistics afterwards.
+ *  FREEZE  qconvbn2d: y = conv(x, FQ(w*gamma/sigma_run)) + (beta - gamma*mu_run/sigma_run) in
+ *          training and evaluation; the running statistics are frozen; w, gamma, beta train.
+ *  PYTORCH qconvbn2d, PyTorch's ConvBn2d (MQBench strategy 4): z = conv(x, FQ(w*gamma/sigma_run))
+ *          divided per channel by gamma/sigma_run, then an ordinary BN on z: batch statistics
+ *          and a running-statistics update in training; in evaluation exactly the FREEZE formula
+ *          (conv with the folded weight plus the folded bias). */
+typedef enum lb_bn_fold {
+  LB_BN_FOLD_NONE = 0,
+  LB_BN_FOLD_MERGE,
+  LB_BN_FOLD_FREEZE,
+  LB_BN_FOLD_PYTORCH,
+  LB_BN_FOLD_COUNT
+} lb_bn_fold;
+
+lb_status lb_bn_fold_parse(const char *name, lb_bn_fold *f); /* "none","merge","freeze","fold" */
+const char *lb_bn_fold_name(lb_bn_fold f);
+/* Whether conv2d node `conv` of g is followed by a batchnorm that it alone feeds: that node's
+ * index, else -1. A conv that is the graph output, or has any other consumer, is not. */
+int lb_bn_after_conv(const lb_graph *g, int conv);
+/* The float transform of MERGE: a copy of g in which every conv2d -> batchnorm pair
+ * (lb_bn_after_conv) is one conv2d with a bias: w' = w*gamma/sigma_run,
+ * b' = beta + (b - mu_run)*gamma/sigma_run (b = 0 without a bias); the BN node is gone and its
+ * consumers read the conv. map (may be NULL; g->n_nodes entries) receives each old node's new
+ * index (a merged BN maps to its conv). g must have values. */
+lb_status lb_graph_merge_bn(const lb_graph *g, lb_graph **out, int *map);
 
 void lb_qcfg_pack(const lb_qcfg *c, int enabled, int *ia, float *fa);
 /* Validates while unpacking (clear error naming what is wrong). */
 lb_status lb_qcfg_unpack(const int *ia, const float *fa, lb_qcfg *c, int *enabled);
 
-/* Register fakequant, qconv2d and qlinear (idempotent). */
+/* Register fakequant, qconv2d, qlinear and qconvbn2d (idempotent). */
 lb_status lb_quant_register_ops(void);
 
 /* ---- backend profiles: which specs a target allows, as data ------------------------------ */
@@ -93,6 +132,7 @@ typedef struct lb_qplan_entry {
 
 typedef struct lb_qplan {
   char backend[32];
+  int bn_fold;         /* lb_bn_fold, from the request */
   int n;
   lb_qplan_entry *e;
 } lb_qplan;
@@ -102,6 +142,7 @@ typedef struct lb_qplan_request {
   int wbits, abits;
   lb_estimator est;
   lb_observer_kind w_observer, a_observer;
+  int bn_fold;           /* lb_bn_fold; 0 = LB_BN_FOLD_NONE */
 } lb_qplan_request;
 
 /* Build a plan for a float graph: fails clearly if the graph already holds quantizers, if the
@@ -111,11 +152,16 @@ lb_status lb_qplan_make(const lb_graph *g, const lb_qplan_request *r, lb_qplan *
 void lb_qplan_free(lb_qplan *plan);
 /* A new graph with the plan applied: conv2d/linear replaced by qconv2d/qlinear (parameter
  * values copied by name) and fakequant nodes inserted before the planned inputs. Quantizers
- * start disabled until calibration. */
+ * start disabled until calibration. BN folding (plan->bn_fold): MERGE runs lb_graph_merge_bn
+ * first; FREEZE and PYTORCH turn each planned bias-free conv2d -> batchnorm pair into one
+ * qconvbn2d named after the conv (<bn>.weight, .bias, .running_mean, .running_var copied to
+ * <conv>.bn_weight, .bn_bias, .bn_running_mean, .bn_running_var); consumers of the BN read it.
+ * Pairs that do not qualify (a conv with a bias, or feeding more than the BN) stay unfolded. */
 lb_status lb_quant_apply(const lb_graph *g, const lb_qplan *plan, lb_graph **qg);
 /* Run `images` images of d through qg in evaluation mode with every quantizer disabled, feed
  * the observers (weights once, activations every batch), write the initial scale/zero/alpha
- * parameters, then enable every quantizer. */
+ * parameters, then enable every quantizer. A qconvbn2d's weight observer sees the folded
+ * weight w*gamma/sigma_run, the tensor its quantizer quantizes. */
 lb_status lb_quant_calibrate(lb_graph *qg, const lb_dataset *d, const lb_augment *norm, int images, int batch);
 /* Whether g contains quantizer nodes. */
 int lb_graph_is_quantized(const lb_graph *g);

@@ -1,12 +1,13 @@
 /* Calibration: the initial scales, zero points and PACT clips of a quantized graph.
  *
  * Weights: one observer per qconv2d/qlinear weight (per channel on axis 0 when the spec is),
- * fed once. Activations: the graph runs `images` images in evaluation mode with every
+ * fed once (a qconvbn2d's: the BN-folded weight). Activations: the graph runs `images` images in evaluation mode with every
  * quantizer disabled on an unfused executor, and after each batch every fakequant node's
  * observer sees its input node's output, shaped (batch, per-sample shape). Then
  * scale/zero (STE, LSQ, LSQ+: with the observer kind the plan chose), alpha (PACT: cfg.init,
  * 6 when unset) are written, and every quantizer is enabled. DoReFa has nothing to calibrate
  * (its weight transform has no scale; its activations use [0, 1]). */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -63,7 +64,7 @@ static lb_status collect(lb_graph *qg, int batch, qnode *qs, int *nq) {
     if (op_is(n, "fakequant")) {
       q->base = LB_FQ_IA;
       q->fbase = LB_FQ_FA;
-    } else if (op_is(n, "qconv2d")) {
+    } else if (op_is(n, "qconv2d") || op_is(n, "qconvbn2d")) {
       q->base = LB_QCONV_IA;
       q->weight = 1;
     } else if (op_is(n, "qlinear")) {
@@ -108,12 +109,33 @@ static lb_status collect(lb_graph *qg, int batch, qnode *qs, int *nq) {
   return LB_OK;
 }
 
+/* A qconvbn2d's quantizer sees w*gamma/sqrt(running_var + eps): that tensor, malloc'ed. */
+static lb_status folded_weight(const lb_graph *qg, int node, const lb_param *w, float **out) {
+  const lb_param *g = node_param(qg, node, "bn_weight"), *v = node_param(qg, node, "bn_running_var");
+  int64_t k = w->shape.d[0];
+  if (!g || !v || g->numel != k || v->numel != k)
+    return lb_fail(LB_ERR_NOT_FOUND, "quant calibrate: '%s' lacks its BN parameters", qg->nodes[node].name);
+  float *f = malloc((size_t)w->numel * sizeof *f);
+  if (!f) return lb_fail(LB_ERR_NOMEM, "quant calibrate: out of memory");
+  float eps = qg->nodes[node].fa[LB_QCONVBN_EPS];
+  int64_t per = w->numel / k;
+  for (int64_t j = 0; j < k; j++) {
+    float s = qg->values[g->offset + j] / sqrtf(qg->values[v->offset + j] + eps);
+    for (int64_t i = 0; i < per; i++) f[j * per + i] = qg->values[w->offset + j * per + i] * s;
+  }
+  *out = f;
+  return LB_OK;
+}
+
 static lb_status observe_weights(lb_graph *qg, qnode *qs, int nq) {
   for (int j = 0; j < nq; j++) {
     qnode *q = &qs[j];
     if (!q->weight || !q->observe) continue;
     const lb_param *w = node_param(qg, q->node, "weight");
-    lb_status s = lb_observer_update(&q->obs, &w->shape, qg->values + w->offset);
+    float *folded = NULL;
+    lb_status s = op_is(&qg->nodes[q->node], "qconvbn2d") ? folded_weight(qg, q->node, w, &folded) : LB_OK;
+    if (!s) s = lb_observer_update(&q->obs, &w->shape, folded ? folded : qg->values + w->offset);
+    free(folded);
     if (!s) s = write_scale(qg, q, "w_scale", "w_zero");
     if (s) return s;
   }

@@ -39,7 +39,8 @@ static int op_is(const lb_node *n, const char *name) { return n->op && !strcmp(n
 
 static int is_float_weighted(const lb_node *n) { return op_is(n, "conv2d") || op_is(n, "linear"); }
 
-static int is_weighted(const lb_node *n) { return is_float_weighted(n) || op_is(n, "qconv2d") || op_is(n, "qlinear"); }
+static int is_weighted(const lb_node *n) { return is_float_weighted(n) || op_is(n, "qconv2d") || op_is(n, "qlinear") ||
+                                                op_is(n, "qconvbn2d"); }
 
 static int is_pool_or_add(const lb_node *n) {
   return op_is(n, "add") || op_is(n, "maxpool") || op_is(n, "avgpool") || op_is(n, "gap");
@@ -117,7 +118,7 @@ static void check_weights(report *r, const lb_backend *b, const lb_node *n, cons
   memset(&j, 0, sizeof j);
   j.node = n->name;
   j.what = "weights";
-  if (!unpack(r, n, op_is(n, "qconv2d") ? LB_QCONV_IA : LB_QLINEAR_IA, "weight", &j.have)) return;
+  if (!unpack(r, n, op_is(n, "qconv2d") || op_is(n, "qconvbn2d") ? LB_QCONV_IA : LB_QLINEAR_IA, "weight", &j.have)) return;
   j.want = b->weight;
   if (!b->fixed_bits) j.want.bits = j.have.bits;
   j.layer_name = layer;

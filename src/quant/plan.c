@@ -120,6 +120,8 @@ lb_status lb_qplan_make(const lb_graph *g, const lb_qplan_request *r, lb_qplan *
   if ((int)r->w_observer < 0 || r->w_observer >= LB_OBS_KIND_COUNT || (int)r->a_observer < 0 ||
       r->a_observer >= LB_OBS_KIND_COUNT)
     return lb_fail(LB_ERR_ARG, "quant plan: unknown observer kind");
+  if (r->bn_fold < 0 || r->bn_fold >= LB_BN_FOLD_COUNT)
+    return lb_fail(LB_ERR_ARG, "quant plan: unknown BN folding %d (none, merge, freeze, fold)", r->bn_fold);
   if ((r->est == LB_EST_PACT || r->est == LB_EST_DOREFA) && b->act.is_signed && !b->act_unsigned_after_relu)
     return lb_fail(LB_ERR_UNSUPPORTED,
                    "quant plan: %s clips activations to [0, alpha] and needs an unsigned activation spec; "
@@ -142,6 +144,7 @@ lb_status lb_qplan_make(const lb_graph *g, const lb_qplan_request *r, lb_qplan *
   plan->e = calloc((size_t)count, sizeof *plan->e);
   if (!plan->e) return lb_fail(LB_ERR_NOMEM, "quant plan: out of memory");
   snprintf(plan->backend, sizeof plan->backend, "%s", b->name);
+  plan->bn_fold = r->bn_fold;
   lb_status s = LB_OK;
   for (int i = 1; i < g->n_nodes && !s; i++) {
     const lb_node *n = &g->nodes[i];

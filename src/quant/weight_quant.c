@@ -91,8 +91,9 @@ static void dorefa_backward(const lb_wquant *q, const float *w, const float *dwq
   }
 }
 
-const float *lb_wquant_forward(const lb_wquant *q, lb_op_ctx *c) {
-  const float *w = c->param[0];
+const float *lb_wquant_forward(const lb_wquant *q, lb_op_ctx *c) { return lb_wquant_forward_w(q, c, c->param[0]); }
+
+const float *lb_wquant_forward_w(const lb_wquant *q, lb_op_ctx *c, const float *w) {
   if (!q->enabled) return w;
   float *wq = c->scratch;
   if (is_dorefa(q))
@@ -112,9 +113,24 @@ float *lb_wquant_dwq(const lb_wquant *q, lb_op_ctx *c) {
 
 void lb_wquant_backward(const lb_wquant *q, lb_op_ctx *c, const float *dwq) {
   if (!q->enabled || !dwq) return; /* disabled: the kernel accumulated into dw itself */
+  lb_wquant_backward_w(q, c, c->param[0], dwq, c->dparam[0]);
+}
+
+float *lb_wquant_dwq_scratch(const lb_wquant *q, lb_op_ctx *c) {
+  float *dwq = c->scratch + padded(q->numel);
+  memset(dwq, 0, (size_t)q->numel * sizeof *dwq);
+  return dwq;
+}
+
+void lb_wquant_backward_w(const lb_wquant *q, lb_op_ctx *c, const float *w, const float *dwq, float *dw) {
+  if (!dwq) return;
+  if (!q->enabled) {
+    if (dw)
+      for (int64_t i = 0; i < q->numel; i++) dw[i] += dwq[i];
+    return;
+  }
   const lb_qspec *spec = &q->cfg.spec;
-  const float *w = c->param[0], *scale = c->param[q->ps], *zero = c->param[q->ps + 1];
-  float *dw = c->dparam[0];
+  const float *scale = c->param[q->ps], *zero = c->param[q->ps + 1];
   switch (q->cfg.est) {
     case LB_EST_STE:
       if (dw) lb_fq_backward_ste(spec, &q->shape, w, scale, zero, dwq, dw);

@@ -34,4 +34,13 @@ float *lb_wquant_dwq(const lb_wquant *q, lb_op_ctx *c);
 /* After the kernel's backward: map dwq to the weight and quantizer gradients (accumulating). */
 void lb_wquant_backward(const lb_wquant *q, lb_op_ctx *c, const float *dwq);
 
+/* The same for a weight that is not the node's parameter 0 (qconvbn2d quantizes the BN-folded
+ * weight, a scratch tensor): forward_w quantizes w into the start of c->scratch (or returns w
+ * when disabled); dwq_scratch is the zeroed d(loss)/d(wq) buffer after it; backward_w maps dwq
+ * to dw (accumulating; dw may be NULL; the identity when disabled) and to the quantizer's
+ * parameter gradients. */
+const float *lb_wquant_forward_w(const lb_wquant *q, lb_op_ctx *c, const float *w);
+float *lb_wquant_dwq_scratch(const lb_wquant *q, lb_op_ctx *c);
+void lb_wquant_backward_w(const lb_wquant *q, lb_op_ctx *c, const float *w, const float *dwq, float *dw);
+
 #endif
