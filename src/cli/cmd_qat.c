@@ -22,7 +22,7 @@ static void on_epoch(const lb_trainer *t, const lb_epoch_stats *s, void *user) {
 
 int lb_cmd_qat(int argc, char **argv) {
   lb_quant_job j = {.verb = "qat", .calib = 256};
-  const char *backend = "academic", *method = "lsq", *save = NULL;
+  const char *backend = "academic", *bn_fold = "none", *method = "lsq", *save = NULL;
   int wbits = 4, abits = 4, threads = 0, json = 0;
   lb_train_config o;
   memset(&o, 0, sizeof o);
@@ -34,6 +34,7 @@ int lb_cmd_qat(int argc, char **argv) {
       {"model", LB_ARG_STR, &j.model, "float model (.lbm) to start from", 0},
       {"method", LB_ARG_STR, &method, "estimator: lsq (default), lsq+, pact, dorefa, ste", 0},
       {"backend", LB_ARG_STR, &backend, "target rules (lowbit backends lists them; default academic)", 0},
+      {"bn-fold", LB_ARG_STR, &bn_fold, "BN folding: none (default), merge, freeze, fold (PyTorch ConvBn2d)", 0},
       {"w", LB_ARG_INT, &wbits, "weight bits (default 4)", 0},
       {"a", LB_ARG_INT, &abits, "activation bits (default 4)", 0},
       {"epochs", LB_ARG_INT, &o.epochs, "epochs of fine-tuning (default 5)", 0},
@@ -51,8 +52,10 @@ int lb_cmd_qat(int argc, char **argv) {
   lb_args_spec spec = {"qat", "lowbit qat --model FP32.lbm [--method lsq --w 4 --a 4 --backend academic --epochs 5] [--save Q.lbm]",
                        "Insert quantizers into a float model by a backend's rules, initialise them on training images, "
                        "and fine-tune with the chosen estimator. The model's recipe supplies data and augmentation; "
-                       "SGD with Nesterov momentum and a cosine schedule. BN folding is not implemented yet (BN stays "
-                       "in float, as in MQBench's academic setting).",
+                       "SGD with Nesterov momentum and a cosine schedule. --bn-fold picks MQBench's BN folding: none "
+                       "keeps conv -> BN unfolded (academic setting); merge folds BN into the conv once with "
+                       "the running statistics; freeze folds with frozen running statistics every step; fold "
+                       "is PyTorch's ConvBn2d (folded weight quantized, batch-statistics BN in training).",
                        args, (int)(sizeof args / sizeof args[0]), NULL, 0, 0};
   int rc = lb_args_parse(&spec, argc, argv);
   if (rc >= 0) return rc;
@@ -63,6 +66,12 @@ int lb_cmd_qat(int argc, char **argv) {
   lb_set_num_threads(threads);
   j.req = (lb_qplan_request){.backend = backend, .wbits = wbits, .abits = abits,
                              .w_observer = LB_OBS_MINMAX, .a_observer = LB_OBS_MINMAX};
+  lb_bn_fold fold;
+  if (lb_bn_fold_parse(bn_fold, &fold)) {
+    fprintf(stderr, "lowbit qat: %s\n", lb_last_error());
+    return LB_EXIT_USAGE;
+  }
+  j.req.bn_fold = fold;
   if (lb_estimator_parse(method, &j.req.est)) {
     fprintf(stderr, "lowbit qat: %s\n", lb_last_error());
     return LB_EXIT_USAGE;
@@ -106,9 +115,9 @@ int lb_cmd_qat(int argc, char **argv) {
     fprintf(stderr, "lowbit qat: %s\n", lb_last_error());
     rc = LB_EXIT_FAIL;
   } else if (json) {
-    printf("{\"verb\":\"qat\",\"method\":\"%s\",\"backend\":\"%s\",\"w\":%d,\"a\":%d,\"epochs\":%d,\"seed\":%llu,"
+    printf("{\"verb\":\"qat\",\"method\":\"%s\",\"backend\":\"%s\",\"bn_fold\":\"%s\",\"w\":%d,\"a\":%d,\"epochs\":%d,\"seed\":%llu,"
            "\"float_accuracy\":%.6f,\"accuracy\":%.6f,\"loss\":%.6f}\n",
-           method, backend, wbits, abits, cfg.epochs, (unsigned long long)cfg.seed, j.float_acc, acc, loss);
+           method, backend, bn_fold, wbits, abits, cfg.epochs, (unsigned long long)cfg.seed, j.float_acc, acc, loss);
   } else {
     printf("qat %s W%dA%d %s: accuracy %.2f%% (float %.2f%%, %+.2f points)\n", method, wbits, abits, backend, 100 * acc,
            100 * j.float_acc, 100 * (acc - j.float_acc));
