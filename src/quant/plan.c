@@ -9,7 +9,9 @@
  * PACT and DoReFa quantize activations on [0, alpha] / [0, 1], so they need an unsigned
  * activation spec. A backend whose activations are always signed is refused. Inputs that
  * are not known to be non-negative (the graph input, residual-add operands) keep the backend's
- * spec with the fixed STE quantizer instead of being clipped at 0. */
+ * spec with the fixed STE quantizer instead of being clipped at 0.
+ * BN folding (request.bn_fold) is carried out by lb_quant_apply: merge folds BN into the float
+ * convolution first; freeze/fold turn a planned conv2d + batchnorm pair into one qconvbn2d. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -102,7 +104,7 @@ lb_status lb_qplan_make(const lb_graph *g, const lb_qplan_request *r, lb_qplan *
   const lb_backend *b = lb_backend_find(r->backend);
   if (!b) return lb_fail(LB_ERR_NOT_FOUND, "quant plan: unknown backend '%s' (%s)", r->backend, names);
   if (lb_graph_is_quantized(g))
-    return lb_fail(LB_ERR_STATE, "quant plan: graph '%s' already holds quantizers (fakequant/qconv2d/qlinear)",
+    return lb_fail(LB_ERR_STATE, "quant plan: graph '%s' already holds quantizers (fakequant/qconv2d/qconvbn2d/qlinear)",
                    g->model);
   if (r->wbits < 1 || r->wbits > 16 || r->abits < 1 || r->abits > 16)
     return lb_fail(LB_ERR_ARG, "quant plan: bits must be 1..16, asked for W%dA%d", r->wbits, r->abits);
