@@ -17,7 +17,8 @@ static lb_qplan_request req(const char *backend, int bits) {
   memset(&r, 0, sizeof r);
   r.backend = backend;
   r.wbits = r.abits = bits;
-  r.est = LB_EST_LSQ;
+  const lb_backend *b = lb_backend_find(backend);
+  r.est = b && b->log_grid ? LB_EST_LOG : LB_EST_LSQ; /* nnie has one quantizer of its own */
   r.w_observer = r.a_observer = LB_OBS_MINMAX;
   return r;
 }

@@ -72,7 +72,7 @@ static void test_backends(void) {
   const lb_backend *const *b = lb_backends();
   int n = 0;
   for (; b[n]; n++) CHECK(lb_backend_find(b[n]->name) == b[n]);
-  CHECK(n == 8);
+  CHECK(n == 9);
   CHECK(lb_backend_find("nosuch") == NULL);
   const lb_backend *trt = lb_backend_find("tensorrt"), *ov = lb_backend_find("openvino");
   const lb_backend *snpe = lb_backend_find("snpe"), *vitis = lb_backend_find("vitis");

@@ -121,7 +121,8 @@ static const char *const shared_params[] = {"pre.weight", "pre.bias", "op.weight
 
 /* Disabled quantizer: exactly the float op, whatever the estimator. */
 static void test_disabled(int conv, lb_estimator est) {
-  lb_qcfg cfg = cfg_of(est, 4, 1, 1);
+  /* log: NNIE's 8-bit per-tensor grid only */
+  lb_qcfg cfg = est == LB_EST_LOG ? cfg_of(est, 8, 0, 1) : cfg_of(est, 4, 1, 1);
   lb_graph *fg = make(conv, 0, NULL, 0), *qg = make(conv, 1, &cfg, 0);
   for (int i = 0; i < 4; i++) copy_param(qg, fg, shared_params[i]);
   CHECK(lb_graph_macs(fg) == lb_graph_macs(qg));

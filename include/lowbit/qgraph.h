@@ -32,10 +32,15 @@ typedef enum lb_estimator {
   LB_EST_PACT,     /* activations: learnable clip alpha, y = Q(clip(x, 0, alpha)), scale alpha/qmax;
                       weights: DoReFa (as in the PACT paper) */
   LB_EST_DOREFA,   /* weights: 2*Q01(tanh(w)/(2 max|tanh w|) + 1/2) - 1; activations: Q01(clip(x, 0, 1)) */
+  LB_EST_LOG,      /* NNIE's 8-bit log grid (lb_logq_forward, quant.h) with a pure straight-through
+                      gradient. "scale" / "w_scale" (per tensor, not trainable) holds c: set to max|x|
+                      by calibration, then in training c <- max(c, max|x| of the batch) (max|w| for
+                      weights) before quantizing, so it never decreases; state like BN's running
+                      statistics, left alone in evaluation. Used as max(c, FLT_EPSILON). */
   LB_EST_COUNT
 } lb_estimator;
 
-lb_status lb_estimator_parse(const char *name, lb_estimator *e); /* "ste","lsq","lsq+","pact","dorefa" */
+lb_status lb_estimator_parse(const char *name, lb_estimator *e); /* "ste","lsq","lsq+","pact","dorefa","log" */
 const char *lb_estimator_name(lb_estimator e);
 
 /* What a plan assigns to one tensor. */
@@ -115,6 +120,9 @@ typedef struct lb_backend {
   int fixed_bits;             /* 0: any bit width; 8: the backend only runs 8-bit */
   int first_last_8bit;        /* first and last layer (weights and input) stay at 8 bits */
   int quantize_add_inputs;    /* besides conv/linear inputs, the inputs of residual adds and pools */
+  int log_grid;               /* 1: weights and activations on NNIE's 8-bit log grid: every quantizer
+                                 gets LB_EST_LOG (the request may say ste or log, nothing else), the
+                                 templates only fix 8-bit signed per-tensor; 0: uniform grids */
 } lb_backend;
 
 const lb_backend *lb_backend_find(const char *name);
@@ -175,7 +183,8 @@ int lb_quant_nonneg_output(const lb_graph *g, int node);
  *  - specs: bit width (fixed-bit backends; first and last conv/linear and their inputs at 8
  *    bits where first_last_8bit), signedness, symmetry, narrow range, granularity and scale
  *    kind against the weight or activation template (an unsigned activation is allowed only
- *    where act_unsigned_after_relu and lb_quant_nonneg_output say so);
+ *    where act_unsigned_after_relu and lb_quant_nonneg_output say so); the grid: the log
+ *    estimator on every quantizer of a log_grid backend, on none of a uniform one;
  *  - placement: a float conv2d/linear (no weight quantizer), a conv/linear input without an
  *    activation quantizer, an add/pool input without one (quantize_add_inputs backends), a
  *    quantizer on anything but conv/linear inputs (other backends);

@@ -142,6 +142,38 @@ lb_status lb_observer_update(lb_observer *o, const lb_shape *shape, const float 
 lb_status lb_observer_compute(const lb_observer *o, float *scale, float *zero);
 void lb_observer_free(lb_observer *o);
 
+/* ---- NNIE's 8-bit logarithmic quantizer (methods/qat.md 4.4, src/quant/log_quant.c) ------ *
+ * One positive number c per tensor (the running max|x|) sets the grid:
+ *   z = rint(16*log2 c) - 127,  levels L_k = 2^((k+z)/16),
+ *   positive values: k in [0, 127]; negative values: k in [1, 127] (sign-magnitude code; the
+ *   256 codes are 0, 128 positive and 127 negative levels). L_127 is c to within 2^(1/32).
+ * Rounding, with t = 16*log2|x| - z (the position of |x| on the grid, in steps of 2^(1/16)):
+ *   - zero: x > 0 with t <= -16, x < 0 with t <= -15, i.e. |x| at most half the smallest level
+ *     of its sign (L_0/2, L_1/2: the linear midpoint between 0 and that level; the midpoint
+ *     itself goes to 0). x = 0 (either sign) gives +0. This is MQBench's NNIEQuantizeFunc,
+ *     which leaves x = L_0/2 exactly unchanged by oversight; here it is 0.
+ *   - otherwise k = clamp(rint(t), kmin, 127), kmin = 0 (x > 0) or 1 (x < 0): nearest level in
+ *     the log domain (half-to-even, as torch.round; no float lies on a half step, since
+ *     2^((j+1/2)/16) is irrational), saturating at L_127 above c and at L_kmin just above the
+ *     zero threshold; y = sign(x) * L_k.
+ * log2 and exp2 are computed in double and each level is rounded once to float (a level that
+ * would overflow a float is FLT_MAX), so results are the same on every platform with a faithful
+ * libm and any thread count. NaN passes through; +-inf saturate at +-L_127.
+ * c must be positive and finite; NaN and c <= 0 are taken as FLT_EPSILON, +inf as FLT_MAX (the
+ * graph ops pass max(c, FLT_EPSILON)). */
+#define LB_LOGQ_KMAX 127
+/* z for a given c (after the guard above). */
+int lb_logq_z(float c);
+/* The level 2^((k+z)/16) as a float (k any integer; used by the kernel for k in [0, 127]). */
+float lb_logq_level(int z, int k);
+/* y = Q_log(x) over n elements (x and y may alias). */
+void lb_logq_forward(int64_t n, float c, const float *x, float *y);
+/* NNIE's gradient: pure straight-through, dx += dy everywhere (also where saturated or zeroed).
+ * dx may be NULL (nothing to do). */
+void lb_logq_backward_ste(int64_t n, const float *dy, float *dx);
+/* max |x| over n elements (NaN ignored; 0 for n = 0): how c tracks the data. */
+float lb_logq_absmax(int64_t n, const float *x);
+
 #ifdef __cplusplus
 }
 #endif

@@ -15,7 +15,7 @@ static void describe(const lb_qspec *q, char *buf, size_t cap) {
 int lb_cmd_backends(int argc, char **argv) {
   lb_args_spec spec = {"backends", "lowbit backends",
                        "List the backend profiles: weight and activation specs (shown at 8 bits, or at the backend's "
-                       "fixed width) and where quantizers go.",
+                       "fixed width; nnie's log grid as its levels) and where quantizers go.",
                        NULL, 0, NULL, 0, 0};
   int rc = lb_args_parse(&spec, argc, argv);
   if (rc >= 0) return rc;
@@ -24,9 +24,16 @@ int lb_cmd_backends(int argc, char **argv) {
     lb_qspec w = (*b)->weight, a = (*b)->act;
     if (!(*b)->fixed_bits) w.bits = a.bits = 8;
     char ws[96], as[96];
-    describe(&w, ws, sizeof ws);
-    describe(&a, as, sizeof as);
-    printf("%-10s %-38s %-38s %s%s%s%s\n", (*b)->name, ws, as, (*b)->fixed_bits ? "fixed bits; " : "any bits; ",
+    if ((*b)->log_grid) { /* no uniform range: the log levels */
+      snprintf(ws, sizeof ws, "log8: 0, +-2^((k+z)/16), k<=127");
+      snprintf(as, sizeof as, "%s", ws);
+    } else {
+      describe(&w, ws, sizeof ws);
+      describe(&a, as, sizeof as);
+    }
+    printf("%-10s %-38s %-38s %s%s%s%s%s\n", (*b)->name, ws, as,
+           (*b)->log_grid ? "log grid (z = rint(16 log2 c) - 127, c = running max|x|); " : "",
+           (*b)->fixed_bits ? "fixed bits; " : "any bits; ",
            (*b)->first_last_8bit ? "first/last 8-bit; " : "", (*b)->act_unsigned_after_relu ? "unsigned after ReLU; " : "",
            (*b)->quantize_add_inputs ? "add/pool inputs quantized" : "conv/linear inputs only");
   }

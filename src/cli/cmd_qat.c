@@ -22,7 +22,7 @@ static void on_epoch(const lb_trainer *t, const lb_epoch_stats *s, void *user) {
 
 int lb_cmd_qat(int argc, char **argv) {
   lb_quant_job j = {.verb = "qat", .calib = 256};
-  const char *backend = "academic", *bn_fold = "none", *method = "lsq", *save = NULL;
+  const char *backend = "academic", *bn_fold = "none", *method = NULL, *save = NULL;
   int wbits = 4, abits = 4, threads = 0, json = 0;
   lb_train_config o;
   memset(&o, 0, sizeof o);
@@ -32,7 +32,7 @@ int lb_cmd_qat(int argc, char **argv) {
   o.seed = 1;
   lb_arg args[] = {
       {"model", LB_ARG_STR, &j.model, "float model (.lbm) to start from", 0},
-      {"method", LB_ARG_STR, &method, "estimator: lsq (default), lsq+, pact, dorefa, ste", 0},
+      {"method", LB_ARG_STR, &method, "estimator: lsq (default; log on nnie), lsq+, pact, dorefa, ste, log", 0},
       {"backend", LB_ARG_STR, &backend, "target rules (lowbit backends lists them; default academic)", 0},
       {"bn-fold", LB_ARG_STR, &bn_fold, "BN folding: none (default), merge, freeze, fold (PyTorch ConvBn2d)", 0},
       {"w", LB_ARG_INT, &wbits, "weight bits (default 4)", 0},
@@ -72,6 +72,10 @@ int lb_cmd_qat(int argc, char **argv) {
     return LB_EXIT_USAGE;
   }
   j.req.bn_fold = fold;
+  if (!method) { /* a log-grid backend (nnie) has one quantizer of its own */
+    const lb_backend *b = lb_backend_find(backend);
+    method = b && b->log_grid ? "log" : "lsq";
+  }
   if (lb_estimator_parse(method, &j.req.est)) {
     fprintf(stderr, "lowbit qat: %s\n", lb_last_error());
     return LB_EXIT_USAGE;

@@ -6,7 +6,11 @@
  * observer sees its input node's output, shaped (batch, per-sample shape). Then
  * scale/zero (STE, LSQ, LSQ+: with the observer kind the plan chose), alpha (PACT: cfg.init,
  * 6 when unset) are written, and every quantizer is enabled. DoReFa has nothing to calibrate
- * (its weight transform has no scale; its activations use [0, 1]). */
+ * (its weight transform has no scale; its activations use [0, 1]).
+ * Log (NNIE): a min/max observer's range reduced to c = max(|lo|, |hi|) = max|x| over the
+ * weights (folded for qconvbn2d) or over every calibration batch, kept directly as a running
+ * max of |x| (no uniform scale is involved), written to scale / w_scale with zero 0. */
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +24,8 @@ typedef struct qnode {
   lb_qcfg cfg;
   int observe;           /* 1: an observer sets scale/zero */
   lb_observer obs;
+  int logc;              /* 1: log quantizer, c = amax */
+  float amax;            /* running max|x| */
 } qnode;
 
 static int op_is(const lb_node *n, const char *name) { return n->op && !strcmp(n->op->name, name); }
@@ -84,6 +90,7 @@ static lb_status collect(lb_graph *qg, int batch, qnode *qs, int *nq) {
     lb_estimator est = q->cfg.est;
     /* PACT's weights are DoReFa's: neither has a scale to observe */
     q->observe = est == LB_EST_STE || est == LB_EST_LSQ || est == LB_EST_LSQ_PLUS;
+    q->logc = est == LB_EST_LOG;
     if (!q->observe) continue;
     lb_shape shape;
     if (q->weight) {
@@ -127,16 +134,34 @@ static lb_status folded_weight(const lb_graph *qg, int node, const lb_param *w, 
   return LB_OK;
 }
 
+/* Write c = max(amax, FLT_EPSILON) (the floor the ops use anyway) and zero 0. */
+static lb_status write_logc(lb_graph *qg, const qnode *q, const char *scale_name, const char *zero_name) {
+  const lb_param *ps = node_param(qg, q->node, scale_name), *pz = node_param(qg, q->node, zero_name);
+  if (!ps || !pz || ps->numel != 1 || pz->numel != 1)
+    return lb_fail(LB_ERR_NOT_FOUND, "quant calibrate: '%s' needs one %s and one %s value (log quantizer)",
+                   qg->nodes[q->node].name, scale_name, zero_name);
+  qg->values[ps->offset] = q->amax > FLT_EPSILON ? q->amax : FLT_EPSILON;
+  qg->values[pz->offset] = 0.0f;
+  return LB_OK;
+}
+
 static lb_status observe_weights(lb_graph *qg, qnode *qs, int nq) {
   for (int j = 0; j < nq; j++) {
     qnode *q = &qs[j];
-    if (!q->weight || !q->observe) continue;
+    if (!q->weight || !(q->observe || q->logc)) continue;
     const lb_param *w = node_param(qg, q->node, "weight");
+    if (!w) return lb_fail(LB_ERR_NOT_FOUND, "quant calibrate: '%s' has no weight parameter", qg->nodes[q->node].name);
     float *folded = NULL;
     lb_status s = op_is(&qg->nodes[q->node], "qconvbn2d") ? folded_weight(qg, q->node, w, &folded) : LB_OK;
-    if (!s) s = lb_observer_update(&q->obs, &w->shape, folded ? folded : qg->values + w->offset);
+    const float *wv = folded ? folded : qg->values + w->offset;
+    if (!s && q->logc) {
+      q->amax = lb_logq_absmax(w->numel, wv);
+      s = write_logc(qg, q, "w_scale", "w_zero");
+    } else if (!s) {
+      s = lb_observer_update(&q->obs, &w->shape, wv);
+      if (!s) s = write_scale(qg, q, "w_scale", "w_zero");
+    }
     free(folded);
-    if (!s) s = write_scale(qg, q, "w_scale", "w_zero");
     if (s) return s;
   }
   return LB_OK;
@@ -162,8 +187,13 @@ static lb_status observe_activations(lb_graph *qg, const lb_dataset *d, const lb
     }
     for (int j = 0; j < nq && !s; j++) {
       qnode *q = &qs[j];
-      if (q->weight || !q->observe) continue;
+      if (q->weight || !(q->observe || q->logc)) continue;
       int src = qg->nodes[q->node].inputs[0];
+      if (q->logc) {
+        float m = lb_logq_absmax((int64_t)count * lb_shape_numel(&qg->nodes[src].shape), lb_exec_node_output(e, src));
+        if (m > q->amax) q->amax = m;
+        continue;
+      }
       const lb_shape shape = qg->nodes[src].shape;
       lb_shape bs;
       bs.ndim = shape.ndim + 1;
@@ -174,6 +204,8 @@ static lb_status observe_activations(lb_graph *qg, const lb_dataset *d, const lb
   }
   for (int j = 0; j < nq && !s; j++)
     if (!qs[j].weight && qs[j].observe) s = write_scale(qg, &qs[j], "scale", "zero");
+  for (int j = 0; j < nq && !s; j++)
+    if (!qs[j].weight && qs[j].logc) s = write_logc(qg, &qs[j], "scale", "zero");
   free(x);
   free(y);
   free(idx);

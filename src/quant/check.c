@@ -6,7 +6,8 @@
  * Each quantizer is compared with the profile field by field, strictly: a spec that differs
  * from the template in any field is reported, even where the backend could emulate it (a
  * per-tensor weight on a per-channel backend), because the simulated numbers would then not be
- * the ones the backend computes. */
+ * the ones the backend computes. The grid is judged too: a log-grid backend (NNIE) needs the log
+ * estimator on every quantizer, and a uniform backend refuses it. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -59,12 +60,18 @@ typedef struct judged {
   const char *node; /* the node to name in the report */
   const char *what; /* "weights" or "activations" */
   lb_qspec have, want;
+  lb_estimator est;
   const char *layer_name; /* "first"/"last": the first/last-layer 8-bit rule applies; else NULL */
   int unsigned_refused_for_sign; /* activations: unsigned here would be fine after a ReLU */
 } judged;
 
 static void compare(report *r, const lb_backend *b, const judged *j) {
   const lb_qspec *h = &j->have, *w = &j->want;
+  if (b->log_grid && j->est != LB_EST_LOG)
+    add(r, "%s: %s use a uniform grid (method %s); %s quantizes on its 8-bit log grid (method log)", j->node, j->what,
+        lb_estimator_name(j->est), b->name);
+  else if (!b->log_grid && j->est == LB_EST_LOG)
+    add(r, "%s: %s are on NNIE's log grid (method log); %s needs a uniform grid", j->node, j->what, b->name);
   if (j->layer_name && h->bits != 8)
     add(r, "%s: %s are %d-bit; %s keeps the %s layer (weights and input) at 8 bits", j->node, j->what, h->bits, b->name,
         j->layer_name);
@@ -103,13 +110,14 @@ static void compare(report *r, const lb_backend *b, const judged *j) {
 }
 
 /* Unpack a quantizer; an invalid one is a violation of its own. */
-static int unpack(report *r, const lb_node *n, int base, const char *what, lb_qspec *q) {
+static int unpack(report *r, const lb_node *n, int base, const char *what, lb_qspec *q, lb_estimator *est) {
   lb_qcfg c;
   if (lb_qcfg_unpack(n->ia + base, n->fa, &c, NULL)) {
     add(r, "%s: the %s quantizer is not valid: %s", n->name, what, lb_last_error());
     return 0;
   }
   *q = c.spec;
+  *est = c.est;
   return 1;
 }
 
@@ -118,7 +126,8 @@ static void check_weights(report *r, const lb_backend *b, const lb_node *n, cons
   memset(&j, 0, sizeof j);
   j.node = n->name;
   j.what = "weights";
-  if (!unpack(r, n, op_is(n, "qconv2d") || op_is(n, "qconvbn2d") ? LB_QCONV_IA : LB_QLINEAR_IA, "weight", &j.have)) return;
+  if (!unpack(r, n, op_is(n, "qconv2d") || op_is(n, "qconvbn2d") ? LB_QCONV_IA : LB_QLINEAR_IA, "weight", &j.have, &j.est))
+    return;
   j.want = b->weight;
   if (!b->fixed_bits) j.want.bits = j.have.bits;
   j.layer_name = layer;
@@ -131,7 +140,7 @@ static void check_activations(report *r, const lb_backend *b, const lb_graph *g,
   memset(&j, 0, sizeof j);
   j.node = n->name;
   j.what = "activations";
-  if (!unpack(r, n, LB_FQ_IA, "activation", &j.have)) return;
+  if (!unpack(r, n, LB_FQ_IA, "activation", &j.have, &j.est)) return;
   j.want = b->act;
   if (!b->fixed_bits) j.want.bits = j.have.bits;
   if (!j.have.is_signed && j.want.is_signed && b->act_unsigned_after_relu) {

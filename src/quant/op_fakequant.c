@@ -1,9 +1,11 @@
 /* The "fakequant" graph op: an activation quantizer, y = Q(x), same shape, with the forward and
- * gradient rule of its estimator (STE, LSQ, LSQ+, PACT, DoReFa; qgraph.h, qat.md 11a-11d).
+ * gradient rule of its estimator (STE, LSQ, LSQ+, PACT, DoReFa, log; qgraph.h, qat.md 11a-11d
+ * and 4.4).
  *
  * Attributes: the quantizer at ia[LB_FQ_IA..+4], init at fa[LB_FQ_FA] (lb_qcfg_pack).
  * Parameters, in this order, one value each (activations are per tensor):
- *   scale  trainable for LSQ/LSQ+, else a buffer (STE's scale from calibration)
+ *   scale  trainable for LSQ/LSQ+, else a buffer (STE's scale from calibration; log: c, the
+ *          running max|x|, updated by the training forward)
  *   zero   trainable for LSQ+ with an affine spec, else a buffer (0 for symmetric specs)
  *   alpha  PACT's clip, trainable (with L2 decay, as the paper) for PACT, else an unused buffer
  * lb_graph_init_params only knows zeros/ones/kaiming/uniform, so scale starts at 1, zero at 0 and
@@ -14,7 +16,9 @@
  * Forward per estimator, with scale s and zero point z:
  *   STE, LSQ, LSQ+: y = lb_fq_forward(spec, x, s, z) (PyTorch's formula, bit for bit);
  *   PACT:           y = lb_fq_forward(spec, clip(x, 0, alpha), alpha/qmax, 0);
- *   DoReFa:         y = lb_fq_forward(spec, clip(x, 0, 1), 1/qmax, 0), i.e. levels k * (1/qmax).
+ *   DoReFa:         y = lb_fq_forward(spec, clip(x, 0, 1), 1/qmax, 0), i.e. levels k * (1/qmax);
+ *   log:            in training first scale <- max(scale, max|x| of the batch); then
+ *                   y = lb_logq_forward(x, c = max(scale, FLT_EPSILON)) (NNIE; needs 8 bits).
  * PACT and DoReFa need an unsigned spec with a float scale (their scale is alpha/qmax or 1/qmax;
  * a signed spec would waste half its levels and a power-of-two scale would not be the scale the
  * integer engine runs). For pow2 specs, STE/LSQ/LSQ+ quantize with lb_qscale_pow2(s), the scale
@@ -28,7 +32,8 @@
  *             tensor as MQBench (lb_lsq_grad_factor on the (batch, sample) shape);
  *   PACT:     dx += dy on 0 <= x < alpha, dalpha += sum of dy over x >= alpha (the paper's rule;
  *             MQBench's torch.where gives x = alpha to dx instead: one point, measure zero);
- *   DoReFa:   dx += dy on 0 <= x <= 1, no parameters.
+ *   DoReFa:   dx += dy on 0 <= x <= 1, no parameters;
+ *   log:      dx += dy everywhere (pure STE, MQBench's NNIEQuantizeFunc), no parameters.
  * Sums are accumulated in double over fixed chunks whose bounds depend on the size only, and
  * the partial sums are added in chunk order: the same bits for any thread count. */
 #include <float.h>
@@ -84,6 +89,9 @@ static lb_status fq_infer(lb_graph *g, int idx) {
       return lb_fail(LB_ERR_ARG, "node '%s' (fakequant): %s sets the scale to %s/qmax, not a power of two; use a float scale",
                      n->name, en, cfg.est == LB_EST_PACT ? "alpha" : "1");
   }
+  if (cfg.est == LB_EST_LOG && cfg.spec.bits != 8)
+    return lb_fail(LB_ERR_ARG, "node '%s' (fakequant): the log quantizer is NNIE's 8-bit grid; the spec has %d bits",
+                   n->name, cfg.spec.bits);
   if (cfg.est == LB_EST_PACT) {
     float *init = &n->fa[LB_FQ_FA];
     if (*init == 0.0f) *init = FQ_PACT_DEFAULT_ALPHA;
@@ -175,6 +183,15 @@ static void fq_forward(const lb_node *n, lb_op_ctx *c) {
     return;
   }
   switch (cfg.est) {
+  case LB_EST_LOG: {
+    float *cs = &c->param[FQP_SCALE][0];
+    if (c->training) {
+      float m = lb_logq_absmax(count, x);
+      if (m > *cs || isnan(*cs)) *cs = m; /* the running max: never decreases */
+    }
+    lb_logq_forward(count, *cs > FLT_EPSILON ? *cs : FLT_EPSILON, x, y);
+    break;
+  }
   case LB_EST_PACT:
   case LB_EST_DOREFA: {
     float hi = cfg.est == LB_EST_PACT ? eff_alpha(c->param[FQP_ALPHA][0]) : 1.0f;
@@ -229,6 +246,9 @@ static void fq_backward(const lb_node *n, lb_op_ctx *c) {
   }
   case LB_EST_DOREFA:
     clip_backward_dx(count, 1.0f, 0, x, dy, dx);
+    break;
+  case LB_EST_LOG:
+    lb_logq_backward_ste(count, dy, dx);
     break;
   default:
     break;

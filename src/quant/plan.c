@@ -10,6 +10,11 @@
  * activation spec. A backend whose activations are always signed is refused. Inputs that
  * are not known to be non-negative (the graph input, residual-add operands) keep the backend's
  * spec with the fixed STE quantizer instead of being clipped at 0.
+ * Log-grid backends (NNIE): every weight and activation quantizer gets LB_EST_LOG with a min/max
+ * observer (calibration sets c = max|x|). The request's estimator must be ste or log (both mean
+ * NNIE's own quantizer with its straight-through gradient; the others have nothing to act on:
+ * there is no uniform scale to learn or clip), its observers minmax or ema (c is a running max
+ * either way); anything else is refused. LB_EST_LOG on a uniform backend is refused.
  * BN folding (request.bn_fold) is carried out by lb_quant_apply: merge folds BN into the float
  * convolution first; freeze/fold turn a planned conv2d + batchnorm pair into one qconvbn2d. */
 #include <stdio.h>
@@ -70,8 +75,8 @@ static lb_qcfg weight_cfg(const lb_backend *b, const lb_qplan_request *r, int bi
   memset(&c, 0, sizeof c);
   c.spec = b->weight;
   if (!b->fixed_bits) c.spec.bits = bits8 ? 8 : r->wbits;
-  c.est = r->est;
-  c.observer = r->w_observer;
+  c.est = b->log_grid ? LB_EST_LOG : r->est;
+  c.observer = b->log_grid ? LB_OBS_MINMAX : r->w_observer;
   c.init = 0;
   return c;
 }
@@ -84,6 +89,11 @@ static lb_qcfg act_cfg(const lb_backend *b, const lb_qplan_request *r, int bits8
   if (nonneg && b->act_unsigned_after_relu && c.spec.is_signed) {
     c.spec.is_signed = 0;
     c.spec.narrow = 0;
+  }
+  if (b->log_grid) {
+    c.est = LB_EST_LOG;
+    c.observer = LB_OBS_MINMAX;
+    return c;
   }
   c.est = r->est;
   c.observer = r->a_observer;
@@ -124,6 +134,18 @@ lb_status lb_qplan_make(const lb_graph *g, const lb_qplan_request *r, lb_qplan *
     return lb_fail(LB_ERR_ARG, "quant plan: unknown observer kind");
   if (r->bn_fold < 0 || r->bn_fold >= LB_BN_FOLD_COUNT)
     return lb_fail(LB_ERR_ARG, "quant plan: unknown BN folding %d (none, merge, freeze, fold)", r->bn_fold);
+  if (b->log_grid && r->est != LB_EST_STE && r->est != LB_EST_LOG)
+    return lb_fail(LB_ERR_UNSUPPORTED,
+                   "quant plan: %s quantizes on its own log grid with a straight-through gradient; method '%s' "
+                   "does not apply there (use ste or log)",
+                   b->name, lb_estimator_name(r->est));
+  if (b->log_grid && ((r->w_observer != LB_OBS_MINMAX && r->w_observer != LB_OBS_EMA_MINMAX) ||
+                      (r->a_observer != LB_OBS_MINMAX && r->a_observer != LB_OBS_EMA_MINMAX)))
+    return lb_fail(LB_ERR_UNSUPPORTED, "quant plan: %s sets c = the running max|x|; observers minmax or ema only",
+                   b->name);
+  if (!b->log_grid && r->est == LB_EST_LOG)
+    return lb_fail(LB_ERR_UNSUPPORTED, "quant plan: the log method is NNIE's log grid; %s quantizes on a uniform grid",
+                   b->name);
   if ((r->est == LB_EST_PACT || r->est == LB_EST_DOREFA) && b->act.is_signed && !b->act_unsigned_after_relu)
     return lb_fail(LB_ERR_UNSUPPORTED,
                    "quant plan: %s clips activations to [0, alpha] and needs an unsigned activation spec; "

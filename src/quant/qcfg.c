@@ -3,7 +3,7 @@
 
 #include "lowbit/qgraph.h"
 
-static const char *const est_names[LB_EST_COUNT] = {"ste", "lsq", "lsq+", "pact", "dorefa"};
+static const char *const est_names[LB_EST_COUNT] = {"ste", "lsq", "lsq+", "pact", "dorefa", "log"};
 
 lb_status lb_estimator_parse(const char *name, lb_estimator *e) {
   for (int i = 0; i < LB_EST_COUNT; i++)
@@ -11,7 +11,7 @@ lb_status lb_estimator_parse(const char *name, lb_estimator *e) {
       *e = (lb_estimator)i;
       return LB_OK;
     }
-  return lb_fail(LB_ERR_NOT_FOUND, "unknown quantization method '%s' (ste, lsq, lsq+, pact, dorefa)", name);
+  return lb_fail(LB_ERR_NOT_FOUND, "unknown quantization method '%s' (ste, lsq, lsq+, pact, dorefa, log)", name);
 }
 
 const char *lb_estimator_name(lb_estimator e) { return (e >= 0 && e < LB_EST_COUNT) ? est_names[e] : "?"; }

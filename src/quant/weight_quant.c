@@ -1,5 +1,9 @@
 /* The weight quantizer of qconv2d / qlinear: parameters, forward (STE/LSQ/LSQ+ through the
- * fake-quant kernels, DoReFa for DoReFa and PACT) and the estimators' gradients. */
+ * fake-quant kernels, DoReFa for DoReFa and PACT, NNIE's log grid for log) and the estimators'
+ * gradients. Log: w_scale (one value, not trainable) holds c; a training forward first sets
+ * c <- max(c, max|w|) (idempotent, so the backward's recomputation of wq changes nothing);
+ * the gradient passes straight through. */
+#include <float.h>
 #include <math.h>
 #include <string.h>
 
@@ -20,6 +24,9 @@ lb_status lb_wquant_declare(lb_graph *g, int node, int ia_base, const char *op, 
   lb_qcfg cfg;
   if (lb_qcfg_unpack(n->ia + ia_base, n->fa, &cfg, NULL) || lb_qspec_validate(&cfg.spec, &wshape))
     return lb_fail(LB_ERR_ARG, "node '%s' (%s): weight quantizer: %s", n->name, op, lb_last_error());
+  if (cfg.est == LB_EST_LOG && (cfg.spec.gran != LB_QGRAN_TENSOR || cfg.spec.bits != 8))
+    return lb_fail(LB_ERR_ARG, "node '%s' (%s): the log weight quantizer is NNIE's 8-bit grid with one c per tensor",
+                   n->name, op);
   int learn_scale = cfg.est == LB_EST_LSQ || cfg.est == LB_EST_LSQ_PLUS;
   int learn_zero = cfg.est == LB_EST_LSQ_PLUS && !cfg.spec.symmetric;
   lb_shape ps = lb_shape1(num_scales(&cfg.spec, &wshape));
@@ -96,7 +103,14 @@ const float *lb_wquant_forward(const lb_wquant *q, lb_op_ctx *c) { return lb_wqu
 const float *lb_wquant_forward_w(const lb_wquant *q, lb_op_ctx *c, const float *w) {
   if (!q->enabled) return w;
   float *wq = c->scratch;
-  if (is_dorefa(q))
+  if (q->cfg.est == LB_EST_LOG) {
+    float *cs = &c->param[q->ps][0];
+    if (c->training) {
+      float m = lb_logq_absmax(q->numel, w);
+      if (m > *cs || isnan(*cs)) *cs = m; /* the running max: never decreases */
+    }
+    lb_logq_forward(q->numel, *cs > FLT_EPSILON ? *cs : FLT_EPSILON, w, wq);
+  } else if (is_dorefa(q))
     dorefa_forward(q, w, wq);
   else
     lb_fq_forward(&q->cfg.spec, &q->shape, w, c->param[q->ps], c->param[q->ps + 1], wq);
@@ -146,6 +160,9 @@ void lb_wquant_backward_w(const lb_wquant *q, lb_op_ctx *c, const float *w, cons
     case LB_EST_PACT:
     case LB_EST_DOREFA:
       if (dw) dorefa_backward(q, w, dwq, dw);
+      break;
+    case LB_EST_LOG:
+      lb_logq_backward_ste(q->numel, dwq, dw);
       break;
     default:
       break;
