@@ -1,9 +1,8 @@
 /* lowbit quant: the quantizer spec (which integers exist), uniform fake-quantization kernels
  * with their straight-through and LSQ gradients, and observers (how scales start).
  *
- * Status: this is the first part of the quantizer (DESIGN.md section 3). Estimators beyond
- * STE/LSQ, the QuantPlan, the graph transform, backend profiles and the qat/ptq verbs are not
- * built yet; see docs/quantization.md.
+ * The graph side (estimators as ops, backend profiles, the plan, calibration) is in
+ * lowbit/qgraph.h; docs/quantization.md says what exists and what does not.
  *
  * Conventions:
  *  - round() is round-half-to-even everywhere (rintf in the default rounding mode), as ONNX and
