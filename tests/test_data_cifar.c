@@ -1,6 +1,6 @@
 /* data: CIFAR binary reader. Small files of known records (plain and gzip) are written to a temp
  * dir, read back alone and concatenated, then broken in each way the reader must catch. The real
- * CIFAR-10 files in /work/shared/data/cifar10 are checked against their own bytes and the
+ * CIFAR-10 files in shared/data/cifar10 (beside the source tree) are checked against their own bytes and the
  * well-known per-channel statistics of the training set; that part skips visibly when absent. */
 #include <errno.h>
 #include <stdlib.h>
@@ -11,7 +11,16 @@
 
 #define REC 3073
 #define PIX 3072
-#define CIFAR_DIR "/work/shared/data/cifar10"
+static char cifar_dir[4096];
+
+/* <cifar_dir>/<name> in a rotating static buffer (a few live at once). */
+static const char *cifar_path(const char *name) {
+  static char buf[6][4200];
+  static int k;
+  char *p = buf[k++ % 6];
+  snprintf(p, sizeof buf[0], "%s/%s", cifar_dir, name);
+  return p;
+}
 
 /* n records; record r has label lab[r] and pixel k = (7k + 13(r + tag)) & 255. */
 static size_t make_records(unsigned char *buf, int n, const unsigned char *lab, int tag) {
@@ -124,7 +133,7 @@ static int read_raw(const char *path, long off, unsigned char *buf, size_t len) 
 }
 
 static void real(void) {
-  const char *test = CIFAR_DIR "/test_batch_first1000.bin";
+  const char *test = cifar_path("test_batch_first1000.bin");
   static unsigned char raw[1000 * REC];
   CHECK(read_raw(test, 0, raw, sizeof raw));
   lb_dataset d;
@@ -140,8 +149,8 @@ static void real(void) {
 
   /* the five training batches: 50000 images, 5000 per class, and the per-channel mean/std that
    * every CIFAR-10 recipe uses (0.4914, 0.4822, 0.4465) / (0.2470, 0.2435, 0.2616) */
-  const char *train[5] = {CIFAR_DIR "/data_batch_1.bin", CIFAR_DIR "/data_batch_2.bin", CIFAR_DIR "/data_batch_3.bin",
-                          CIFAR_DIR "/data_batch_4.bin", CIFAR_DIR "/data_batch_5.bin"};
+  const char *train[5] = {cifar_path("data_batch_1.bin"), cifar_path("data_batch_2.bin"), cifar_path("data_batch_3.bin"),
+                          cifar_path("data_batch_4.bin"), cifar_path("data_batch_5.bin")};
   for (int i = 0; i < 5; i++) CHECK_MSG(lbt_file_exists(train[i]), "%s missing", train[i]);
   CHECK_OK(lb_cifar_load(train, 5, &d));
   CHECK(d.n == 50000 && d.classes == 10);
@@ -167,10 +176,13 @@ int main(void) {
   if (!lbt_tmp_init("lbt_cifar_")) return 1;
   synthetic();
   CHECK(lbt_tmp_cleanup() == 0);
-  if (!lbt_file_exists(CIFAR_DIR "/test_batch_first1000.bin")) {
+  snprintf(cifar_dir, sizeof cifar_dir, "%s/data/cifar10", lbt_shared_dir());
+  if (!lbt_file_exists(cifar_path("test_batch_first1000.bin"))) {
     if (lbt_failures) return lbt_finish("test_data_cifar");
     printf("test_data_cifar: synthetic part: %d checks passed\n", lbt_checks);
-    return lbt_skip("test_data_cifar", "CIFAR-10 binaries not found in " CIFAR_DIR);
+    char why[4300];
+    snprintf(why, sizeof why, "CIFAR-10 binaries not found in %s", cifar_dir);
+    return lbt_skip("test_data_cifar", why);
   }
   real();
   return lbt_finish("test_data_cifar");

@@ -103,6 +103,14 @@ const char *lbt_source_dir(void) {
   return d ? d : ".";
 }
 
+const char *lbt_shared_dir(void) {
+  static char dir[4096];
+  const char *env = getenv("LOWBIT_SHARED_DIR");
+  if (env) return env;
+  if (!dir[0]) snprintf(dir, sizeof dir, "%s/../shared", lbt_source_dir());
+  return dir;
+}
+
 const char *lbt_cli(void) {
   const char *c = getenv("LOWBIT_CLI");
   return c ? c : "lowbit";

@@ -91,6 +91,9 @@ double lbt_dot(const float *y, const float *r, int64_t n);
 /* Directory of the source tree (env LOWBIT_SOURCE_DIR, set by ctest), and the CLI binary. */
 const char *lbt_source_dir(void);
 const char *lbt_cli(void);
+/* The read-only shared/ folder beside the project (env LOWBIT_SHARED_DIR, else
+ * <source dir>/../shared). Tests that need it skip visibly when it is absent. */
+const char *lbt_shared_dir(void);
 int lbt_file_exists(const char *path);
 
 /* Temp files. lbt_tmp_init makes a fresh directory /tmp/<prefix>XXXXXX and returns its path
