@@ -3,6 +3,7 @@
 #define LOWBIT_GRAPH_OPS_H
 
 #include "lowbit/graph.h"
+#include "lowbit/nn.h"
 
 extern const lb_op_def lb_op_input, lb_op_conv2d, lb_op_linear, lb_op_batchnorm, lb_op_relu, lb_op_relu6,
     lb_op_hardtanh, lb_op_maxpool, lb_op_avgpool, lb_op_gap, lb_op_add, lb_op_flatten, lb_op_dropout;
@@ -14,5 +15,10 @@ static inline const lb_shape *lb_in_shape(const lb_graph *g, const lb_node *n, i
 
 /* Per-sample element count of a node's output. */
 static inline int64_t lb_node_numel(const lb_node *n) { return lb_shape_numel(&n->shape); }
+
+/* The convolution descriptor of a node with the conv2d attribute layout (LB_CONV_*), for an
+ * input of per-sample shape `in` at a batch size; oh/ow filled. Shared by every op that runs a
+ * convolution (conv2d here, the quantized variants in the quant part). */
+lb_conv2d_desc lb_node_conv_desc(const lb_node *n, const lb_shape *in, int batch);
 
 #endif

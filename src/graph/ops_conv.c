@@ -2,7 +2,7 @@
 #include "graph/ops.h"
 #include "lowbit/nn.h"
 
-static lb_conv2d_desc conv_desc(const lb_node *n, const lb_shape *in, int batch) {
+lb_conv2d_desc lb_node_conv_desc(const lb_node *n, const lb_shape *in, int batch) {
   lb_conv2d_desc d = {
       .n = batch, .c = (int)in->d[0], .h = (int)in->d[1], .w = (int)in->d[2],
       .k = n->ia[LB_CONV_K], .r = n->ia[LB_CONV_R], .s = n->ia[LB_CONV_S],
@@ -10,7 +10,7 @@ static lb_conv2d_desc conv_desc(const lb_node *n, const lb_shape *in, int batch)
       .pad_h = n->ia[LB_CONV_PH], .pad_w = n->ia[LB_CONV_PW],
       .dil_h = n->ia[LB_CONV_DH], .dil_w = n->ia[LB_CONV_DW], .groups = n->ia[LB_CONV_GROUPS],
   };
-  lb_conv2d_init(&d);
+  (void)lb_conv2d_init(&d); /* fills oh/ow; the node's infer has validated the attributes */
   return d;
 }
 
@@ -18,7 +18,7 @@ static lb_status conv_infer(lb_graph *g, int idx) {
   lb_node *n = &g->nodes[idx];
   const lb_shape *in = lb_in_shape(g, n, 0);
   if (in->ndim != 3) return lb_fail(LB_ERR_SHAPE, "node '%s' (conv2d): input must be (C,H,W)", n->name);
-  lb_conv2d_desc d = conv_desc(n, in, 1);
+  lb_conv2d_desc d = lb_node_conv_desc(n, in, 1);
   if (lb_conv2d_init(&d)) return lb_fail(LB_ERR_SHAPE, "node '%s' (conv2d): %s", n->name, lb_last_error());
   n->shape = lb_shape3(d.k, d.oh, d.ow);
   int64_t fan = (int64_t)(d.c / d.groups) * d.r * d.s;
@@ -29,17 +29,17 @@ static lb_status conv_infer(lb_graph *g, int idx) {
 }
 
 static size_t conv_scratch(const lb_graph *g, const lb_node *n, int batch) {
-  lb_conv2d_desc d = conv_desc(n, lb_in_shape(g, n, 0), batch);
+  lb_conv2d_desc d = lb_node_conv_desc(n, lb_in_shape(g, n, 0), batch);
   return lb_conv2d_scratch_floats(&d);
 }
 
 static void conv_forward(const lb_node *n, lb_op_ctx *c) {
-  lb_conv2d_desc d = conv_desc(n, c->in_shape[0], c->batch);
+  lb_conv2d_desc d = lb_node_conv_desc(n, c->in_shape[0], c->batch);
   lb_conv2d_forward(&d, c->in[0], c->param[0], n->ia[LB_CONV_BIAS] ? c->param[1] : NULL, c->out, c->scratch);
 }
 
 static void conv_backward(const lb_node *n, lb_op_ctx *c) {
-  lb_conv2d_desc d = conv_desc(n, c->in_shape[0], c->batch);
+  lb_conv2d_desc d = lb_node_conv_desc(n, c->in_shape[0], c->batch);
   lb_conv2d_backward(&d, c->in[0], c->param[0], c->dout, c->din[0], c->dparam[0],
                      n->ia[LB_CONV_BIAS] ? c->dparam[1] : NULL, c->scratch);
 }

@@ -5,25 +5,13 @@
 #include "quant/qops.h"
 #include "quant/weight_quant.h"
 
-/* The descriptor of node n at a batch size; lb_conv2d_init is left to the caller. */
-static lb_conv2d_desc qconv_desc(const lb_node *n, const lb_shape *in, int batch) {
-  const int *a = n->ia;
-  lb_conv2d_desc d = {.n = batch, .c = (int)in->d[0], .h = (int)in->d[1], .w = (int)in->d[2],
-                      .k = a[LB_CONV_K], .r = a[LB_CONV_R], .s = a[LB_CONV_S],
-                      .stride_h = a[LB_CONV_SH], .stride_w = a[LB_CONV_SW], .pad_h = a[LB_CONV_PH],
-                      .pad_w = a[LB_CONV_PW], .dil_h = a[LB_CONV_DH], .dil_w = a[LB_CONV_DW],
-                      .groups = a[LB_CONV_GROUPS]};
-  (void)lb_conv2d_init(&d); /* validated by infer */
-  return d;
-}
-
 static lb_shape qconv_wshape(const lb_conv2d_desc *d) { return lb_shape4(d->k, d->c / d->groups, d->r, d->s); }
 
 static lb_status qconv_infer(lb_graph *g, int idx) {
   lb_node *n = &g->nodes[idx];
   const lb_shape *in = lb_in_shape(g, n, 0);
   if (in->ndim != 3) return lb_fail(LB_ERR_SHAPE, "node '%s' (qconv2d): input must be (C,H,W)", n->name);
-  lb_conv2d_desc d = qconv_desc(n, in, 1);
+  lb_conv2d_desc d = lb_node_conv_desc(n, in, 1);
   if (lb_conv2d_init(&d)) return lb_fail(LB_ERR_SHAPE, "node '%s' (qconv2d): %s", n->name, lb_last_error());
   n->shape = lb_shape3(d.k, d.oh, d.ow);
   int64_t fan = (int64_t)(d.c / d.groups) * d.r * d.s;
@@ -34,7 +22,7 @@ static lb_status qconv_infer(lb_graph *g, int idx) {
 }
 
 static size_t qconv_scratch(const lb_graph *g, const lb_node *n, int batch) {
-  lb_conv2d_desc d = qconv_desc(n, lb_in_shape(g, n, 0), batch);
+  lb_conv2d_desc d = lb_node_conv_desc(n, lb_in_shape(g, n, 0), batch);
   lb_shape ws = qconv_wshape(&d);
   return lb_wquant_scratch_floats(lb_shape_numel(&ws)) + lb_conv2d_scratch_floats(&d);
 }
@@ -48,7 +36,7 @@ typedef struct qconv_call {
 
 static qconv_call qconv_setup(const lb_node *n, const lb_op_ctx *c) {
   qconv_call k;
-  k.d = qconv_desc(n, c->in_shape[0], c->batch);
+  k.d = lb_node_conv_desc(n, c->in_shape[0], c->batch);
   lb_wquant_get(n, LB_QCONV_IA, qconv_wshape(&k.d), n->ia[LB_CONV_BIAS] != 0, &k.q);
   k.kscratch = c->scratch + lb_wquant_scratch_floats(k.q.numel);
   return k;

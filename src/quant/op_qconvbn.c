@@ -23,17 +23,6 @@ enum { P_W = 0, P_GAMMA = 3, P_BETA, P_MEAN, P_VAR }; /* parameter order (w_scal
 #define PAD 16 /* floats: 64 bytes, so every scratch part keeps the arena's alignment */
 static size_t padded(int64_t n) { return (size_t)((n + PAD - 1) / PAD * PAD); }
 
-static lb_conv2d_desc cbn_desc(const lb_node *n, const lb_shape *in, int batch) {
-  const int *a = n->ia;
-  lb_conv2d_desc d = {.n = batch, .c = (int)in->d[0], .h = (int)in->d[1], .w = (int)in->d[2],
-                      .k = a[LB_CONV_K], .r = a[LB_CONV_R], .s = a[LB_CONV_S],
-                      .stride_h = a[LB_CONV_SH], .stride_w = a[LB_CONV_SW], .pad_h = a[LB_CONV_PH],
-                      .pad_w = a[LB_CONV_PW], .dil_h = a[LB_CONV_DH], .dil_w = a[LB_CONV_DW],
-                      .groups = a[LB_CONV_GROUPS]};
-  (void)lb_conv2d_init(&d); /* validated by infer */
-  return d;
-}
-
 static lb_shape cbn_wshape(const lb_conv2d_desc *d) { return lb_shape4(d->k, d->c / d->groups, d->r, d->s); }
 
 static int strategy(const lb_node *n) { return (int)n->fa[LB_QCONVBN_STRATEGY]; }
@@ -42,7 +31,7 @@ static lb_status cbn_infer(lb_graph *g, int idx) {
   lb_node *n = &g->nodes[idx];
   const lb_shape *in = lb_in_shape(g, n, 0);
   if (in->ndim != 3) return lb_fail(LB_ERR_SHAPE, "node '%s' (qconvbn2d): input must be (C,H,W)", n->name);
-  lb_conv2d_desc d = cbn_desc(n, in, 1);
+  lb_conv2d_desc d = lb_node_conv_desc(n, in, 1);
   if (lb_conv2d_init(&d)) return lb_fail(LB_ERR_SHAPE, "node '%s' (qconvbn2d): %s", n->name, lb_last_error());
   if (n->ia[LB_CONV_BIAS]) return lb_fail(LB_ERR_ARG, "node '%s' (qconvbn2d): the conv must have no bias", n->name);
   float st = n->fa[LB_QCONVBN_STRATEGY];
@@ -71,7 +60,7 @@ static size_t cbn_aux(const lb_graph *g, const lb_node *n, int batch) {
 }
 
 static size_t cbn_scratch(const lb_graph *g, const lb_node *n, int batch) {
-  lb_conv2d_desc d = cbn_desc(n, lb_in_shape(g, n, 0), batch);
+  lb_conv2d_desc d = lb_node_conv_desc(n, lb_in_shape(g, n, 0), batch);
   lb_shape ws = cbn_wshape(&d);
   int64_t wn = lb_shape_numel(&ws);
   size_t dy0 = strategy(n) == LB_BN_FOLD_PYTORCH ? padded((int64_t)batch * lb_node_numel(n)) : 0;
@@ -90,7 +79,7 @@ typedef struct cbn_call {
 
 static cbn_call cbn_setup(const lb_node *n, const lb_op_ctx *c) {
   cbn_call k;
-  k.d = cbn_desc(n, c->in_shape[0], c->batch);
+  k.d = lb_node_conv_desc(n, c->in_shape[0], c->batch);
   lb_wquant_get(n, LB_QCONV_IA, cbn_wshape(&k.d), 0, &k.q);
   k.bn = (lb_bn_desc){.n = c->batch, .c = k.d.k, .hw = k.d.oh * k.d.ow, .eps = n->fa[LB_QCONVBN_EPS],
                       .momentum = n->fa[LB_QCONVBN_MOMENTUM]};
