@@ -62,6 +62,11 @@ char *lb_qspec_str(const lb_qspec *q, char *buf, size_t cap);
  * exactly (s = m*2^e, m in [1,2): up iff m >= sqrt 2; no float is a tie). Non-positive, infinite
  * and NaN values are returned unchanged. */
 float lb_qscale_pow2(float s);
+/* The scale a quantizer op computes with, from its stored (learnable) value s: max(|s|,
+ * FLT_EPSILON) (a NaN gives FLT_EPSILON), rounded to a power of two for pow2 specs. *sign (may
+ * be NULL) receives d|s|/ds, so a gradient for the effective scale reaches the stored value.
+ * Every quantizer op uses this, so activations and weights treat a learned scale alike. */
+float lb_qscale_effective(const lb_qspec *q, float s, float *sign);
 
 /* ---- fake quantization ------------------------------------------------------------------- */
 /* The spec must be valid for the shape (lb_qspec_validate). zero may be NULL (all zero points 0);

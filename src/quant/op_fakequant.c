@@ -152,15 +152,6 @@ static double sum_above(int64_t n, float hi, const float *x, const float *dy) {
 }
 
 /* ---- the op ------------------------------------------------------------------------------- */
-/* The scale the kernels use for STE/LSQ/LSQ+ (see the header comment); *sign receives the
- * derivative of |s| so that the gradient reaches the stored value. */
-static float eff_scale(const lb_qspec *q, float s, float *sign) {
-  if (sign) *sign = s < 0.0f ? -1.0f : 1.0f;
-  float a = fabsf(s);
-  if (!(a >= FLT_EPSILON)) a = FLT_EPSILON; /* also catches NaN */
-  return q->scale_kind == LB_QSCALE_POW2 ? lb_qscale_pow2(a) : a;
-}
-
 /* PACT's clip as used: alpha floored like a scale (a learned alpha may not reach 0). */
 static float eff_alpha(float alpha) { return alpha >= FLT_EPSILON ? alpha : FLT_EPSILON; }
 
@@ -201,7 +192,7 @@ static void fq_forward(const lb_node *n, lb_op_ctx *c) {
     break;
   }
   default: {
-    float s = eff_scale(&cfg.spec, c->param[FQP_SCALE][0], NULL);
+    float s = lb_qscale_effective(&cfg.spec, c->param[FQP_SCALE][0], NULL);
     lb_fq_forward(&cfg.spec, &shape, x, &s, c->param[FQP_ZERO], y);
     break;
   }
@@ -223,14 +214,14 @@ static void fq_backward(const lb_node *n, lb_op_ctx *c) {
   }
   switch (cfg.est) {
   case LB_EST_STE: {
-    float s = eff_scale(&cfg.spec, c->param[FQP_SCALE][0], NULL);
+    float s = lb_qscale_effective(&cfg.spec, c->param[FQP_SCALE][0], NULL);
     lb_fq_backward_ste(&cfg.spec, &shape, x, &s, c->param[FQP_ZERO], dy, dx);
     break;
   }
   case LB_EST_LSQ:
   case LB_EST_LSQ_PLUS: {
     float sign;
-    float s = eff_scale(&cfg.spec, c->param[FQP_SCALE][0], &sign);
+    float s = lb_qscale_effective(&cfg.spec, c->param[FQP_SCALE][0], &sign);
     float gf = lb_lsq_grad_factor(&cfg.spec, &shape);
     float ds = 0.0f;
     float *dscale = c->dparam[FQP_SCALE] ? &ds : NULL;

@@ -24,7 +24,7 @@ static lb_status qconv_infer(lb_graph *g, int idx) {
 static size_t qconv_scratch(const lb_graph *g, const lb_node *n, int batch) {
   lb_conv2d_desc d = lb_node_conv_desc(n, lb_in_shape(g, n, 0), batch);
   lb_shape ws = qconv_wshape(&d);
-  return lb_wquant_scratch_floats(lb_shape_numel(&ws)) + lb_conv2d_scratch_floats(&d);
+  return lb_wquant_scratch_floats(lb_shape_numel(&ws), d.k) + lb_conv2d_scratch_floats(&d);
 }
 
 /* Descriptor, quantizer and the float kernel's scratch of one call. */
@@ -38,7 +38,7 @@ static qconv_call qconv_setup(const lb_node *n, const lb_op_ctx *c) {
   qconv_call k;
   k.d = lb_node_conv_desc(n, c->in_shape[0], c->batch);
   lb_wquant_get(n, LB_QCONV_IA, qconv_wshape(&k.d), n->ia[LB_CONV_BIAS] != 0, &k.q);
-  k.kscratch = c->scratch + lb_wquant_scratch_floats(k.q.numel);
+  k.kscratch = c->scratch + lb_wquant_scratch_of(&k.q);
   return k;
 }
 

@@ -64,7 +64,7 @@ static size_t cbn_scratch(const lb_graph *g, const lb_node *n, int batch) {
   lb_shape ws = cbn_wshape(&d);
   int64_t wn = lb_shape_numel(&ws);
   size_t dy0 = strategy(n) == LB_BN_FOLD_PYTORCH ? padded((int64_t)batch * lb_node_numel(n)) : 0;
-  return lb_wquant_scratch_floats(wn) + 2 * padded(wn) + dy0 + lb_conv2d_scratch_floats(&d);
+  return lb_wquant_scratch_floats(wn, d.k) + 2 * padded(wn) + dy0 + lb_conv2d_scratch_floats(&d);
 }
 
 /* Everything one forward or backward call needs. */
@@ -84,7 +84,7 @@ static cbn_call cbn_setup(const lb_node *n, const lb_op_ctx *c) {
   k.bn = (lb_bn_desc){.n = c->batch, .c = k.d.k, .hw = k.d.oh * k.d.ow, .eps = n->fa[LB_QCONVBN_EPS],
                       .momentum = n->fa[LB_QCONVBN_MOMENTUM]};
   k.per = k.q.numel / k.d.k;
-  k.wf = c->scratch + lb_wquant_scratch_floats(k.q.numel);
+  k.wf = c->scratch + lb_wquant_scratch_of(&k.q);
   k.dwf = k.wf + padded(k.q.numel);
   k.dy0 = k.dwf + padded(k.q.numel);
   k.kscratch = k.dy0 + (strategy(n) == LB_BN_FOLD_PYTORCH ? padded((int64_t)c->batch * lb_node_numel(n)) : 0);

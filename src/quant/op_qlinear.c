@@ -22,7 +22,7 @@ static lb_status qlinear_infer(lb_graph *g, int idx) {
 
 static size_t qlinear_scratch(const lb_graph *g, const lb_node *n, int batch) {
   (void)batch;
-  return lb_wquant_scratch_floats(lb_shape_numel(lb_in_shape(g, n, 0)) * n->ia[LB_LINEAR_OUT]);
+  return lb_wquant_scratch_floats(lb_shape_numel(lb_in_shape(g, n, 0)) * n->ia[LB_LINEAR_OUT], n->ia[LB_LINEAR_OUT]);
 }
 
 static void qlinear_get(const lb_node *n, const lb_op_ctx *c, int *in, lb_wquant *q) {

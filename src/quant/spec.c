@@ -1,5 +1,6 @@
 /* The quantizer spec: which integers exist (range), how many scales a tensor needs, validation
  * with messages that name the problem, a short readable form, and power-of-two scale rounding. */
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 
@@ -122,4 +123,11 @@ float lb_qscale_pow2(float s) {
   e -= 1;
   if (m * m >= 2.0) e += 1;
   return (float)ldexp(1.0, e);
+}
+
+float lb_qscale_effective(const lb_qspec *q, float s, float *sign) {
+  if (sign) *sign = s < 0.0f ? -1.0f : 1.0f;
+  float a = fabsf(s);
+  if (!(a >= FLT_EPSILON)) a = FLT_EPSILON; /* also catches NaN */
+  return q->scale_kind == LB_QSCALE_POW2 ? lb_qscale_pow2(a) : a;
 }

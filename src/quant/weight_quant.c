@@ -13,11 +13,27 @@
 
 static int64_t padded(int64_t n) { return (n + WQ_PAD - 1) / WQ_PAD * WQ_PAD; }
 
-size_t lb_wquant_scratch_floats(int64_t weight_numel) { return (size_t)(2 * padded(weight_numel)); }
-
 static int64_t num_scales(const lb_qspec *s, const lb_shape *w) {
   return s->gran == LB_QGRAN_CHANNEL ? w->d[0] : 1;
 }
+
+size_t lb_wquant_scratch_floats(int64_t weight_numel, int64_t channels) {
+  /* [wq | dwq | effective scales | their signs | their gradients] */
+  return (size_t)(2 * padded(weight_numel) + 3 * padded(channels));
+}
+
+size_t lb_wquant_scratch_of(const lb_wquant *q) { return lb_wquant_scratch_floats(q->numel, q->shape.d[0]); }
+
+/* The effective scales (lb_qscale_effective) of the node's stored w_scale, in the scratch after
+ * wq and dwq; signs (may be NULL) receive d|s|/ds. Returns the scales. */
+static float *effective_scales(const lb_wquant *q, lb_op_ctx *c, float *signs) {
+  float *eff = c->scratch + 2 * padded(q->numel);
+  int64_t n = num_scales(&q->cfg.spec, &q->shape);
+  const float *stored = c->param[q->ps];
+  for (int64_t i = 0; i < n; i++) eff[i] = lb_qscale_effective(&q->cfg.spec, stored[i], signs ? &signs[i] : NULL);
+  return eff;
+}
+
 
 lb_status lb_wquant_declare(lb_graph *g, int node, int ia_base, const char *op, lb_shape wshape) {
   lb_node *n = &g->nodes[node];
@@ -113,7 +129,7 @@ const float *lb_wquant_forward_w(const lb_wquant *q, lb_op_ctx *c, const float *
   } else if (is_dorefa(q))
     dorefa_forward(q, w, wq);
   else
-    lb_fq_forward(&q->cfg.spec, &q->shape, w, c->param[q->ps], c->param[q->ps + 1], wq);
+    lb_fq_forward(&q->cfg.spec, &q->shape, w, effective_scales(q, c, NULL), c->param[q->ps + 1], wq);
   return wq;
 }
 
@@ -144,17 +160,27 @@ void lb_wquant_backward_w(const lb_wquant *q, lb_op_ctx *c, const float *w, cons
     return;
   }
   const lb_qspec *spec = &q->cfg.spec;
-  const float *scale = c->param[q->ps], *zero = c->param[q->ps + 1];
+  const float *zero = c->param[q->ps + 1];
   switch (q->cfg.est) {
     case LB_EST_STE:
-      if (dw) lb_fq_backward_ste(spec, &q->shape, w, scale, zero, dwq, dw);
+      if (dw) lb_fq_backward_ste(spec, &q->shape, w, effective_scales(q, c, NULL), zero, dwq, dw);
       break;
     case LB_EST_LSQ:
     case LB_EST_LSQ_PLUS: {
-      /* dparam is NULL for what is not trainable: w_zero except for LSQ+ on affine specs */
+      /* the gradient of each effective scale lands in a temporary and reaches the stored
+       * w_scale through d|s|/ds; dparam is NULL for what is not trainable (w_zero except for
+       * LSQ+ on affine specs) */
+      int64_t n = num_scales(spec, &q->shape);
+      float *signs = c->scratch + 2 * padded(q->numel) + padded(q->shape.d[0]);
+      const float *eff = effective_scales(q, c, signs);
+      float *dstored = c->dparam[q->ps], *dscale = NULL;
+      if (dstored) {
+        dscale = signs + padded(q->shape.d[0]);
+        memset(dscale, 0, (size_t)n * sizeof *dscale);
+      }
       float *dzero = q->cfg.est == LB_EST_LSQ_PLUS ? c->dparam[q->ps + 1] : NULL;
-      lb_fq_backward_lsq(spec, &q->shape, w, scale, zero, dwq, lb_lsq_grad_factor(spec, &q->shape), dw,
-                         c->dparam[q->ps], dzero);
+      lb_fq_backward_lsq(spec, &q->shape, w, eff, zero, dwq, lb_lsq_grad_factor(spec, &q->shape), dw, dscale, dzero);
+      for (int64_t i = 0; dstored && i < n; i++) dstored[i] += signs[i] * dscale[i];
       break;
     }
     case LB_EST_PACT:

@@ -2,13 +2,14 @@
  *
  * A node with a weight quantizer declares, after "weight" and the optional "bias", the
  * parameters "w_scale" and "w_zero" (K values for per-channel specs, else 1). Its scratch is
- * laid out as [wq | dwq | the float kernel's scratch], each of the first two padded to 64 bytes
- * so the kernel's scratch keeps the arena's alignment. */
+ * laid out as [wq | dwq | effective scales, signs, scale gradients | the float kernel's
+ * scratch], each part padded to 64 bytes so the kernel's scratch keeps the arena's alignment. */
 #ifndef LOWBIT_QUANT_WEIGHT_QUANT_H
 #define LOWBIT_QUANT_WEIGHT_QUANT_H
 
 #include "lowbit/qgraph.h"
 
+struct lb_wquant;
 typedef struct lb_wquant {
   lb_qcfg cfg;
   int enabled;    /* 0: identity, the op is exactly its float twin */
@@ -22,8 +23,11 @@ typedef struct lb_wquant {
 lb_status lb_wquant_declare(lb_graph *g, int node, int ia_base, const char *op, lb_shape wshape);
 /* For forward/backward: the quantizer of a node whose infer succeeded. */
 void lb_wquant_get(const lb_node *n, int ia_base, lb_shape wshape, int has_bias, lb_wquant *q);
-/* Floats needed for wq and dwq (padded); the float kernel's scratch starts there. */
-size_t lb_wquant_scratch_floats(int64_t weight_numel);
+/* Floats the quantizer needs for a weight of `weight_numel` values and `channels` output
+ * channels (wq, dwq and the effective scales, padded); the float kernel's scratch starts there. */
+size_t lb_wquant_scratch_floats(int64_t weight_numel, int64_t channels);
+/* The same for a quantizer from lb_wquant_get. */
+size_t lb_wquant_scratch_of(const struct lb_wquant *q);
 
 /* The weight the float kernel sees: the parameter itself when disabled, else the quantized
  * weight written to the start of c->scratch. */
