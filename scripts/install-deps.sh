@@ -4,7 +4,8 @@
 set -euo pipefail
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
-packages=(build-essential cmake pkg-config libopenblas-openmp-dev zlib1g-dev dataset-fashion-mnist)
+packages=(build-essential cmake pkg-config libopenblas-openmp-dev zlib1g-dev dataset-fashion-mnist
+          libonnx-dev protobuf-c-compiler libprotobuf-c-dev libcjson-dev)
 if [ "${1:-}" = "--bench" ]; then packages+=(python3-torch hyperfine); fi
 missing=()
 for p in "${packages[@]}"; do
