@@ -19,6 +19,13 @@ int lb_cmd_qat(int argc, char **argv);
 int lb_cmd_ptq(int argc, char **argv);
 int lb_cmd_backends(int argc, char **argv);
 int lb_cmd_check(int argc, char **argv); /* exit 1 means "breaks a rule" */
+int lb_cmd_import(int argc, char **argv);
+int lb_cmd_deploy(int argc, char **argv);
+int lb_cmd_run(int argc, char **argv);
+int lb_cmd_verify(int argc, char **argv);
+int lb_cmd_export(int argc, char **argv);
+int lb_cmd_bench(int argc, char **argv);
+int lb_cmd_report(int argc, char **argv);
 int lb_cmd_version(int argc, char **argv);
 
 struct lb_dataset;

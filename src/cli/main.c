@@ -13,6 +13,13 @@ static const lb_cli_verb verbs[] = {
     {"ptq", "post-training quantization of a float model", lb_cmd_ptq},
     {"backends", "deployment targets and their quantization rules", lb_cmd_backends},
     {"check", "every rule of a backend that a quantized model breaks", lb_cmd_check},
+    {"import", "read an ONNX model into a float .lbm", lb_cmd_import},
+    {"deploy", "lower a quantized model to an integer program", lb_cmd_deploy},
+    {"run", "batch inference with an integer program", lb_cmd_run},
+    {"verify", "integer program against the fake-quant graph, layer by layer", lb_cmd_verify},
+    {"export", "write an integer program as ONNX or C source", lb_cmd_export},
+    {"bench", "run a benchmark recipe (method x bits x backend x seed)", lb_cmd_bench},
+    {"report", "tables and plots from bench results", lb_cmd_report},
     {"version", "print the version", lb_cmd_version},
 };
 

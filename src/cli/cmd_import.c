@@ -1,0 +1,12 @@
+/* lowbit import: not built yet (issue 5). The verb exists so that --help lists it and a user gets
+ * a clear error instead of "unknown verb". */
+#include <stdio.h>
+
+#include "cli/cli.h"
+
+int lb_cmd_import(int argc, char **argv) {
+  (void)argc;
+  (void)argv;
+  fprintf(stderr, "lowbit import: not built yet (issue 5)\n");
+  return LB_EXIT_FAIL;
+}
