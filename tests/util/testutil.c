@@ -282,3 +282,49 @@ int lbt_run_cli(const char *fmt, ...) {
   remove(err_path);
   return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
+
+int lbt_ort_available(void) {
+  char path[1024];
+  snprintf(path, sizeof path, "%s/node_modules/onnxruntime-node/package.json", lbt_source_dir());
+  if (!lbt_file_exists(path)) {
+    fprintf(stderr, "onnxruntime-node not installed (%s missing; scripts/test.sh installs it)\n", path);
+    return 0;
+  }
+  if (system("node --version >/dev/null 2>&1") != 0) {
+    fprintf(stderr, "node is not on PATH (Debian package nodejs)\n");
+    return 0;
+  }
+  return 1;
+}
+
+int lbt_ort_run(const char *model, const float *x, const int64_t *dims, int ndims, float *y, int64_t ny) {
+  char in_path[64], out_path[64], shape[128] = "", cmd[2048];
+  snprintf(in_path, sizeof in_path, "/tmp/lbt_ort_in_%ld", (long)getpid());
+  snprintf(out_path, sizeof out_path, "/tmp/lbt_ort_out_%ld", (long)getpid());
+  int64_t numel = 1;
+  for (int i = 0; i < ndims; i++) {
+    numel *= dims[i];
+    size_t len = strlen(shape);
+    snprintf(shape + len, sizeof shape - len, "%s%lld", i ? "," : "", (long long)dims[i]);
+  }
+  FILE *f = fopen(in_path, "wb");
+  if (!f) return -1;
+  size_t wrote = fwrite(x, sizeof(float), (size_t)numel, f);
+  if (fclose(f) != 0 || wrote != (size_t)numel) return -1;
+  snprintf(cmd, sizeof cmd, "node '%s/tools/ort_run.js' '%s' '%s' %s '%s'", lbt_source_dir(), model, in_path, shape,
+           out_path);
+  int st = system(cmd);
+  int rc = -1;
+  f = fopen(out_path, "rb");
+  if (st == 0 && f) {
+    fseek(f, 0, SEEK_END);
+    long bytes = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    if (bytes == (long)(ny * (int64_t)sizeof(float)) && fread(y, sizeof(float), (size_t)ny, f) == (size_t)ny) rc = 0;
+    else fprintf(stderr, "ort_run: output has %ld bytes, expected %lld\n", bytes, (long long)(ny * 4));
+  }
+  if (f) fclose(f);
+  remove(in_path);
+  remove(out_path);
+  return rc;
+}

@@ -141,4 +141,11 @@ int lbt_run_cli(const char *fmt, ...)
 lb_qspec lbt_qspec(int bits, int is_signed, int symmetric, int narrow, lb_qgran gran, int axis, int group,
                    lb_qscale_kind scale_kind);
 
+/* ONNX Runtime (npm onnxruntime-node in <source>/node_modules, run by tools/ort_run.js) as the
+ * outside runtime exports are checked against. lbt_ort_available says why not (stderr) and
+ * returns 0 when node or the package is missing; lbt_ort_run runs model on x (float32, dims
+ * of the input, ndims <= 4) and reads ny floats of its first output into y; 0 on success. */
+int lbt_ort_available(void);
+int lbt_ort_run(const char *model, const float *x, const int64_t *dims, int ndims, float *y, int64_t ny);
+
 #endif
