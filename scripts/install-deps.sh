@@ -1,12 +1,23 @@
 #!/usr/bin/env bash
 # Install the Debian 12 packages lowbit needs to build, run its main job and run its tests.
-# Works as root or through sudo. Pass --bench to add what bench/ compares against (PyTorch).
+# Works as root or through sudo. Pass --test to add what the test suite checks against (ONNX
+# Runtime through node, Chromium for the report page, ONNX's operator test data), --bench to add
+# what bench/ compares against (PyTorch).
 set -euo pipefail
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 packages=(build-essential cmake pkg-config libopenblas-openmp-dev zlib1g-dev dataset-fashion-mnist
           libonnx-dev protobuf-c-compiler libprotobuf-c-dev libcjson-dev)
-if [ "${1:-}" = "--bench" ]; then packages+=(python3-torch hyperfine); fi
+for arg in "$@"; do
+  case "$arg" in
+    --test)
+      packages+=(chromium libonnx-testdata)
+      # any node + npm will do (a machine may have them from elsewhere than Debian)
+      if ! command -v node >/dev/null || ! command -v npm >/dev/null; then packages+=(nodejs npm); fi ;;
+    --bench) packages+=(python3-torch hyperfine) ;;
+    *) echo "install-deps.sh: unknown option $arg (--test, --bench)" >&2; exit 2 ;;
+  esac
+done
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
