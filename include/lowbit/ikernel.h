@@ -40,7 +40,7 @@ extern "C" {
 static inline int64_t lb_rshift_rne(int64_t p, int s) {
   if (s <= 0) return p;
   int64_t q = p >> s; /* floor (arithmetic shift) */
-  int64_t r = p - (q << s);
+  int64_t r = (int64_t)((uint64_t)p & (((uint64_t)1 << s) - 1)); /* p - q * 2^s, without shifting a negative */
   int64_t half = (int64_t)1 << (s - 1);
   if (r > half || (r == half && (q & 1))) q++;
   return q;
