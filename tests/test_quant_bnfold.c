@@ -86,8 +86,9 @@ static void run(lb_graph *g, const float *x, int training, float *y, const float
 
 static void test_names(void) {
   lb_bn_fold f;
-  const char *names[] = {"none", "merge", "freeze", "fold"};
-  for (int i = 0; i < 4; i++) {
+  const char *names[] = {"none", "merge", "freeze", "fold", "naive", "whitepaper"};
+  CHECK(LB_BN_FOLD_COUNT == 6);
+  for (int i = 0; i < 6; i++) {
     CHECK_OK(lb_bn_fold_parse(names[i], &f));
     CHECK(f == (lb_bn_fold)i && !strcmp(lb_bn_fold_name(f), names[i]));
   }
@@ -103,7 +104,7 @@ static void test_eval_equivalence(const float *x) {
   for (int f = LB_BN_FOLD_NONE; f < LB_BN_FOLD_COUNT; f++) {
     lb_graph *qg = apply_fold(g, (lb_bn_fold)f);
     if (!qg) continue;
-    int folded = f == LB_BN_FOLD_FREEZE || f == LB_BN_FOLD_PYTORCH;
+    int folded = f != LB_BN_FOLD_NONE && f != LB_BN_FOLD_MERGE;
     CHECK_MSG(count_op(qg, "batchnorm") == (f == LB_BN_FOLD_NONE), "%s: BN nodes", lb_bn_fold_name((lb_bn_fold)f));
     CHECK(count_op(qg, "qconvbn2d") == folded && count_op(qg, "qconv2d") == !folded);
     if (f == LB_BN_FOLD_MERGE) CHECK(lb_graph_find_param(qg, "conv.bias") != NULL);
@@ -117,21 +118,24 @@ static void test_eval_equivalence(const float *x) {
   lb_graph_free(g);
 }
 
-/* fold in training: batch statistics, running statistics updated, gradients as conv -> BN. */
-static void test_fold_training(const float *x, lb_rng *rng) {
+/* fold, naive and whitepaper in training with the quantizer off: each is conv -> BN with batch
+ * statistics written differently, so outputs, running statistics and gradients must be conv ->
+ * BN's. */
+static void test_fold_training_one(const float *x, lb_rng *rng, lb_bn_fold strategy) {
   lb_graph *g = make_float(12, 1);
-  lb_graph *qg = apply_fold(g, LB_BN_FOLD_PYTORCH);
+  lb_graph *qg = apply_fold(g, strategy);
   if (!qg) {
     lb_graph_free(g);
     return;
   }
+  const char *sname = lb_bn_fold_name(strategy);
   size_t n = (size_t)B * K * H * W;
   float *want = lbt_falloc(n), *got = lbt_falloc(n), *dy = lbt_falloc(n);
   float *gw = lbt_falloc((size_t)g->n_values), *gq = lbt_falloc((size_t)qg->n_values);
   lbt_fill_uniform(dy, (int64_t)n, rng, -1, 1);
   run(g, x, 1, want, dy, gw);
   run(qg, x, 1, got, dy, gq);
-  CHECK_MSG(lbt_scaled_err(got, want, n) < 1e-5, "fold training output differs by %g", lbt_scaled_err(got, want, n));
+  CHECK_MSG(lbt_scaled_err(got, want, n) < 1e-5, "%s training output differs by %g", sname, lbt_scaled_err(got, want, n));
   const char *fp[] = {"bn.running_mean", "bn.running_var", "conv.weight", "bn.weight", "bn.bias"};
   const char *qp[] = {"conv.bn_running_mean", "conv.bn_running_var", "conv.weight", "conv.bn_weight", "conv.bn_bias"};
   for (int i = 0; i < 5; i++) {
@@ -141,7 +145,7 @@ static void test_fold_training(const float *x, lb_rng *rng) {
     const float *va = i < 2 ? g->values + a->offset : gw + a->offset;
     const float *vb = i < 2 ? qg->values + b->offset : gq + b->offset;
     double err = lbt_scaled_err(vb, va, (size_t)a->numel);
-    CHECK_MSG(err < 1e-4, "fold training: %s differs from %s by %g", qp[i], fp[i], err);
+    CHECK_MSG(err < 1e-4, "%s training: %s differs from %s by %g", sname, qp[i], fp[i], err);
   }
   free(want);
   free(got);
@@ -150,6 +154,12 @@ static void test_fold_training(const float *x, lb_rng *rng) {
   free(gq);
   lb_graph_free(qg);
   lb_graph_free(g);
+}
+
+static void test_fold_training(const float *x, lb_rng *rng) {
+  test_fold_training_one(x, rng, LB_BN_FOLD_PYTORCH);
+  test_fold_training_one(x, rng, LB_BN_FOLD_NAIVE);
+  test_fold_training_one(x, rng, LB_BN_FOLD_WHITEPAPER);
 }
 
 /* Finite differences of sum(y * r) for qconvbn2d (training mode) with the quantizer disabled
@@ -173,8 +183,8 @@ static void test_gradients(const float *x, lb_rng *rng) {
   lb_graph *g = make_float(13, 0); /* no ReLU: its kink would spoil the differences */
   float *r = lbt_falloc((size_t)B * K * H * W);
   lbt_fill_uniform(r, (int64_t)B * K * H * W, rng, -1, 1);
-  lb_bn_fold strat[] = {LB_BN_FOLD_FREEZE, LB_BN_FOLD_PYTORCH};
-  for (int s = 0; s < 2; s++) {
+  lb_bn_fold strat[] = {LB_BN_FOLD_FREEZE, LB_BN_FOLD_PYTORCH, LB_BN_FOLD_NAIVE, LB_BN_FOLD_WHITEPAPER};
+  for (int s = 0; s < 4; s++) {
     lb_graph *qg = apply_fold(g, strat[s]);
     if (!qg) continue;
     int node = lb_graph_find_node(qg, "conv");
@@ -208,12 +218,13 @@ static void test_gradients(const float *x, lb_rng *rng) {
 
 /* Enabled 4-bit quantizer: the quantized tensor is w*gamma/sigma_run, and calibration observes it. */
 static void test_quantized_weight(const float *x) {
-  for (int s = 0; s < 2; s++) {
+  const lb_bn_fold strat[] = {LB_BN_FOLD_FREEZE, LB_BN_FOLD_PYTORCH, LB_BN_FOLD_NAIVE, LB_BN_FOLD_WHITEPAPER};
+  for (int s = 0; s < 4; s++) {
     lb_graph *g = NULL;
     int in0 = 0, id;
     CHECK_OK(lb_graph_create(&g, "t", lb_shape3(C, H, W)));
     int ia[LB_NODE_IATTRS] = {K, 3, 3, 1, 1, 1, 1, 1, 1, 1, 0};
-    float fa[LB_NODE_FATTRS] = {0, 1e-5f, 0.1f, (float)(s ? LB_BN_FOLD_PYTORCH : LB_BN_FOLD_FREEZE)};
+    float fa[LB_NODE_FATTRS] = {0, 1e-5f, 0.1f, (float)strat[s]};
     lb_qcfg cfg;
     memset(&cfg, 0, sizeof cfg);
     cfg.spec = lbt_qspec(4, 1, 1, 0, LB_QGRAN_TENSOR, 0, 0, LB_QSCALE_FLOAT);
@@ -327,7 +338,7 @@ static void test_resnet8(void) {
     const char *name = lb_bn_fold_name((lb_bn_fold)f);
     lb_graph *qg = apply_fold(g, (lb_bn_fold)f);
     if (!qg) continue;
-    int folded = f == LB_BN_FOLD_FREEZE || f == LB_BN_FOLD_PYTORCH;
+    int folded = f != LB_BN_FOLD_NONE && f != LB_BN_FOLD_MERGE;
     int removed = f == LB_BN_FOLD_NONE ? 0 : pairs;
     CHECK_MSG(count_op(qg, "batchnorm") == n_bn - removed, "%s: %d BN nodes", name, count_op(qg, "batchnorm"));
     CHECK_MSG(count_op(qg, "qconvbn2d") == (folded ? pairs : 0), "%s: qconvbn2d count", name);

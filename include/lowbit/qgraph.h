@@ -68,7 +68,7 @@ enum { LB_QF_SIGNED = 1, LB_QF_SYMMETRIC = 2, LB_QF_NARROW = 4, LB_QF_POW2 = 8, 
 #define LB_QLINEAR_IA 2
 /* qconvbn2d: ia as qconv2d (conv attributes 0..10, LB_CONV_BIAS must be 0; weight quantizer at
  * ia[11..15]); fa[0] quantizer init, fa[1] BN eps, fa[2] BN momentum, fa[3] the strategy
- * (LB_BN_FOLD_FREEZE or LB_BN_FOLD_PYTORCH, stored as a float; float attributes are the ones
+ * (LB_BN_FOLD_FREEZE, _PYTORCH, _NAIVE or _WHITEPAPER, stored as a float; float attributes are the ones
  * left free, and small integers are exact in a float). */
 enum { LB_QCONVBN_EPS = 1, LB_QCONVBN_MOMENTUM = 2, LB_QCONVBN_STRATEGY = 3 }; /* fa */
 
@@ -82,16 +82,30 @@ enum { LB_QCONVBN_EPS = 1, LB_QCONVBN_MOMENTUM = 2, LB_QCONVBN_STRATEGY = 3 }; /
  *  PYTORCH qconvbn2d, PyTorch's ConvBn2d (MQBench strategy 4): z = conv(x, FQ(w*gamma/sigma_run))
  *          divided per channel by gamma/sigma_run, then an ordinary BN on z: batch statistics
  *          and a running-statistics update in training; in evaluation exactly the FREEZE formula
- *          (conv with the folded weight plus the folded bias). */
+ *          (conv with the folded weight plus the folded bias).
+ *  NAIVE   qconvbn2d, MQBench strategy 2: in training a float conv z = conv(x, w) gives the batch
+ *          mean mu_B and sigma_B = sqrt(var_B + eps) (biased variance; the running statistics are
+ *          updated from them as BN does), and y = conv(x, FQ(w*gamma/sigma_B)) + (beta -
+ *          gamma*mu_B/sigma_B); gradients flow through the batch statistics into w and x.
+ *  WHITEPAPER  qconvbn2d, MQBench strategy 3 (Krishnamoorthi's correction): the weight is folded
+ *          with the running statistics for quantization, and in training the output is
+ *          rescaled to batch statistics: y = conv(x, FQ(w*gamma/sigma_run)) * sigma_run/sigma_B +
+ *          (beta - gamma*mu_B/sigma_B), mu_B/sigma_B from the float conv as in NAIVE (sigma_run
+ *          is read before this step's running update). The paper's switch to running statistics
+ *          after a freeze step is not built: it happens at evaluation only.
+ *  Both evaluate exactly like FREEZE. */
 typedef enum lb_bn_fold {
   LB_BN_FOLD_NONE = 0,
   LB_BN_FOLD_MERGE,
   LB_BN_FOLD_FREEZE,
   LB_BN_FOLD_PYTORCH,
+  LB_BN_FOLD_NAIVE,
+  LB_BN_FOLD_WHITEPAPER,
   LB_BN_FOLD_COUNT
 } lb_bn_fold;
 
-lb_status lb_bn_fold_parse(const char *name, lb_bn_fold *f); /* "none","merge","freeze","fold" */
+/* "none", "merge", "freeze", "fold", "naive", "whitepaper" */
+lb_status lb_bn_fold_parse(const char *name, lb_bn_fold *f);
 const char *lb_bn_fold_name(lb_bn_fold f);
 /* Whether conv2d node `conv` of g is followed by a batchnorm that it alone feeds: that node's
  * index, else -1. A conv that is the graph output, or has any other consumer, is not. */

@@ -12,7 +12,7 @@ int lb_cmd_ptq(int argc, char **argv) {
   lb_arg args[] = {
       {"model", LB_ARG_STR, &j.model, "float model (.lbm) to quantize", 0},
       {"backend", LB_ARG_STR, &backend, "target rules (lowbit backends lists them; default academic)", 0},
-      {"bn-fold", LB_ARG_STR, &bn_fold, "BN folding: none (default), merge, freeze, fold (PyTorch ConvBn2d)", 0},
+      {"bn-fold", LB_ARG_STR, &bn_fold, "BN folding: none (default), merge, freeze, fold (PyTorch ConvBn2d), naive, whitepaper", 0},
       {"w", LB_ARG_INT, &wbits, "weight bits (default 8)", 0},
       {"a", LB_ARG_INT, &abits, "activation bits (default 8)", 0},
       {"observer", LB_ARG_STR, &observer, "activation observer: minmax, ema, percentile, mse, kl, lsq", 0},

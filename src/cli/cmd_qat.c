@@ -34,7 +34,7 @@ int lb_cmd_qat(int argc, char **argv) {
       {"model", LB_ARG_STR, &j.model, "float model (.lbm) to start from", 0},
       {"method", LB_ARG_STR, &method, "estimator: lsq (default; log on nnie), lsq+, pact, dorefa, ste, log", 0},
       {"backend", LB_ARG_STR, &backend, "target rules (lowbit backends lists them; default academic)", 0},
-      {"bn-fold", LB_ARG_STR, &bn_fold, "BN folding: none (default), merge, freeze, fold (PyTorch ConvBn2d)", 0},
+      {"bn-fold", LB_ARG_STR, &bn_fold, "BN folding: none (default), merge, freeze, fold (PyTorch ConvBn2d), naive, whitepaper", 0},
       {"w", LB_ARG_INT, &wbits, "weight bits (default 4)", 0},
       {"a", LB_ARG_INT, &abits, "activation bits (default 4)", 0},
       {"epochs", LB_ARG_INT, &o.epochs, "epochs of fine-tuning (default 5)", 0},
@@ -55,7 +55,9 @@ int lb_cmd_qat(int argc, char **argv) {
                        "SGD with Nesterov momentum and a cosine schedule. --bn-fold picks MQBench's BN folding: none "
                        "keeps conv -> BN unfolded (academic setting); merge folds BN into the conv once with "
                        "the running statistics; freeze folds with frozen running statistics every step; fold "
-                       "is PyTorch's ConvBn2d (folded weight quantized, batch-statistics BN in training).",
+                       "is PyTorch's ConvBn2d (folded weight quantized, batch-statistics BN in training); naive "
+                       "folds with the batch statistics of a float conv; whitepaper folds with the running "
+                       "statistics and rescales the output to the batch statistics in training.",
                        args, (int)(sizeof args / sizeof args[0]), NULL, 0, 0};
   int rc = lb_args_parse(&spec, argc, argv);
   if (rc >= 0) return rc;

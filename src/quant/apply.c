@@ -6,7 +6,7 @@
  * graph computes exactly what the float graph computes until lb_quant_calibrate.
  *
  * BN folding: MERGE transforms the float graph first (lb_graph_merge_bn) and applies the plan,
- * its node indices mapped, to the result. FREEZE and PYTORCH emit one qconvbn2d for each
+ * its node indices mapped, to the result. The other strategies emit one qconvbn2d for each
  * planned bias-free conv2d whose only consumer is a batchnorm; the BN node is not emitted and
  * its consumers read the qconvbn2d. */
 #include <stdio.h>
@@ -61,10 +61,10 @@ static lb_status copy_values(const lb_graph *g, lb_graph *qg) {
 }
 
 /* fold_bn[conv] = its batchnorm and fold_bn[bn] = its conv, for every pair that becomes a
- * qconvbn2d under the plan (FREEZE, PYTORCH); -1 elsewhere. */
+ * qconvbn2d under the plan (every strategy but NONE and MERGE); -1 elsewhere. */
 static void find_folds(const lb_graph *g, const lb_qplan *plan, const int *entry_of, int *fold_bn) {
   for (int i = 0; i < g->n_nodes; i++) fold_bn[i] = -1;
-  if (plan->bn_fold != LB_BN_FOLD_FREEZE && plan->bn_fold != LB_BN_FOLD_PYTORCH) return;
+  if (plan->bn_fold == LB_BN_FOLD_NONE || plan->bn_fold == LB_BN_FOLD_MERGE) return;
   for (int i = 1; i < g->n_nodes; i++) {
     int bn = lb_bn_after_conv(g, i);
     if (bn < 0 || g->nodes[i].ia[LB_CONV_BIAS] || entry_of[i] < 0 || !plan->e[entry_of[i]].has_weight || entry_of[bn] >= 0)

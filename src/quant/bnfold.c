@@ -8,7 +8,7 @@
 
 #include "lowbit/qgraph.h"
 
-static const char *const fold_names[LB_BN_FOLD_COUNT] = {"none", "merge", "freeze", "fold"};
+static const char *const fold_names[LB_BN_FOLD_COUNT] = {"none", "merge", "freeze", "fold", "naive", "whitepaper"};
 
 lb_status lb_bn_fold_parse(const char *name, lb_bn_fold *f) {
   for (int i = 0; name && i < LB_BN_FOLD_COUNT; i++)
@@ -16,7 +16,7 @@ lb_status lb_bn_fold_parse(const char *name, lb_bn_fold *f) {
       *f = (lb_bn_fold)i;
       return LB_OK;
     }
-  return lb_fail(LB_ERR_NOT_FOUND, "unknown BN folding '%s' (none, merge, freeze, fold)", name ? name : "(null)");
+  return lb_fail(LB_ERR_NOT_FOUND, "unknown BN folding '%s' (none, merge, freeze, fold, naive, whitepaper)", name ? name : "(null)");
 }
 
 const char *lb_bn_fold_name(lb_bn_fold f) { return ((int)f >= 0 && f < LB_BN_FOLD_COUNT) ? fold_names[f] : "?"; }

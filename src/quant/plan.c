@@ -133,7 +133,7 @@ lb_status lb_qplan_make(const lb_graph *g, const lb_qplan_request *r, lb_qplan *
       r->a_observer >= LB_OBS_KIND_COUNT)
     return lb_fail(LB_ERR_ARG, "quant plan: unknown observer kind");
   if (r->bn_fold < 0 || r->bn_fold >= LB_BN_FOLD_COUNT)
-    return lb_fail(LB_ERR_ARG, "quant plan: unknown BN folding %d (none, merge, freeze, fold)", r->bn_fold);
+    return lb_fail(LB_ERR_ARG, "quant plan: unknown BN folding %d (none, merge, freeze, fold, naive, whitepaper)", r->bn_fold);
   if (b->log_grid && r->est != LB_EST_STE && r->est != LB_EST_LOG)
     return lb_fail(LB_ERR_UNSUPPORTED,
                    "quant plan: %s quantizes on its own log grid with a straight-through gradient; method '%s' "
