@@ -377,6 +377,55 @@ static void test_apply_calibrate(lb_graph *g) {
   lb_dataset_free(&bad);
 }
 
+/* Per-layer overrides: bits of one layer changed, a layer left float, the spec syntax, and the
+ * errors (unknown layer, not a weighted layer, bad bits, a fixed-bit backend). */
+static void test_overrides(const lb_graph *g) {
+  const char *mid = NULL;
+  for (int i = 1; i < g->n_nodes && !mid; i++)
+    if (!strcmp(g->nodes[i].op->name, "conv2d") && !strncmp(g->nodes[i].name, "layer2", 6)) mid = g->nodes[i].name;
+  CHECK(mid != NULL);
+  if (!mid) return;
+  lb_qplan_request r = req("academic", 4, 4, LB_EST_LSQ);
+  lb_qplan p;
+  CHECK_OK(lb_qplan_make(g, &r, &p));
+  int n0 = p.n;
+  char spec[256];
+  snprintf(spec, sizeof spec, "%s=2/3,stem.conv=-/6,fc=float", mid);
+  CHECK_OK(lb_qplan_override_spec(g, &p, spec));
+  const lb_qplan_entry *e = entry_for(g, &p, mid), *stem = entry_for(g, &p, "stem.conv");
+  CHECK(e && e->weight.spec.bits == 2 && e->input[0].spec.bits == 3);
+  CHECK(e && e->weight.est == LB_EST_LSQ && !e->input[0].spec.is_signed); /* the rest of the specs stay */
+  CHECK(stem && stem->weight.spec.bits == 8 && stem->input[0].spec.bits == 6);
+  CHECK(entry_for(g, &p, "fc") == NULL && p.n == n0 - 1);
+  lb_graph *qg = NULL;
+  CHECK_OK(lb_quant_apply(g, &p, &qg));
+  if (qg) {
+    int id = lb_graph_find_node(qg, mid), fc = lb_graph_find_node(qg, "fc");
+    CHECK(id > 0 && !strcmp(qg->nodes[id].op->name, "qconv2d") && qg->nodes[id].ia[LB_QCONV_IA] == 2);
+    CHECK(id > 0 && !strcmp(qg->nodes[qg->nodes[id].inputs[0]].op->name, "fakequant") &&
+          qg->nodes[qg->nodes[id].inputs[0]].ia[LB_FQ_IA] == 3);
+    CHECK(fc > 0 && !strcmp(qg->nodes[fc].op->name, "linear"));
+    lb_graph_free(qg);
+  }
+  CHECK_STATUS(lb_qplan_override(g, &p, "nope", 4, 4), LB_ERR_NOT_FOUND);
+  CHECK_STATUS(lb_qplan_override(g, &p, "pool", 4, 4), LB_ERR_ARG); /* gap: not a weighted layer */
+  CHECK(strstr(lb_last_error(), "pool") != NULL);
+  CHECK_STATUS(lb_qplan_override(g, &p, "fc", 4, 4), LB_ERR_ARG);  /* no longer planned */
+  CHECK_STATUS(lb_qplan_override(g, &p, "stem.conv", 17, 4), LB_ERR_ARG);
+  const char *bad[] = {"stem.conv", "stem.conv=", "=4/4", "stem.conv=4", "stem.conv=4/", "stem.conv=4/4x", "stem.conv=0/4", "stem.conv=a/4"};
+  for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
+    lb_status st = lb_qplan_override_spec(g, &p, bad[k]);
+    CHECK_MSG(st != LB_OK, "override '%s' accepted", bad[k]);
+  }
+  lb_qplan_free(&p);
+  r = req("tensorrt", 8, 8, LB_EST_STE);
+  CHECK_OK(lb_qplan_make(g, &r, &p));
+  CHECK_STATUS(lb_qplan_override(g, &p, "stem.conv", 4, 0), LB_ERR_UNSUPPORTED);
+  CHECK(strstr(lb_last_error(), "8-bit only") != NULL);
+  CHECK_OK(lb_qplan_override(g, &p, "stem.conv", 8, 8));
+  lb_qplan_free(&p);
+}
+
 int main(void) {
   CHECK_OK(lb_quant_register_ops());
   lb_graph *g = NULL;
@@ -388,6 +437,7 @@ int main(void) {
   test_plans(g);
   test_plan_errors(g);
   test_apply_calibrate(g);
+  test_overrides(g);
   lb_graph_free(g);
   return lbt_finish("test_quant_plan");
 }

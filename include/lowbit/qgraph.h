@@ -172,6 +172,16 @@ typedef struct lb_qplan_request {
  * 8-bit-only backend). */
 lb_status lb_qplan_make(const lb_graph *g, const lb_qplan_request *r, lb_qplan *plan);
 void lb_qplan_free(lb_qplan *plan);
+/* Per-layer override of a plan made from g: the conv2d/linear node named `layer` gets wbits for
+ * its weight and abits for its input quantizer (0 keeps what the plan chose; signedness and the
+ * rest of each spec stay). wbits = abits = -1 removes the layer's entry, so it stays a float
+ * layer (lowbit check then reports it on every backend but academic). Clear errors: unknown
+ * node, a node that is not a planned conv2d/linear, bits outside 1..16, and bits that break
+ * the backend (fixed-bit backends). Mixed-precision searches set per-layer bits through this. */
+lb_status lb_qplan_override(const lb_graph *g, lb_qplan *plan, const char *layer, int wbits, int abits);
+/* Apply overrides written "NAME=W/A[,NAME=W/A...]" with W and A numbers, "-" for unchanged,
+ * or NAME=float (the same as -1/-1 above). */
+lb_status lb_qplan_override_spec(const lb_graph *g, lb_qplan *plan, const char *spec);
 /* A new graph with the plan applied: conv2d/linear replaced by qconv2d/qlinear (parameter
  * values copied by name) and fakequant nodes inserted before the planned inputs. Quantizers
  * start disabled until calibration. BN folding (plan->bn_fold): MERGE runs lb_graph_merge_bn

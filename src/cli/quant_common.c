@@ -31,6 +31,7 @@ int lb_quant_job_prepare(lb_quant_job *j) {
   }
   lb_qplan plan = {0};
   lb_status s = lb_qplan_make(g, &j->req, &plan);
+  if (!s && j->layer_bits) s = lb_qplan_override_spec(g, &plan, j->layer_bits);
   if (!s) s = lb_quant_apply(g, &plan, &j->qg);
   lb_qplan_free(&plan);
   if (s) {

@@ -9,6 +9,7 @@ typedef struct lb_quant_job {
   const char *verb;
   const char *model;       /* float .lbm */
   lb_qplan_request req;
+  const char *layer_bits;  /* per-layer overrides, "NAME=W/A,..." (lb_qplan_override_spec) */
   int calib;               /* images used for calibration */
   int limit_train, limit_test;
   int quiet;

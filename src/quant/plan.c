@@ -203,3 +203,85 @@ void lb_qplan_free(lb_qplan *plan) {
   free(plan->e);
   memset(plan, 0, sizeof *plan);
 }
+
+lb_status lb_qplan_override(const lb_graph *g, lb_qplan *plan, const char *layer, int wbits, int abits) {
+  if (!g || !plan || !layer) return lb_fail(LB_ERR_ARG, "quant plan override: NULL argument");
+  int node = lb_graph_find_node(g, layer);
+  if (node < 0) return lb_fail(LB_ERR_NOT_FOUND, "quant plan override: no node named '%s' in '%s'", layer, g->model);
+  int k = -1;
+  for (int i = 0; i < plan->n; i++)
+    if (plan->e[i].node == node && plan->e[i].has_weight) k = i;
+  if (k < 0)
+    return lb_fail(LB_ERR_ARG, "quant plan override: '%s' (%s) is not a planned conv2d/linear layer", layer,
+                   g->nodes[node].op->name);
+  if (wbits == -1 && abits == -1) {
+    memmove(&plan->e[k], &plan->e[k + 1], (size_t)(plan->n - k - 1) * sizeof *plan->e);
+    plan->n--;
+    return LB_OK;
+  }
+  if (wbits < 0 || wbits > 16 || abits < 0 || abits > 16)
+    return lb_fail(LB_ERR_ARG, "quant plan override: '%s': bits must be 1..16 (0: unchanged), got W%dA%d", layer, wbits,
+                   abits);
+  const lb_backend *b = lb_backend_find(plan->backend);
+  if (b && b->fixed_bits && ((wbits && wbits != b->fixed_bits) || (abits && abits != b->fixed_bits)))
+    return lb_fail(LB_ERR_UNSUPPORTED, "quant plan override: '%s': %s runs %d-bit only, asked for W%dA%d", layer, b->name,
+                   b->fixed_bits, wbits, abits);
+  lb_qplan_entry *e = &plan->e[k];
+  lb_qcfg w = e->weight, a = e->input[0];
+  if (wbits) w.spec.bits = wbits;
+  if (abits) a.spec.bits = abits;
+  lb_qplan_request r = {.backend = plan->backend, .wbits = w.spec.bits, .abits = a.spec.bits};
+  char what[LB_NAME_MAX + 32];
+  snprintf(what, sizeof what, "weights of '%s'", layer);
+  lb_status s = check_spec(&w.spec, what, &r);
+  snprintf(what, sizeof what, "input of '%s'", layer);
+  if (!s) s = check_spec(&a.spec, what, &r);
+  if (s) return s;
+  e->weight = w;
+  e->input[0] = a;
+  return LB_OK;
+}
+
+/* One "NAME=W/A" or "NAME=float" item of an override list (len characters at item). */
+static lb_status override_item(const lb_graph *g, lb_qplan *plan, const char *item, size_t len) {
+  char buf[LB_NAME_MAX + 32];
+  if (len >= sizeof buf) return lb_fail(LB_ERR_ARG, "layer override '%.*s...': too long", 40, item);
+  memcpy(buf, item, len);
+  buf[len] = 0;
+  char *eq = strrchr(buf, '=');
+  if (!eq || eq == buf) return lb_fail(LB_ERR_ARG, "layer override '%s': expected NAME=W/A or NAME=float", buf);
+  *eq = 0;
+  const char *v = eq + 1;
+  if (!strcmp(v, "float")) return lb_qplan_override(g, plan, buf, -1, -1);
+  int bits[2] = {0, 0};
+  const char *p = v;
+  for (int i = 0; i < 2; i++) {
+    if (*p == '-') {
+      p++;
+    } else {
+      char *end;
+      long x = strtol(p, &end, 10);
+      if (end == p || x < 1 || x > 16)
+        return lb_fail(LB_ERR_ARG, "layer override '%s=%s': bits must be 1..16 or '-' (W/A, e.g. 8/8 or -/4)", buf, v);
+      bits[i] = (int)x;
+      p = end;
+    }
+    if (i == 0 && *p++ != '/')
+      return lb_fail(LB_ERR_ARG, "layer override '%s=%s': expected W/A, e.g. 8/8 or -/4", buf, v);
+  }
+  if (*p) return lb_fail(LB_ERR_ARG, "layer override '%s=%s': trailing characters", buf, v);
+  return lb_qplan_override(g, plan, buf, bits[0], bits[1]);
+}
+
+lb_status lb_qplan_override_spec(const lb_graph *g, lb_qplan *plan, const char *spec) {
+  if (!spec) return lb_fail(LB_ERR_ARG, "layer overrides: NULL");
+  const char *p = spec;
+  while (*p) {
+    const char *comma = strchr(p, ',');
+    size_t len = comma ? (size_t)(comma - p) : strlen(p);
+    lb_status s = override_item(g, plan, p, len);
+    if (s) return s;
+    p += len + (comma ? 1 : 0);
+  }
+  return LB_OK;
+}
