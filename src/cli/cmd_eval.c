@@ -5,21 +5,8 @@
 
 #include "cli/args.h"
 #include "cli/cli.h"
+#include "cli/norm_args.h"
 #include "lowbit/train.h"
-
-/* Parse "a,b,c" into up to 4 floats; returns the count or -1. */
-static int parse_floats(const char *s, float *out) {
-  int n = 0;
-  char buf[256];
-  snprintf(buf, sizeof buf, "%s", s);
-  for (char *tok = strtok(buf, ","); tok; tok = strtok(NULL, ",")) {
-    char *end;
-    if (n == 4) return -1;
-    out[n++] = strtof(tok, &end);
-    if (*end || end == tok) return -1;
-  }
-  return n;
-}
 
 int lb_cmd_eval(int argc, char **argv) {
   const char *model = NULL, *data = NULL, *mean = NULL, *std = NULL;
@@ -28,7 +15,7 @@ int lb_cmd_eval(int argc, char **argv) {
       {"model", LB_ARG_STR, &model, "model file (.lbm)", 0},
       {"data", LB_ARG_STR, &data, "data set spec (default: the one the model was trained on)", 0},
       {"train-split", LB_ARG_FLAG, &split_train, "evaluate on the training split instead of the test split", 0},
-      {"mean", LB_ARG_STR, &mean, "per-channel mean of pixel/255, e.g. 0.485,0.456,0.406 (default: the model's)", 0},
+      {"mean", LB_ARG_STR, &mean, "per-channel mean of pixel/255, e.g. 0.485,0.456,0.406 (default: the model's recipe)", 0},
       {"std", LB_ARG_STR, &std, "per-channel std of pixel/255 (default: the model's)", 0},
       {"batch", LB_ARG_INT, &batch, "batch size (default 256)", 0},
       {"limit", LB_ARG_INT, &limit, "use only the first N images", 0},
@@ -61,14 +48,7 @@ int lb_cmd_eval(int argc, char **argv) {
   lb_augment norm = {{0}, {0}, 0, 0};
   if (has_cfg) norm = cfg.aug;
   if (!data) data = has_cfg ? cfg.data : NULL;
-  int nm = 0, ns = 0;
-  if (mean && (nm = parse_floats(mean, norm.mean)) < 1) nm = -1;
-  if (std && (ns = parse_floats(std, norm.std)) < 1) ns = -1;
-  for (int i = 0; i < 4 && ns > 0; i++) {
-    if (i < ns && !(norm.std[i] > 0)) ns = -1;
-  }
-  if (nm < 0 || ns < 0) {
-    fprintf(stderr, "lowbit eval: --mean/--std take comma-separated numbers (std > 0)\n");
+  if (lb_cli_parse_norm("eval", mean, std, &norm)) {
     lb_graph_free(g);
     return LB_EXIT_USAGE;
   }
