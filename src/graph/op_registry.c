@@ -2,10 +2,12 @@
 #include <string.h>
 
 #include "graph/ops.h"
+#include "graph/ops_shape.h"
 
 static const lb_op_def *const builtin[] = {
     &lb_op_input, &lb_op_conv2d, &lb_op_linear, &lb_op_batchnorm, &lb_op_relu, &lb_op_relu6, &lb_op_hardtanh,
     &lb_op_maxpool, &lb_op_avgpool, &lb_op_gap, &lb_op_add, &lb_op_flatten, &lb_op_dropout,
+    &lb_op_slice, &lb_op_pad, &lb_op_concat, &lb_op_reshape, /* shape ops of imported networks */
 };
 
 #define LB_MAX_EXTRA_OPS 64
