@@ -1,0 +1,248 @@
+/* The engine: prepares a program once (packs weights through the integer kernels, sizes one
+ * arena for max_batch images) and runs it with integer arithmetic only between the input
+ * quantization and the output dequantization. The arena holds the activation tensors at the
+ * program's planned offsets (per image, scaled by the batch; or one region each with
+ * LB_ENGINE_KEEP_ALL) followed by one scratch region shared by all steps. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "lowbit/deploy.h"
+#include "lowbit/ikernel.h"
+
+struct lb_engine {
+  const lb_program *p;
+  int max_batch, flags;
+  lb_ik_isa isa;
+  void **prep;        /* per step: lb_iconv* / lb_ilinear* or NULL */
+  int64_t *toff;      /* per tensor: offset per image */
+  int64_t act_per_image;
+  size_t scratch_bytes;
+  uint8_t *arena;
+  size_t arena_bytes;
+  int last_n;
+};
+
+static size_t r64(size_t b) { return (b + 63) / 64 * 64; }
+
+static int is_conv(int kind) { return kind == LB_PS_CONV || kind == LB_PS_CONV_OUT; }
+static int is_linear(int kind) { return kind == LB_PS_LINEAR || kind == LB_PS_LINEAR_OUT; }
+
+static lb_conv2d_desc step_desc(const lb_program *p, const lb_prog_step *s, int n) {
+  const lb_prog_tensor *in = &p->tensors[s->in[0]];
+  lb_conv2d_desc d = {.n = n, .c = in->c, .h = in->h, .w = in->w, .k = s->k, .r = s->r, .s = s->s,
+                      .stride_h = s->stride_h, .stride_w = s->stride_w, .pad_h = s->pad_h, .pad_w = s->pad_w,
+                      .dil_h = s->dil_h, .dil_w = s->dil_w, .groups = s->groups};
+  (void)lb_conv2d_init(&d);
+  return d;
+}
+
+static lb_pool_desc step_pool(const lb_program *p, const lb_prog_step *s, int n) {
+  const lb_prog_tensor *in = &p->tensors[s->in[0]];
+  lb_pool_desc d = {.n = n, .c = in->c, .h = in->h, .w = in->w, .kh = s->pool_kh, .kw = s->pool_kw,
+                    .stride_h = s->pool_sh, .stride_w = s->pool_sw, .pad_h = s->pool_ph, .pad_w = s->pool_pw,
+                    .count_include_pad = s->pool_count_pad, .ceil_mode = s->pool_ceil};
+  (void)lb_pool_init(&d);
+  return d;
+}
+
+/* Accumulator elements of a conv/linear step per image. */
+static int64_t acc_per_image(const lb_program *p, const lb_prog_step *s) {
+  if (is_linear(s->kind)) return s->k;
+  lb_conv2d_desc d = step_desc(p, s, 1);
+  return (int64_t)d.k * d.oh * d.ow;
+}
+
+/* Whether a step needs its accumulators in scratch (no fused requant). */
+static int needs_acc(const lb_prog_step *s) {
+  return s->kind != LB_PS_CONV || s->neg_off >= 0;
+}
+
+lb_status lb_engine_create(const lb_program *p, int max_batch, int flags, lb_engine **out) {
+  *out = NULL;
+  if (!p || max_batch < 1 || max_batch > 65536) return lb_fail(LB_ERR_ARG, "engine: bad program or batch size");
+  lb_status st = lb_program_validate(p);
+  if (st) return st;
+  lb_engine *e = calloc(1, sizeof *e);
+  if (!e) return lb_fail(LB_ERR_NOMEM, "engine: out of memory");
+  e->p = p;
+  e->max_batch = max_batch;
+  e->flags = flags;
+  e->isa = lb_ik_select();
+  e->prep = calloc((size_t)p->n_steps, sizeof *e->prep);
+  e->toff = calloc((size_t)p->n_tensors, sizeof *e->toff);
+  if (!e->prep || !e->toff) st = lb_fail(LB_ERR_NOMEM, "engine: out of memory");
+  e->act_per_image = p->arena_per_image;
+  if (!st && (flags & LB_ENGINE_KEEP_ALL)) {
+    int64_t off = 0;
+    for (int t = 0; t < p->n_tensors; t++) {
+      e->toff[t] = off;
+      off += p->tensors[t].bytes;
+    }
+    e->act_per_image = off;
+  } else if (!st) {
+    for (int t = 0; t < p->n_tensors; t++) e->toff[t] = p->tensors[t].offset;
+  }
+  for (int i = 0; i < p->n_steps && !st; i++) {
+    const lb_prog_step *s = &p->steps[i];
+    const int32_t *wzp = s->wzp_off >= 0 ? p->i32 + s->wzp_off : NULL;
+    int xs = s->in[0] >= 0 ? p->tensors[s->in[0]].is_signed : 0;
+    size_t need = 0;
+    if (is_conv(s->kind)) {
+      lb_conv2d_desc d = step_desc(p, s, max_batch);
+      lb_iconv *c;
+      st = lb_iconv_prepare(&d, s->wbits, s->w_signed, p->w8 + s->w_off, wzp, xs, e->isa, &c);
+      if (st) break;
+      e->prep[i] = c;
+      need = needs_acc(s) ? lb_iconv_scratch(c, max_batch) : lb_iconv_scratch_requant(c, max_batch);
+    } else if (is_linear(s->kind)) {
+      lb_ilinear *l;
+      int64_t cin = (int64_t)p->tensors[s->in[0]].c * p->tensors[s->in[0]].h * p->tensors[s->in[0]].w;
+      st = lb_ilinear_prepare(s->k, (int)cin, s->wbits, s->w_signed, p->w8 + s->w_off, wzp, xs, e->isa, &l);
+      if (st) break;
+      e->prep[i] = l;
+    }
+    if (needs_acc(s) && (is_conv(s->kind) || is_linear(s->kind)))
+      need = r64(need) + r64((size_t)max_batch * (size_t)acc_per_image(p, s) * sizeof(int32_t));
+    if (need > e->scratch_bytes) e->scratch_bytes = need;
+  }
+  if (!st) {
+    e->scratch_bytes = r64(e->scratch_bytes);
+    e->arena_bytes = (size_t)e->act_per_image * (size_t)max_batch + e->scratch_bytes;
+    e->arena = lb_alloc_aligned(e->arena_bytes ? e->arena_bytes : 64);
+    if (!e->arena) st = lb_fail(LB_ERR_NOMEM, "engine: cannot allocate the %zu-byte arena", e->arena_bytes);
+  }
+  if (st) {
+    lb_engine_free(e);
+    return st;
+  }
+  *out = e;
+  return LB_OK;
+}
+
+void lb_engine_free(lb_engine *e) {
+  if (!e) return;
+  for (int i = 0; e->prep && i < e->p->n_steps; i++) {
+    if (!e->prep[i]) continue;
+    if (is_conv(e->p->steps[i].kind)) lb_iconv_free(e->prep[i]);
+    else lb_ilinear_free(e->prep[i]);
+  }
+  free(e->prep);
+  free(e->toff);
+  lb_free_aligned(e->arena);
+  free(e);
+}
+
+size_t lb_engine_arena_bytes(const lb_engine *e) { return e->arena_bytes; }
+const char *lb_engine_isa(const lb_engine *e) { return lb_ik_isa_name(e->isa); }
+
+/* Requantization with a per-channel sign (negative batchnorm scales): y = requant(+-(acc + b)). */
+static void requant_signed(int n, int k, int64_t hw, const int32_t *acc, const int32_t *bias, const int32_t *M,
+                           const int32_t *s, const int32_t *neg, int32_t zp, int32_t lo, int32_t hi, int y_signed,
+                           void *y) {
+  for (int b = 0; b < n; b++)
+    for (int j = 0; j < k; j++) {
+      int64_t o = ((int64_t)b * k + j) * hw;
+      for (int64_t i = 0; i < hw; i++) {
+        int64_t a = (int64_t)acc[o + i] + bias[j];
+        int32_t v = lb_requant(neg[j] ? -a : a, M[j], s[j], zp, lo, hi);
+        if (y_signed) ((int8_t *)y)[o + i] = (int8_t)v;
+        else ((uint8_t *)y)[o + i] = (uint8_t)v;
+      }
+    }
+}
+
+static void run_step(lb_engine *e, int i, int n, const float *x, float *logits) {
+  const lb_program *p = e->p;
+  const lb_prog_step *s = &p->steps[i];
+  const lb_prog_tensor *to = &p->tensors[s->out];
+  const lb_prog_tensor *t0 = s->in[0] >= 0 ? &p->tensors[s->in[0]] : NULL;
+  const lb_prog_tensor *t1 = s->in[1] >= 0 ? &p->tensors[s->in[1]] : NULL;
+  uint8_t *scratch = e->arena + (size_t)e->act_per_image * (size_t)e->max_batch;
+  void *y = to->kind == LB_PT_FLOAT ? (void *)logits : e->arena + e->toff[s->out] * n;
+  const void *x0 = t0 ? e->arena + e->toff[s->in[0]] * n : NULL;
+  const void *x1 = t1 ? e->arena + e->toff[s->in[1]] * n : NULL;
+  int64_t numel = (int64_t)to->c * to->h * to->w * n;
+  const int32_t *bias = s->bias_off >= 0 ? p->i32 + s->bias_off : NULL;
+  const int32_t *M = s->mult_off >= 0 ? p->i32 + s->mult_off : NULL;
+  const int *sh = s->shift_off >= 0 ? (const int *)(p->i32 + s->shift_off) : NULL;
+  int32_t *acc = NULL;
+  int64_t hw = 1;
+  switch (s->kind) {
+    case LB_PS_QUANTIZE:
+      lb_ik_quantize(numel, x, s->inv, to->zp, s->lo, s->hi, to->is_signed, y);
+      return;
+    case LB_PS_CONV:
+    case LB_PS_CONV_OUT: {
+      const lb_iconv *c = e->prep[i];
+      lb_conv2d_desc d = step_desc(p, s, n);
+      hw = (int64_t)d.oh * d.ow;
+      if (!needs_acc(s)) {
+        lb_iconv_run_requant(c, n, x0, t0->zp, bias, M, sh, to->zp, s->lo, s->hi, to->is_signed, y, scratch);
+        return;
+      }
+      size_t ks = r64(lb_iconv_scratch(c, e->max_batch));
+      acc = (int32_t *)(scratch + ks);
+      lb_iconv_run(c, n, x0, t0->zp, acc, scratch);
+      break;
+    }
+    case LB_PS_LINEAR:
+    case LB_PS_LINEAR_OUT:
+      acc = (int32_t *)scratch;
+      lb_ilinear_run(e->prep[i], n, x0, t0->zp, acc);
+      break;
+    case LB_PS_ADD:
+      lb_ik_add(e->isa, numel, x0, t0->is_signed, t0->zp, s->add_m1, x1, t1->is_signed, t1->zp, s->add_m2,
+                s->add_shift, to->zp, s->lo, s->hi, to->is_signed, y);
+      return;
+    case LB_PS_RESCALE: /* an add whose second operand has multiplier 0 */
+      lb_ik_add(e->isa, numel, x0, t0->is_signed, t0->zp, s->add_m1, x0, t0->is_signed, t0->zp, 0, s->add_shift,
+                to->zp, s->lo, s->hi, to->is_signed, y);
+      return;
+    case LB_PS_GAP:
+      lb_ik_gap(e->isa, n, t0->c, (int64_t)t0->h * t0->w, x0, t0->is_signed, t0->zp, s->add_m1, s->add_shift, to->zp,
+                s->lo, s->hi, to->is_signed, y);
+      return;
+    case LB_PS_MAXPOOL: {
+      lb_pool_desc d = step_pool(p, s, n);
+      lb_ik_maxpool(e->isa, &d, x0, t0->is_signed, y);
+      return;
+    }
+    case LB_PS_AVGPOOL: {
+      lb_pool_desc d = step_pool(p, s, n);
+      lb_ik_avgpool(e->isa, &d, x0, t0->is_signed, t0->zp, M, sh, to->zp, s->lo, s->hi, to->is_signed, y);
+      return;
+    }
+    case LB_PS_DEQUANTIZE:
+      lb_ik_dequantize(numel, x0, t0->is_signed, t0->zp, t0->scale, logits);
+      return;
+    default:
+      return;
+  }
+  /* conv/linear epilogues from accumulators */
+  if (s->kind == LB_PS_CONV_OUT || s->kind == LB_PS_LINEAR_OUT)
+    lb_ik_dequantize_acc(n, s->k, hw, acc, bias, p->f32 + s->scale_off, logits);
+  else if (s->neg_off >= 0)
+    requant_signed(n, s->k, hw, acc, bias, M, p->i32 + s->shift_off, p->i32 + s->neg_off, to->zp, s->lo, s->hi,
+                   to->is_signed, y);
+  else
+    lb_ik_requant(e->isa, n, s->k, hw, acc, bias, M, sh, to->zp, s->lo, s->hi, to->is_signed, y);
+}
+
+lb_status lb_engine_run(lb_engine *e, int n, const float *x, float *logits) {
+  if (!e || n < 0 || (n && (!x || !logits))) return lb_fail(LB_ERR_ARG, "engine: bad arguments");
+  const lb_program *p = e->p;
+  int64_t in_per = (int64_t)p->in_c * p->in_h * p->in_w;
+  for (int b0 = 0; b0 < n; b0 += e->max_batch) {
+    int nb = n - b0 < e->max_batch ? n - b0 : e->max_batch;
+    for (int i = 0; i < p->n_steps; i++) run_step(e, i, nb, x + b0 * in_per, logits + (int64_t)b0 * p->classes);
+    e->last_n = nb;
+  }
+  return LB_OK;
+}
+
+const void *lb_engine_tensor(const lb_engine *e, int t) {
+  if (!e || !(e->flags & LB_ENGINE_KEEP_ALL) || t < 0 || t >= e->p->n_tensors ||
+      e->p->tensors[t].kind != LB_PT_CODES)
+    return NULL;
+  return e->arena + e->toff[t] * e->last_n;
+}

@@ -1,0 +1,348 @@
+/* Lowering: the units of a quantized graph (units.c) become program steps over tensors, with the
+ * integer constants in three pools and every activation tensor placed in one arena by liveness. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "deploy/units.h"
+#include "lowbit/ikernel.h"
+
+typedef struct lowering {
+  const lb_graph *g;
+  lb_units us;
+  lb_program *p;
+  int cap_t, cap_s;
+  int64_t cap_w8, cap_i32, cap_f32;
+  int *tensor_of_unit;
+} lowering;
+
+static lb_status oom(void) { return lb_fail(LB_ERR_NOMEM, "deploy: out of memory"); }
+
+static int grow(void **p, int64_t *cap, int64_t need, size_t elem) {
+  if (need <= *cap) return 1;
+  int64_t nc = *cap ? *cap : 64;
+  while (nc < need) nc *= 2;
+  void *np = realloc(*p, (size_t)nc * elem);
+  if (!np) return 0;
+  *p = np;
+  *cap = nc;
+  return 1;
+}
+
+/* Append n values to a pool; returns the offset or -1 on OOM. */
+static int64_t put_i32(lowering *L, const int32_t *v, int64_t n) {
+  lb_program *p = L->p;
+  if (!grow((void **)&p->i32, &L->cap_i32, p->n_i32 + n, sizeof *p->i32)) return -1;
+  memcpy(p->i32 + p->n_i32, v, (size_t)n * sizeof *v);
+  p->n_i32 += n;
+  return p->n_i32 - n;
+}
+static int64_t put_w8(lowering *L, const int8_t *v, int64_t n) {
+  lb_program *p = L->p;
+  if (!grow((void **)&p->w8, &L->cap_w8, p->n_w8 + n, 1)) return -1;
+  memcpy(p->w8 + p->n_w8, v, (size_t)n);
+  p->n_w8 += n;
+  return p->n_w8 - n;
+}
+static int64_t put_f32(lowering *L, const float *v, int64_t n) {
+  lb_program *p = L->p;
+  if (!grow((void **)&p->f32, &L->cap_f32, p->n_f32 + n, sizeof *p->f32)) return -1;
+  memcpy(p->f32 + p->n_f32, v, (size_t)n * sizeof *v);
+  p->n_f32 += n;
+  return p->n_f32 - n;
+}
+
+static int64_t round64(int64_t b) { return (b + 63) / 64 * 64; }
+
+/* A codes tensor of node `node`'s shape on grid y; returns its index or -1. */
+static int new_tensor(lowering *L, int node, const lb_qgrid *y, int kind) {
+  lb_program *p = L->p;
+  int64_t cap = L->cap_t;
+  if (!grow((void **)&p->tensors, &cap, p->n_tensors + 1, sizeof *p->tensors)) return -1;
+  L->cap_t = (int)cap;
+  lb_prog_tensor *t = &p->tensors[p->n_tensors];
+  memset(t, 0, sizeof *t);
+  const lb_node *n = &L->g->nodes[node];
+  snprintf(t->name, sizeof t->name, "%s", node == 0 ? "input" : n->name);
+  t->kind = kind;
+  t->c = (int)n->shape.d[0];
+  t->h = n->shape.ndim == 3 ? (int)n->shape.d[1] : 1;
+  t->w = n->shape.ndim == 3 ? (int)n->shape.d[2] : 1;
+  if (n->shape.ndim == 2) t->c = (int)(n->shape.d[0] * n->shape.d[1]);
+  if (y) {
+    t->bits = y->bits;
+    t->is_signed = y->is_signed;
+    t->zp = y->zp;
+    t->qmin = y->qmin;
+    t->qmax = y->qmax;
+    t->scale = y->scale;
+  }
+  t->offset = -1;
+  t->bytes = kind == LB_PT_CODES ? round64((int64_t)t->c * t->h * t->w) : 0;
+  return p->n_tensors++;
+}
+
+static lb_prog_step *new_step(lowering *L, int kind, int core, int in0, int in1, int out) {
+  lb_program *p = L->p;
+  int64_t cap = L->cap_s;
+  if (!grow((void **)&p->steps, &cap, p->n_steps + 1, sizeof *p->steps)) return NULL;
+  L->cap_s = (int)cap;
+  lb_prog_step *s = &p->steps[p->n_steps++];
+  memset(s, 0, sizeof *s);
+  s->kind = kind;
+  snprintf(s->name, sizeof s->name, "%s", core == 0 ? "input" : L->g->nodes[core].name);
+  s->in[0] = in0;
+  s->in[1] = in1;
+  s->out = out;
+  s->w_off = s->wzp_off = s->bias_off = s->mult_off = s->shift_off = s->neg_off = s->scale_off = -1;
+  return s;
+}
+
+static void set_pool(lb_prog_step *s, const lb_pool_desc *d) {
+  s->pool_kh = d->kh;
+  s->pool_kw = d->kw;
+  s->pool_sh = d->stride_h;
+  s->pool_sw = d->stride_w;
+  s->pool_ph = d->pad_h;
+  s->pool_pw = d->pad_w;
+  s->pool_count_pad = d->count_include_pad;
+  s->pool_ceil = d->ceil_mode;
+}
+
+/* A conv/linear unit: weights into the pools, the step's geometry. */
+static lb_status weighted_step(lowering *L, int ui, int in, int out, int kind) {
+  const lb_unit *u = &L->us.u[ui];
+  lb_uweights w;
+  lb_status st = lb_unit_weights(L->g, &L->us, ui, &w);
+  if (st) return st;
+  lb_prog_step *s = new_step(L, kind, u->core, in, -1, out);
+  if (!s) {
+    lb_uweights_free(&w);
+    return oom();
+  }
+  s->k = w.k;
+  s->wbits = w.wbits;
+  s->w_signed = w.w_signed;
+  s->w_len = (int64_t)w.k * w.per;
+  s->w_off = put_w8(L, w.codes, s->w_len);
+  s->wzp_off = w.any_wzp ? put_i32(L, w.wzp, w.k) : -1;
+  s->bias_off = put_i32(L, w.bias_q, w.k);
+  if (kind == LB_PS_CONV_OUT || kind == LB_PS_LINEAR_OUT) {
+    s->scale_off = put_f32(L, w.scale, w.k);
+  } else {
+    s->mult_off = put_i32(L, w.mult, w.k);
+    s->shift_off = put_i32(L, w.shift, w.k);
+    s->neg_off = w.any_neg ? put_i32(L, w.neg, w.k) : -1;
+  }
+  s->lo = u->lo;
+  s->hi = u->hi;
+  if (kind == LB_PS_CONV || kind == LB_PS_CONV_OUT) {
+    lb_conv2d_desc d = lb_unit_conv_desc(L->g, u, 1);
+    s->r = d.r;
+    s->s = d.s;
+    s->stride_h = d.stride_h;
+    s->stride_w = d.stride_w;
+    s->pad_h = d.pad_h;
+    s->pad_w = d.pad_w;
+    s->dil_h = d.dil_h;
+    s->dil_w = d.dil_w;
+    s->groups = d.groups;
+    s->macs = (int64_t)d.k * d.oh * d.ow * (d.c / d.groups) * d.r * d.s;
+  } else {
+    s->r = s->s = s->stride_h = s->stride_w = s->dil_h = s->dil_w = s->groups = 1;
+    s->macs = (int64_t)w.k * w.per;
+  }
+  int bad = s->w_off < 0 || s->bias_off < 0 || (w.any_wzp && s->wzp_off < 0);
+  lb_uweights_free(&w);
+  return bad ? oom() : LB_OK;
+}
+
+static lb_status lower_unit(lowering *L, int ui) {
+  const lb_unit *u = &L->us.u[ui];
+  const lb_graph *g = L->g;
+  int in0 = u->operand[0] >= 0 ? L->tensor_of_unit[u->operand[0]] : -1;
+  int in1 = u->operand[1] >= 0 ? L->tensor_of_unit[u->operand[1]] : -1;
+  lb_prog_step *s;
+  if (u->kind == LB_U_OUT_ACC || u->kind == LB_U_OUT_CODES) {
+    int t = new_tensor(L, u->node, NULL, LB_PT_FLOAT);
+    if (t < 0) return oom();
+    L->tensor_of_unit[ui] = t;
+    if (u->kind == LB_U_OUT_CODES) return new_step(L, LB_PS_DEQUANTIZE, u->node, in0, -1, t) ? LB_OK : oom();
+    int lin = !strcmp(g->nodes[u->core].op->name, "qlinear");
+    return weighted_step(L, ui, in0, t, lin ? LB_PS_LINEAR_OUT : LB_PS_CONV_OUT);
+  }
+  /* RESCALE: max pools run on the source codes first (same grid) */
+  for (int i = 0; u->kind == LB_U_RESCALE && i < u->n_pools; i++) {
+    int t = new_tensor(L, u->pools[i], &L->us.u[u->operand[0]].y, LB_PT_CODES);
+    if (t < 0 || !(s = new_step(L, LB_PS_MAXPOOL, u->pools[i], in0, -1, t))) return oom();
+    lb_pool_desc d = lb_unit_pool_desc(g, u->pools[i], 1);
+    set_pool(s, &d);
+    in0 = t;
+  }
+  int conv_pools = u->kind == LB_U_CONV ? u->n_pools : 0;
+  /* the core writes the unit's tensor, or (conv followed by max pools) the core's own */
+  int t = new_tensor(L, conv_pools ? u->core : u->node, &u->y, LB_PT_CODES);
+  if (t < 0) return oom();
+  lb_status st = LB_OK;
+  switch (u->kind) {
+    case LB_U_INPUT:
+      if (!(s = new_step(L, LB_PS_QUANTIZE, u->node, -1, -1, t))) return oom();
+      s->inv = 1.0f / u->y.scale;
+      s->lo = u->lo;
+      s->hi = u->hi;
+      break;
+    case LB_U_CONV: st = weighted_step(L, ui, in0, t, LB_PS_CONV); break;
+    case LB_U_LINEAR: st = weighted_step(L, ui, in0, t, LB_PS_LINEAR); break;
+    case LB_U_ADD:
+    case LB_U_GAP:
+    case LB_U_RESCALE:
+    case LB_U_MAXPOOL:
+    case LB_U_AVGPOOL: {
+      static const int kinds[] = {[LB_U_ADD] = LB_PS_ADD, [LB_U_GAP] = LB_PS_GAP, [LB_U_RESCALE] = LB_PS_RESCALE,
+                                  [LB_U_MAXPOOL] = LB_PS_MAXPOOL, [LB_U_AVGPOOL] = LB_PS_AVGPOOL};
+      if (!(s = new_step(L, kinds[u->kind], u->core, in0, in1, t))) return oom();
+      s->lo = u->lo;
+      s->hi = u->hi;
+      s->add_m1 = u->m1;
+      s->add_m2 = u->m2;
+      s->add_shift = u->shift;
+      if (u->kind == LB_U_MAXPOOL || u->kind == LB_U_AVGPOOL) {
+        lb_pool_desc d = lb_unit_pool_desc(g, u->core, 1);
+        set_pool(s, &d);
+      }
+      if (u->kind == LB_U_AVGPOOL) {
+        s->mult_off = put_i32(L, u->avg_m, u->avg_max + 1);
+        s->shift_off = put_i32(L, u->avg_s, u->avg_max + 1);
+        if (s->mult_off < 0 || s->shift_off < 0) return oom();
+      }
+      break;
+    }
+    default: return lb_fail(LB_ERR_STATE, "deploy: unit kind %d", u->kind);
+  }
+  if (st) return st;
+  for (int i = 0; i < conv_pools; i++) {
+    int node = i + 1 == conv_pools ? u->node : u->pools[i];
+    int tp = new_tensor(L, node, &u->y, LB_PT_CODES);
+    /* an intermediate pool output keeps the pool's own shape, the last one is the unit's tensor */
+    if (tp >= 0 && i + 1 == conv_pools) {
+      const lb_node *pn = &g->nodes[u->pools[i]];
+      L->p->tensors[tp].c = (int)pn->shape.d[0];
+      L->p->tensors[tp].h = (int)pn->shape.d[1];
+      L->p->tensors[tp].w = (int)pn->shape.d[2];
+      L->p->tensors[tp].bytes = round64(lb_shape_numel(&pn->shape));
+    }
+    if (tp < 0 || !(s = new_step(L, LB_PS_MAXPOOL, u->pools[i], t, -1, tp))) return oom();
+    lb_pool_desc d = lb_unit_pool_desc(g, u->pools[i], 1);
+    set_pool(s, &d);
+    t = tp;
+  }
+  L->tensor_of_unit[ui] = t;
+  return LB_OK;
+}
+
+/* Liveness over the step order, then first fit by decreasing size. */
+typedef struct live {
+  int t;
+  int first, last;
+  int64_t bytes, off;
+} live;
+
+static int by_size(const void *a, const void *b) {
+  const live *x = a, *y = b;
+  if (x->bytes != y->bytes) return x->bytes < y->bytes ? 1 : -1;
+  return x->t - y->t;
+}
+
+static lb_status plan_arena(lb_program *p) {
+  live *lv = calloc((size_t)p->n_tensors + 1, sizeof *lv);
+  if (!lv) return oom();
+  int n = 0;
+  for (int t = 0; t < p->n_tensors; t++) {
+    if (p->tensors[t].kind == LB_PT_FLOAT) continue;
+    lv[n] = (live){t, -1, -1, p->tensors[t].bytes, 0};
+    for (int i = 0; i < p->n_steps; i++) {
+      const lb_prog_step *s = &p->steps[i];
+      if (s->out == t && lv[n].first < 0) lv[n].first = i;
+      if (s->in[0] == t || s->in[1] == t || s->out == t) lv[n].last = i;
+    }
+    p->arena_naive += lv[n].bytes;
+    n++;
+  }
+  qsort(lv, (size_t)n, sizeof *lv, by_size);
+  int64_t total = 0;
+  for (int i = 0; i < n; i++) {
+    int64_t off = 0;
+    for (int moved = 1; moved;) { /* lowest offset clear of every placed, overlapping-in-time tensor */
+      moved = 0;
+      for (int j = 0; j < i; j++) {
+        if (lv[j].last < lv[i].first || lv[i].last < lv[j].first) continue;
+        if (off < lv[j].off + lv[j].bytes && lv[j].off < off + lv[i].bytes) {
+          off = lv[j].off + lv[j].bytes;
+          moved = 1;
+        }
+      }
+    }
+    lv[i].off = off;
+    p->tensors[lv[i].t].offset = off;
+    if (off + lv[i].bytes > total) total = off + lv[i].bytes;
+  }
+  p->arena_per_image = total;
+  free(lv);
+  return LB_OK;
+}
+
+lb_status lb_lower(const lb_graph *g, const char *backend, const lb_augment *norm, lb_program **out) {
+  *out = NULL;
+  if (!g) return lb_fail(LB_ERR_ARG, "deploy: no graph");
+  if (!lb_graph_is_quantized(g)) return lb_fail(LB_ERR_ARG, "deploy: '%s' holds no quantizers (run ptq or qat first)", g->model);
+  lowering L;
+  memset(&L, 0, sizeof L);
+  L.g = g;
+  lb_status st = lb_units_build(g, &L.us);
+  if (st) return st;
+  L.p = calloc(1, sizeof *L.p);
+  L.tensor_of_unit = malloc((size_t)L.us.n * sizeof *L.tensor_of_unit);
+  if (!L.p || !L.tensor_of_unit) st = oom();
+  lb_program *p = L.p;
+  if (!st) {
+    snprintf(p->model, sizeof p->model, "%s", g->model);
+    snprintf(p->backend, sizeof p->backend, "%s", backend ? backend : "");
+    p->source_crc = lb_crc32(0, g->values, (size_t)g->n_values * sizeof(float));
+    const lb_shape *in = &g->nodes[0].shape;
+    p->in_c = (int)in->d[0];
+    p->in_h = in->ndim == 3 ? (int)in->d[1] : 1;
+    p->in_w = in->ndim == 3 ? (int)in->d[2] : 1;
+    p->classes = (int)lb_shape_numel(&g->nodes[g->output].shape);
+    for (int i = 0; i < 4; i++) {
+      p->norm_mean[i] = norm ? norm->mean[i] : 0.0f;
+      p->norm_std[i] = norm && norm->std[i] > 0 ? norm->std[i] : 1.0f;
+    }
+  }
+  for (int i = 0; !st && i < L.us.n; i++) st = lower_unit(&L, i);
+  if (!st) st = plan_arena(p);
+  if (!st) st = lb_program_validate(p);
+  free(L.tensor_of_unit);
+  lb_units_free(&L.us);
+  if (st) {
+    lb_program_free(p);
+    return st;
+  }
+  *out = p;
+  return LB_OK;
+}
+
+void lb_program_free(lb_program *p) {
+  if (!p) return;
+  free(p->tensors);
+  free(p->steps);
+  free(p->w8);
+  free(p->i32);
+  free(p->f32);
+  free(p);
+}
+
+int64_t lb_program_weight_bytes(const lb_program *p) {
+  int64_t b = 0;
+  for (int i = 0; i < p->n_steps; i++) b += (p->steps[i].w_len * p->steps[i].wbits + 7) / 8;
+  return b;
+}

@@ -1,0 +1,189 @@
+/* lb_program_validate: everything the engine relies on, checked once (after lowering and on
+ * every load), so that a corrupt or hand-edited program fails with a message and never makes the
+ * engine read or write out of bounds. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lowbit/deploy.h"
+
+#define BAD(...) lb_fail(LB_ERR_FORMAT, __VA_ARGS__)
+
+static int64_t numel(const lb_prog_tensor *t) { return (int64_t)t->c * t->h * t->w; }
+
+static lb_status check_tensor(const lb_program *p, int i) {
+  const lb_prog_tensor *t = &p->tensors[i];
+  if (!memchr(t->name, 0, sizeof t->name)) return BAD("program: tensor %d: name not terminated", i);
+  if (t->c < 1 || t->h < 1 || t->w < 1 || t->c > (1 << 24) || t->h > (1 << 16) || t->w > (1 << 16) ||
+      numel(t) > ((int64_t)1 << 30))
+    return BAD("program: tensor '%s': bad shape (%d,%d,%d)", t->name, t->c, t->h, t->w);
+  if (t->kind == LB_PT_FLOAT) return t->bytes == 0 ? LB_OK : BAD("program: float tensor '%s' has arena bytes", t->name);
+  if (t->kind != LB_PT_CODES) return BAD("program: tensor '%s': unknown kind %d", t->name, t->kind);
+  int32_t lo = t->is_signed ? -128 : 0, hi = t->is_signed ? 127 : 255;
+  if (t->bits < 2 || t->bits > 8 || (t->is_signed != 0 && t->is_signed != 1) || t->qmin < lo || t->qmax > hi ||
+      t->qmin > t->qmax || t->zp < lo || t->zp > hi || !(t->scale > 0.0f) || !isfinite(t->scale))
+    return BAD("program: tensor '%s': bad grid (bits %d, range [%d, %d], zero point %d, scale %g)", t->name, t->bits,
+               t->qmin, t->qmax, t->zp, (double)t->scale);
+  if (t->bytes != (numel(t) + 63) / 64 * 64 || t->offset < 0 || t->offset % 64 ||
+      t->offset > p->arena_per_image - t->bytes)
+    return BAD("program: tensor '%s': arena placement [%lld, +%lld) outside the %lld-byte arena", t->name,
+               (long long)t->offset, (long long)t->bytes, (long long)p->arena_per_image);
+  return LB_OK;
+}
+
+/* pool range [off, off + n) inside a pool of `len` (off -1 allowed when optional). */
+static int in_pool(int64_t off, int64_t n, int64_t len, int optional) {
+  if (off == -1 && optional) return 1;
+  return off >= 0 && n >= 0 && off <= len && n <= len - off;
+}
+
+static lb_status check_weights(const lb_program *p, const lb_prog_step *s, int64_t per, int out_float) {
+  const char *nm = s->name;
+  if (s->k < 1 || per < 1) return BAD("program: step '%s': bad weight shape", nm);
+  if ((s->wbits != 2 && s->wbits != 4 && s->wbits != 8) || s->w_signed != 1)
+    return BAD("program: step '%s': weights must be signed 2/4/8-bit containers (got %d, signed %d)", nm, s->wbits,
+               s->w_signed);
+  if (s->w_len != (int64_t)s->k * per || !in_pool(s->w_off, s->w_len, p->n_w8, 0))
+    return BAD("program: step '%s': weights outside the pool", nm);
+  int32_t wmin = -(1 << (s->wbits - 1)), wmax = (1 << (s->wbits - 1)) - 1;
+  for (int64_t i = 0; i < s->w_len; i++)
+    if (p->w8[s->w_off + i] < wmin || p->w8[s->w_off + i] > wmax)
+      return BAD("program: step '%s': weight %lld does not fit %d bits", nm, (long long)i, s->wbits);
+  if (!in_pool(s->wzp_off, s->k, p->n_i32, 1) || !in_pool(s->bias_off, s->k, p->n_i32, 0))
+    return BAD("program: step '%s': zero points / biases outside the pool", nm);
+  for (int j = 0; s->wzp_off >= 0 && j < s->k; j++)
+    if (p->i32[s->wzp_off + j] < -255 || p->i32[s->wzp_off + j] > 255)
+      return BAD("program: step '%s': weight zero point out of range", nm);
+  if (out_float) {
+    if (!in_pool(s->scale_off, s->k, p->n_f32, 0)) return BAD("program: step '%s': scales outside the pool", nm);
+    for (int j = 0; j < s->k; j++)
+      if (!isfinite(p->f32[s->scale_off + j])) return BAD("program: step '%s': non-finite output scale", nm);
+    return LB_OK;
+  }
+  if (!in_pool(s->mult_off, s->k, p->n_i32, 0) || !in_pool(s->shift_off, s->k, p->n_i32, 0) ||
+      !in_pool(s->neg_off, s->k, p->n_i32, 1))
+    return BAD("program: step '%s': multipliers outside the pool", nm);
+  for (int j = 0; j < s->k; j++) {
+    int32_t m = p->i32[s->mult_off + j], sh = p->i32[s->shift_off + j];
+    if (m < 0 || sh < 0 || sh > 62) return BAD("program: step '%s': multiplier/shift out of range", nm);
+    if (s->neg_off >= 0 && (p->i32[s->neg_off + j] & ~1)) return BAD("program: step '%s': bad sign flag", nm);
+  }
+  return LB_OK;
+}
+
+static lb_status check_pool(const lb_prog_step *s, const lb_prog_tensor *in, const lb_prog_tensor *out) {
+  lb_pool_desc d = {.n = 1, .c = in->c, .h = in->h, .w = in->w, .kh = s->pool_kh, .kw = s->pool_kw,
+                    .stride_h = s->pool_sh, .stride_w = s->pool_sw, .pad_h = s->pool_ph, .pad_w = s->pool_pw,
+                    .count_include_pad = s->pool_count_pad, .ceil_mode = s->pool_ceil};
+  if (s->pool_kh < 1 || s->pool_kw < 1 || s->pool_kh > 64 || s->pool_kw > 64 || lb_pool_init(&d) ||
+      (s->pool_count_pad & ~1) || (s->pool_ceil & ~1))
+    return BAD("program: step '%s': bad pool geometry", s->name);
+  if (out->c != in->c || out->h != d.oh || out->w != d.ow)
+    return BAD("program: step '%s': pool output shape does not match", s->name);
+  return LB_OK;
+}
+
+static lb_status check_conv(const lb_program *p, const lb_prog_step *s, const lb_prog_tensor *in,
+                            const lb_prog_tensor *out, int out_float) {
+  lb_conv2d_desc d = {.n = 1, .c = in->c, .h = in->h, .w = in->w, .k = s->k, .r = s->r, .s = s->s,
+                      .stride_h = s->stride_h, .stride_w = s->stride_w, .pad_h = s->pad_h, .pad_w = s->pad_w,
+                      .dil_h = s->dil_h, .dil_w = s->dil_w, .groups = s->groups};
+  if (s->k < 1 || s->r < 1 || s->s < 1 || s->r > 64 || s->s > 64 || lb_conv2d_init(&d))
+    return BAD("program: step '%s': bad convolution geometry", s->name);
+  if (out_float ? numel(out) != (int64_t)d.k * d.oh * d.ow : (out->c != d.k || out->h != d.oh || out->w != d.ow))
+    return BAD("program: step '%s': convolution output shape does not match", s->name);
+  return check_weights(p, s, (int64_t)(d.c / d.groups) * d.r * d.s, out_float);
+}
+
+static lb_status check_step(const lb_program *p, int i, const char *made) {
+  const lb_prog_step *s = &p->steps[i];
+  if (!memchr(s->name, 0, sizeof s->name)) return BAD("program: step %d: name not terminated", i);
+  if (s->kind < 0 || s->kind >= LB_PS_KIND_COUNT) return BAD("program: step '%s': unknown kind %d", s->name, s->kind);
+  int n_in = s->kind == LB_PS_QUANTIZE ? 0 : s->kind == LB_PS_ADD ? 2 : 1;
+  if (s->out < 0 || s->out >= p->n_tensors || made[s->out])
+    return BAD("program: step '%s': bad output tensor %d", s->name, s->out);
+  for (int j = 0; j < 2; j++) {
+    if (j < n_in ? (s->in[j] < 0 || s->in[j] >= p->n_tensors || !made[s->in[j]] ||
+                    p->tensors[s->in[j]].kind != LB_PT_CODES)
+                 : s->in[j] != -1)
+      return BAD("program: step '%s': input %d is not an earlier quantized tensor", s->name, j);
+  }
+  const lb_prog_tensor *out = &p->tensors[s->out], *in = n_in ? &p->tensors[s->in[0]] : NULL;
+  int out_float = s->kind == LB_PS_CONV_OUT || s->kind == LB_PS_LINEAR_OUT || s->kind == LB_PS_DEQUANTIZE;
+  if (out_float != (out->kind == LB_PT_FLOAT))
+    return BAD("program: step '%s': output tensor of the wrong kind", s->name);
+  if (!out_float && (s->lo < out->qmin || s->hi > out->qmax || s->lo > s->hi))
+    return BAD("program: step '%s': clamp [%d, %d] outside the grid", s->name, s->lo, s->hi);
+  int ok_shift = s->add_shift >= 0 && s->add_shift <= 62 && s->add_m1 >= 0 && s->add_m2 >= 0;
+  switch (s->kind) {
+    case LB_PS_QUANTIZE:
+      if (numel(out) != (int64_t)p->in_c * p->in_h * p->in_w || !(s->inv > 0.0f) || !isfinite(s->inv))
+        return BAD("program: step '%s': input quantization does not match the input", s->name);
+      return LB_OK;
+    case LB_PS_CONV:
+    case LB_PS_CONV_OUT: return check_conv(p, s, in, out, out_float);
+    case LB_PS_LINEAR:
+    case LB_PS_LINEAR_OUT:
+      if (numel(out) != s->k || s->groups != 1) return BAD("program: step '%s': linear output shape", s->name);
+      return check_weights(p, s, numel(in), out_float);
+    case LB_PS_ADD:
+      if (numel(&p->tensors[s->in[1]]) != numel(out) || numel(in) != numel(out) || !ok_shift)
+        return BAD("program: step '%s': add shapes or multipliers do not match", s->name);
+      return LB_OK;
+    case LB_PS_GAP:
+      if (numel(out) != in->c || !ok_shift) return BAD("program: step '%s': pooled shape does not match", s->name);
+      return LB_OK;
+    case LB_PS_RESCALE:
+    case LB_PS_DEQUANTIZE:
+      if (numel(out) != numel(in) || !ok_shift) return BAD("program: step '%s': shapes do not match", s->name);
+      return LB_OK;
+    case LB_PS_MAXPOOL:
+      if (in->is_signed != out->is_signed || in->zp != out->zp || in->scale != out->scale)
+        return BAD("program: step '%s': max pool must keep the grid", s->name);
+      return check_pool(s, in, out);
+    case LB_PS_AVGPOOL: {
+      int64_t cnt = (int64_t)s->pool_kh * s->pool_kw + 1;
+      lb_status st = check_pool(s, in, out);
+      if (st) return st;
+      if (!in_pool(s->mult_off, cnt, p->n_i32, 0) || !in_pool(s->shift_off, cnt, p->n_i32, 0))
+        return BAD("program: step '%s': pool multipliers outside the pool", s->name);
+      for (int64_t j = 1; j < cnt; j++)
+        if (p->i32[s->mult_off + j] < 0 || p->i32[s->shift_off + j] < 0 || p->i32[s->shift_off + j] > 62)
+          return BAD("program: step '%s': pool multiplier out of range", s->name);
+      return LB_OK;
+    }
+    default: return BAD("program: step '%s': unknown kind", s->name);
+  }
+}
+
+lb_status lb_program_validate(const lb_program *p) {
+  if (!p || !p->tensors || !p->steps || p->n_tensors < 1 || p->n_steps < 1) return BAD("program: empty");
+  if (!memchr(p->model, 0, sizeof p->model) || !memchr(p->backend, 0, sizeof p->backend))
+    return BAD("program: names not terminated");
+  if (p->in_c < 1 || p->in_h < 1 || p->in_w < 1 || (int64_t)p->in_c * p->in_h * p->in_w > (1 << 26) ||
+      p->classes < 1 || p->classes > (1 << 24))
+    return BAD("program: bad input or output size");
+  for (int i = 0; i < 4; i++)
+    if (!isfinite(p->norm_mean[i]) || !(p->norm_std[i] > 0.0f) || !isfinite(p->norm_std[i]))
+      return BAD("program: bad input normalisation");
+  if (p->arena_per_image < 0 || p->arena_per_image > ((int64_t)1 << 32) || p->arena_naive < 0)
+    return BAD("program: bad arena size %lld", (long long)p->arena_per_image);
+  lb_status st = LB_OK;
+  for (int i = 0; i < p->n_tensors && !st; i++) st = check_tensor(p, i);
+  char *made = calloc((size_t)p->n_tensors, 1);
+  if (!made) return lb_fail(LB_ERR_NOMEM, "program: out of memory");
+  for (int i = 0; i < p->n_steps && !st; i++) {
+    st = check_step(p, i, made);
+    if (!st) made[p->steps[i].out] = 1;
+  }
+  if (!st) {
+    const lb_prog_step *last = &p->steps[p->n_steps - 1];
+    const lb_prog_tensor *o = &p->tensors[last->out];
+    if (o->kind != LB_PT_FLOAT || numel(o) != p->classes) st = BAD("program: the last step must write the %d outputs", p->classes);
+    for (int i = 0; i < p->n_steps - 1 && !st; i++)
+      if (p->tensors[p->steps[i].out].kind == LB_PT_FLOAT) st = BAD("program: more than one float output");
+    if (!st && p->steps[0].kind != LB_PS_QUANTIZE) st = BAD("program: the first step must quantize the input");
+  }
+  free(made);
+  return st;
+}

@@ -1,0 +1,347 @@
+/* The unit analysis: every fakequant node F of a quantized graph ends one unit, found by walking
+ * back from F's input through the float ops that have an integer form:
+ *   identities (flatten, dropout), clamps (relu, relu6, hardtanh: the clamp codes of F),
+ *   maxpool (commutes with any non-decreasing per-channel map, so it runs on codes),
+ *   one batchnorm right after a conv/linear (folded into multiplier and bias),
+ * down to a core: qconv2d/qconvbn2d/qlinear, add, gap or avgpool reading quantized tensors, the
+ * graph input, or another quantized tensor (a rescale). Everything else is refused, naming the
+ * node (e.g. the academic profile's residual add reading the float output of a batchnorm). */
+#include <float.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "deploy/units.h"
+#include "lowbit/ikernel.h"
+
+static int op_is(const lb_graph *g, int node, const char *name) {
+  return node >= 0 && g->nodes[node].op && !strcmp(g->nodes[node].op->name, name);
+}
+
+const char *lb_unit_op(const lb_graph *g, int node) { return node == 0 ? "input" : g->nodes[node].op->name; }
+
+static int is_identity(const lb_graph *g, int node) {
+  return op_is(g, node, "flatten") || op_is(g, node, "dropout");
+}
+static int is_clamp(const lb_graph *g, int node) {
+  return op_is(g, node, "relu") || op_is(g, node, "relu6") || op_is(g, node, "hardtanh");
+}
+static int is_weighted(const lb_graph *g, int node) {
+  return op_is(g, node, "qconv2d") || op_is(g, node, "qconvbn2d") || op_is(g, node, "qlinear");
+}
+
+static const float *param(const lb_graph *g, int node, int i) {
+  return g->values + g->params[g->nodes[node].first_param + i].offset;
+}
+
+/* The grid of fakequant node f (enabled, uniform). */
+static lb_status fq_grid(const lb_graph *g, int f, lb_qgrid *q) {
+  const lb_node *n = &g->nodes[f];
+  lb_qcfg cfg;
+  int enabled;
+  if (lb_qcfg_unpack(n->ia + LB_FQ_IA, n->fa + LB_FQ_FA, &cfg, &enabled))
+    return lb_fail(LB_ERR_ARG, "fakequant '%s': %s", n->name, lb_last_error());
+  if (!enabled)
+    return lb_fail(LB_ERR_STATE, "fakequant '%s' is disabled: calibrate the model (lowbit ptq/qat) before deploying",
+                   n->name);
+  if (cfg.est == LB_EST_LOG)
+    return lb_fail(LB_ERR_UNSUPPORTED,
+                   "fakequant '%s' uses NNIE's logarithmic grid, which has no uniform integer form here", n->name);
+  if (cfg.spec.bits > 8)
+    return lb_fail(LB_ERR_UNSUPPORTED, "fakequant '%s': %d-bit activations; the integer engine runs at most 8",
+                   n->name, cfg.spec.bits);
+  if (cfg.spec.bits < 2)
+    return lb_fail(LB_ERR_UNSUPPORTED, "fakequant '%s': 1-bit activations are not supported by this lowering", n->name);
+  lb_qspec_range(&cfg.spec, &q->qmin, &q->qmax);
+  q->bits = cfg.spec.bits;
+  q->is_signed = cfg.spec.is_signed;
+  q->zp = 0;
+  if (cfg.est == LB_EST_PACT || cfg.est == LB_EST_DOREFA) { /* as op_fakequant.c: hi / qmax */
+    float a = param(g, f, 2)[0];
+    float hi = cfg.est == LB_EST_PACT ? (a >= FLT_EPSILON ? a : FLT_EPSILON) : 1.0f;
+    q->scale = hi / (float)q->qmax;
+  } else {
+    q->scale = lb_qscale_effective(&cfg.spec, param(g, f, 0)[0], NULL);
+    if (!cfg.spec.symmetric) {
+      float z = rintf(param(g, f, 1)[0]);
+      q->zp = z < (float)q->qmin ? q->qmin : z > (float)q->qmax ? q->qmax : (int32_t)z;
+    }
+  }
+  return LB_OK;
+}
+
+/* m = a / b as a (M, s) pair; refuses multipliers the requantization cannot represent. */
+static lb_status multiplier(double m, const char *what, int32_t *M, int32_t *s) {
+  int sh;
+  if (!(m > 0.0) || !isfinite(m) || lb_requant_multiplier(m, M, &sh))
+    return lb_fail(LB_ERR_UNSUPPORTED, "%s: requantization multiplier %g cannot be represented (needs 2^-62 < m < 2^31)",
+                   what, m);
+  *s = sh;
+  return LB_OK;
+}
+
+typedef struct builder {
+  const lb_graph *g;
+  lb_units *us;
+} builder;
+
+static lb_status resolve_operand(builder *b, int node, int consumer, int *unit);
+
+static int add_unit(builder *b, const lb_unit *u) {
+  lb_units *us = b->us;
+  lb_unit *nu = realloc(us->u, (size_t)(us->n + 1) * sizeof *nu);
+  if (!nu) return -1;
+  us->u = nu;
+  us->u[us->n] = *u;
+  us->of_node[u->node] = us->n;
+  return us->n++;
+}
+
+static lb_status not_quantized(builder *b, int consumer, int src) {
+  const lb_graph *g = b->g;
+  return lb_fail(LB_ERR_UNSUPPORTED,
+                 "%s '%s' reads the float tensor of '%s' (%s): this profile does not quantize that input, so the "
+                 "graph has no integer form; quantize with a profile that quantizes add and pool inputs (tensorrt, "
+                 "snpe, fbgemm, vitis, tvm, qdq, ...)",
+                 lb_unit_op(g, consumer), g->nodes[consumer].name, g->nodes[src].name, lb_unit_op(g, src));
+}
+
+/* The quantized tensor a core reads at `node` (through identities and maxpools). */
+static lb_status resolve_operand(builder *b, int node, int consumer, int *unit) {
+  const lb_graph *g = b->g;
+  while (is_identity(g, node)) node = g->nodes[node].inputs[0];
+  if (b->us->of_node[node] >= 0) {
+    *unit = b->us->of_node[node];
+    return LB_OK;
+  }
+  if (op_is(g, node, "maxpool")) {
+    int src;
+    lb_status s = resolve_operand(b, g->nodes[node].inputs[0], node, &src);
+    if (s) return s;
+    lb_unit u;
+    memset(&u, 0, sizeof u);
+    u.kind = LB_U_MAXPOOL;
+    u.node = u.core = node;
+    u.operand[0] = src;
+    u.operand[1] = -1;
+    u.bn = -1;
+    u.y = b->us->u[src].y;
+    u.lo = u.y.qmin;
+    u.hi = u.y.qmax;
+    *unit = add_unit(b, &u);
+    return *unit < 0 ? lb_fail(LB_ERR_NOMEM, "deploy: out of memory") : LB_OK;
+  }
+  return not_quantized(b, consumer, node);
+}
+
+/* Narrow [lo, hi] by clamp node c on grid y, as rint(bound * inv) + zp on F's arithmetic. */
+static void narrow_clamp(const lb_graph *g, int c, const lb_qgrid *y, int32_t *lo, int32_t *hi) {
+  float inv = 1.0f / y->scale, a = 0.0f, bnd = INFINITY;
+  if (op_is(g, c, "relu6")) bnd = 6.0f;
+  if (op_is(g, c, "hardtanh")) {
+    a = g->nodes[c].fa[LB_HARDTANH_LO];
+    bnd = g->nodes[c].fa[LB_HARDTANH_HI];
+  }
+  double l = (double)y->zp + rint((double)(a * inv)), h = isinf(bnd) ? 1e18 : (double)y->zp + rint((double)(bnd * inv));
+  if (l > *lo) *lo = l > (double)y->qmax ? y->qmax + 1 : (int32_t)l;
+  if (h < *hi) *hi = h < (double)y->qmin ? y->qmin - 1 : (int32_t)h;
+}
+
+static lb_status unit_for_fq(builder *b, int f) {
+  const lb_graph *g = b->g;
+  lb_unit u;
+  memset(&u, 0, sizeof u);
+  u.node = f;
+  u.bn = -1;
+  u.operand[0] = u.operand[1] = -1;
+  lb_status st = fq_grid(g, f, &u.y);
+  if (st) return st;
+  u.lo = u.y.qmin;
+  u.hi = u.y.qmax;
+  /* walk back: chain[] in reverse order */
+  int chain[32], nc = 0, node = g->nodes[f].inputs[0];
+  while ((is_identity(g, node) || is_clamp(g, node) || op_is(g, node, "maxpool") || op_is(g, node, "batchnorm")) &&
+         b->us->of_node[node] < 0) {
+    if (nc == 32) return lb_fail(LB_ERR_UNSUPPORTED, "fakequant '%s': chain of float ops too long", g->nodes[f].name);
+    chain[nc++] = node;
+    node = g->nodes[node].inputs[0];
+  }
+  u.core = node;
+  if (node == 0) u.kind = LB_U_INPUT;
+  else if (b->us->of_node[node] >= 0) {
+    u.kind = LB_U_RESCALE;
+    u.operand[0] = b->us->of_node[node];
+  } else if (op_is(g, node, "qconv2d") || op_is(g, node, "qconvbn2d")) u.kind = LB_U_CONV;
+  else if (op_is(g, node, "qlinear")) u.kind = LB_U_LINEAR;
+  else if (op_is(g, node, "add")) u.kind = LB_U_ADD;
+  else if (op_is(g, node, "gap")) u.kind = LB_U_GAP;
+  else if (op_is(g, node, "avgpool")) u.kind = LB_U_AVGPOOL;
+  else
+    return lb_fail(LB_ERR_UNSUPPORTED, "fakequant '%s' quantizes the output of '%s' (%s), which has no integer form",
+                   g->nodes[f].name, g->nodes[node].name, lb_unit_op(g, node));
+  /* the chain, in forward order */
+  for (int i = nc - 1; i >= 0; i--) {
+    int c = chain[i];
+    const char *why = NULL;
+    if (op_is(g, c, "batchnorm")) {
+      if (i != nc - 1 || (u.kind != LB_U_CONV && u.kind != LB_U_LINEAR) || op_is(g, node, "qconvbn2d"))
+        why = "a batchnorm is folded only right after a quantized conv/linear";
+      else
+        u.bn = c;
+    } else if (op_is(g, c, "maxpool")) {
+      if (u.kind == LB_U_INPUT) why = "max pooling of the float input is not lowered";
+      else if (u.n_pools == LB_UNIT_MAX_POOLS) why = "too many max pools in one unit";
+      else u.pools[u.n_pools++] = c;
+    } else if (is_clamp(g, c)) {
+      narrow_clamp(g, c, &u.y, &u.lo, &u.hi);
+    }
+    if (why) return lb_fail(LB_ERR_UNSUPPORTED, "node '%s' (%s) before fakequant '%s': %s", g->nodes[c].name,
+                            lb_unit_op(g, c), g->nodes[f].name, why);
+  }
+  if (u.lo > u.hi)
+    return lb_fail(LB_ERR_UNSUPPORTED, "fakequant '%s': the activation's range lies outside the quantizer's grid",
+                   g->nodes[f].name);
+  char what[2 * LB_NAME_MAX + 16];
+  snprintf(what, sizeof what, "'%s' -> '%s'", g->nodes[node].name, g->nodes[f].name);
+  if (u.kind == LB_U_CONV || u.kind == LB_U_LINEAR || u.kind == LB_U_GAP || u.kind == LB_U_AVGPOOL) {
+    st = resolve_operand(b, g->nodes[node].inputs[0], node, &u.operand[0]);
+    if (st) return st;
+  }
+  const lb_qgrid *x0 = u.operand[0] >= 0 ? &b->us->u[u.operand[0]].y : NULL;
+  if (u.kind == LB_U_ADD) {
+    st = resolve_operand(b, g->nodes[node].inputs[0], node, &u.operand[0]);
+    if (!st) st = resolve_operand(b, g->nodes[node].inputs[1], node, &u.operand[1]);
+    if (st) return st;
+    /* one shift for both operands: the larger multiplier sets it, the other is rounded to it */
+    double m1 = (double)b->us->u[u.operand[0]].y.scale / u.y.scale;
+    double m2 = (double)b->us->u[u.operand[1]].y.scale / u.y.scale;
+    int32_t M;
+    st = multiplier(m1 > m2 ? m1 : m2, what, &M, &u.shift);
+    if (st) return st;
+    u.m1 = (int32_t)llrint(ldexp(m1, u.shift));
+    u.m2 = (int32_t)llrint(ldexp(m2, u.shift));
+  } else if (u.kind == LB_U_RESCALE) {
+    st = multiplier((double)x0->scale / u.y.scale, what, &u.m1, &u.shift);
+  } else if (u.kind == LB_U_GAP) {
+    const lb_shape *in = &g->nodes[g->nodes[node].inputs[0]].shape;
+    st = multiplier((double)x0->scale / ((double)in->d[1] * in->d[2] * u.y.scale), what, &u.m1, &u.shift);
+  } else if (u.kind == LB_U_AVGPOOL) {
+    lb_pool_desc d = lb_unit_pool_desc(g, node, 1);
+    u.avg_max = d.kh * d.kw;
+    u.avg_m = calloc((size_t)u.avg_max + 1, sizeof *u.avg_m);
+    u.avg_s = calloc((size_t)u.avg_max + 1, sizeof *u.avg_s);
+    if (!u.avg_m || !u.avg_s) st = lb_fail(LB_ERR_NOMEM, "deploy: out of memory");
+    for (int c = 1; !st && c <= u.avg_max; c++)
+      st = multiplier((double)x0->scale / ((double)c * u.y.scale), what, &u.avg_m[c], &u.avg_s[c]);
+  }
+  if (!st && add_unit(b, &u) < 0) st = lb_fail(LB_ERR_NOMEM, "deploy: out of memory");
+  if (st) {
+    free(u.avg_m);
+    free(u.avg_s);
+  }
+  return st;
+}
+
+static lb_status output_unit(builder *b) {
+  const lb_graph *g = b->g;
+  int node = g->output;
+  while (is_identity(g, node)) node = g->nodes[node].inputs[0];
+  lb_unit u;
+  memset(&u, 0, sizeof u);
+  u.node = g->output;
+  u.bn = -1;
+  u.operand[0] = u.operand[1] = -1;
+  if (op_is(g, node, "batchnorm") && is_weighted(g, g->nodes[node].inputs[0]) &&
+      !op_is(g, g->nodes[node].inputs[0], "qconvbn2d")) {
+    u.bn = node;
+    node = g->nodes[node].inputs[0];
+  }
+  u.core = node;
+  lb_status st;
+  if (is_weighted(g, node)) {
+    u.kind = LB_U_OUT_ACC;
+    st = resolve_operand(b, g->nodes[node].inputs[0], node, &u.operand[0]);
+  } else {
+    u.kind = LB_U_OUT_CODES;
+    st = resolve_operand(b, node, g->output, &u.operand[0]);
+    if (st)
+      return lb_fail(LB_ERR_UNSUPPORTED,
+                     "the graph output '%s' (%s) is neither a quantized conv/linear nor a quantized tensor", 
+                     g->nodes[node].name, lb_unit_op(g, node));
+    u.y = b->us->u[u.operand[0]].y;
+  }
+  if (st) return st;
+  lb_units *us = b->us;
+  lb_unit *nu = realloc(us->u, (size_t)(us->n + 1) * sizeof *nu);
+  if (!nu) return lb_fail(LB_ERR_NOMEM, "deploy: out of memory");
+  us->u = nu;
+  us->u[us->n++] = u;
+  return LB_OK;
+}
+
+lb_status lb_units_build(const lb_graph *g, lb_units *us) {
+  memset(us, 0, sizeof *us);
+  if (!g || !g->values) return lb_fail(LB_ERR_ARG, "deploy: no graph or no parameter values");
+  us->n_nodes = g->n_nodes;
+  us->of_node = malloc((size_t)g->n_nodes * sizeof *us->of_node);
+  if (!us->of_node) return lb_fail(LB_ERR_NOMEM, "deploy: out of memory");
+  for (int i = 0; i < g->n_nodes; i++) us->of_node[i] = -1;
+  builder b = {g, us};
+  lb_status st = LB_OK;
+  for (int i = 1; !st && i < g->n_nodes; i++) {
+    if (op_is(g, i, "fakequant")) st = unit_for_fq(&b, i);
+    else if (op_is(g, i, "conv2d") || op_is(g, i, "linear"))
+      st = lb_fail(LB_ERR_UNSUPPORTED, "node '%s' (%s) has no weight quantizer: the graph is not fully quantized",
+                   g->nodes[i].name, lb_unit_op(g, i));
+  }
+  if (!st) st = output_unit(&b);
+  if (!st) {
+    for (int i = 0; i < us->n; i++) {
+      const lb_unit *u = &us->u[i];
+      int needs_pos = u->n_pools > 0 && u->kind != LB_U_RESCALE;
+      if (needs_pos && u->kind != LB_U_CONV && u->kind != LB_U_LINEAR)
+        st = lb_fail(LB_ERR_UNSUPPORTED, "max pool '%s' between '%s' and its quantizer is not lowered",
+                     g->nodes[u->pools[0]].name, g->nodes[u->core].name);
+    }
+  }
+  if (st) lb_units_free(us);
+  return st;
+}
+
+void lb_units_free(lb_units *us) {
+  for (int i = 0; us->u && i < us->n; i++) {
+    free(us->u[i].avg_m);
+    free(us->u[i].avg_s);
+  }
+  free(us->u);
+  free(us->of_node);
+  memset(us, 0, sizeof *us);
+}
+
+lb_conv2d_desc lb_unit_conv_desc(const lb_graph *g, const lb_unit *u, int batch) {
+  const lb_node *n = &g->nodes[u->core];
+  const lb_shape *in = &g->nodes[n->inputs[0]].shape;
+  lb_conv2d_desc d = {
+      .n = batch, .c = (int)in->d[0], .h = (int)in->d[1], .w = (int)in->d[2],
+      .k = n->ia[LB_CONV_K], .r = n->ia[LB_CONV_R], .s = n->ia[LB_CONV_S],
+      .stride_h = n->ia[LB_CONV_SH], .stride_w = n->ia[LB_CONV_SW],
+      .pad_h = n->ia[LB_CONV_PH], .pad_w = n->ia[LB_CONV_PW],
+      .dil_h = n->ia[LB_CONV_DH], .dil_w = n->ia[LB_CONV_DW], .groups = n->ia[LB_CONV_GROUPS],
+  };
+  (void)lb_conv2d_init(&d);
+  return d;
+}
+
+lb_pool_desc lb_unit_pool_desc(const lb_graph *g, int node, int batch) {
+  const lb_node *n = &g->nodes[node];
+  const lb_shape *in = &g->nodes[n->inputs[0]].shape;
+  lb_pool_desc d = {
+      .n = batch, .c = (int)in->d[0], .h = (int)in->d[1], .w = (int)in->d[2],
+      .kh = n->ia[LB_POOL_KH], .kw = n->ia[LB_POOL_KW], .stride_h = n->ia[LB_POOL_SH], .stride_w = n->ia[LB_POOL_SW],
+      .pad_h = n->ia[LB_POOL_PH], .pad_w = n->ia[LB_POOL_PW], .count_include_pad = n->ia[LB_POOL_COUNT_PAD],
+      .ceil_mode = n->ia[LB_POOL_CEIL],
+  };
+  (void)lb_pool_init(&d);
+  return d;
+}

@@ -1,0 +1,128 @@
+/* Deploy-exact: the integer engine equals the deploy-exact simulation to the bit (0 LSB in
+ * every unit, identical logits) across backends, bit widths, BN folding strategies and models,
+ * with the optimized and the reference kernels; the academic profile's residual nets are refused
+ * with a clear message. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "deploy_testlib.h"
+
+static lb_dataset data;
+
+/* Lower, verify on the data, and check 0 LSB / identical logits. Returns the report's worst LSB
+ * against the simulation (or -1 on a failure). */
+static int exact_case(const char *model, const char *backend, int wbits, int abits, int fold) {
+  lb_status st;
+  lb_graph *qg = dtl_quantized(model, backend, wbits, abits, fold, &data, &st);
+  CHECK_MSG(qg != NULL, "%s %s W%dA%d fold %d: %s", model, backend, wbits, abits, fold, lb_last_error());
+  if (!qg) return -1;
+  lb_program *p = NULL;
+  lb_augment norm = {{0.2f}, {0.3f}, 0, 0};
+  st = lb_lower(qg, backend, &norm, &p);
+  CHECK_MSG(st == LB_OK, "%s %s W%dA%d fold %d: lower: %s", model, backend, wbits, abits, fold, lb_last_error());
+  int worst = -1;
+  if (!st) {
+    lb_verify_report r;
+    st = lb_verify(qg, p, &data, &norm, data.n, 16, &r);
+    CHECK_MSG(st == LB_OK, "verify: %s", lb_last_error());
+    if (!st) {
+      worst = 0;
+      int64_t diffs = 0, fq_diffs = 0;
+      for (int i = 0; i < r.n_units; i++) {
+        if (r.units[i].worst_sim > worst) worst = r.units[i].worst_sim;
+        diffs += r.units[i].diff_sim;
+        fq_diffs += r.units[i].diff_fq;
+        if (r.units[i].diff_sim)
+          fprintf(stderr, "  %s: unit %s (%s): %lld of %lld differ, worst %d LSB\n", model, r.units[i].name,
+                  r.units[i].core, (long long)r.units[i].diff_sim, (long long)r.units[i].elements,
+                  r.units[i].worst_sim);
+      }
+      CHECK_MSG(diffs == 0 && r.logits_diff_sim == 0 && r.correct_engine == r.correct_sim,
+                "%s %s W%dA%d fold %d: %lld codes and %lld logits differ from the simulation", model, backend, wbits,
+                abits, fold, (long long)diffs, (long long)r.logits_diff_sim);
+      CHECK(r.n_units >= 3 && r.images == data.n);
+      printf("%-17s %-8s W%dA%d fold %-6s units %3d  sim 0 LSB: %s  fake-quant graph differs in %lld codes\n", model,
+             backend, wbits, abits, lb_bn_fold_name(fold), r.n_units, diffs ? "NO" : "yes", (long long)fq_diffs);
+      lb_verify_report_free(&r);
+    }
+  }
+  lb_program_free(p);
+  lb_graph_free(qg);
+  return worst;
+}
+
+/* The same program on the reference kernels gives the same logits. */
+static void ref_kernels_case(void) {
+  lb_status st;
+  lb_graph *qg = dtl_quantized("resnet8", "fbgemm", 4, 4, LB_BN_FOLD_PYTORCH, &data, &st);
+  CHECK(qg != NULL);
+  lb_program *p = NULL;
+  if (qg) CHECK_OK(lb_lower(qg, "fbgemm", NULL, &p));
+  if (!p) {
+    lb_graph_free(qg);
+    return;
+  }
+  int n = 8;
+  float *x = lbt_falloc((size_t)n * 784), *a = lbt_falloc((size_t)n * 10), *b = lbt_falloc((size_t)n * 10);
+  int32_t idx[8], lab[8];
+  for (int i = 0; i < n; i++) idx[i] = i;
+  lb_augment norm = {{0.2f}, {0.3f}, 0, 0};
+  lb_batch_fill(&data, idx, n, &norm, 0, NULL, x, lab);
+  lb_engine *e1 = NULL, *e2 = NULL;
+  CHECK_OK(lb_engine_create(p, 3, 0, &e1)); /* pieces of 3: batch splitting */
+  setenv("LOWBIT_KERNELS", "ref", 1);
+  CHECK_OK(lb_engine_create(p, n, 0, &e2));
+  unsetenv("LOWBIT_KERNELS");
+  if (e1 && e2) {
+    CHECK(!strcmp(lb_engine_isa(e2), "ref"));
+    CHECK_OK(lb_engine_run(e1, n, x, a));
+    CHECK_OK(lb_engine_run(e2, n, x, b));
+    CHECK(memcmp(a, b, (size_t)n * 10 * sizeof(float)) == 0);
+  }
+  lb_engine_free(e1);
+  lb_engine_free(e2);
+  free(x);
+  free(a);
+  free(b);
+  lb_program_free(p);
+  lb_graph_free(qg);
+}
+
+static void refusal_case(void) {
+  lb_status st;
+  lb_graph *qg = dtl_quantized("resnet8", "academic", 4, 4, LB_BN_FOLD_NONE, &data, &st);
+  CHECK(qg != NULL);
+  if (!qg) return;
+  lb_program *p = NULL;
+  CHECK_STATUS(lb_lower(qg, "academic", NULL, &p), LB_ERR_UNSUPPORTED);
+  CHECK_MSG(strstr(lb_last_error(), "add 'layer1.0.add'") && strstr(lb_last_error(), "float tensor") &&
+                strstr(lb_last_error(), "profile"),
+            "message: %s", lb_last_error());
+  CHECK(p == NULL);
+  lb_graph_free(qg);
+}
+
+int main(void) {
+  dtl_dataset(&data, 32, 5);
+  static const struct {
+    const char *backend;
+    int w, a;
+  } cfgs[] = {{"tensorrt", 8, 8}, {"snpe", 8, 8}, {"vitis", 8, 8}, {"fbgemm", 8, 8}, {"fbgemm", 4, 8},
+              {"fbgemm", 4, 4}, {"tvm", 8, 8},  {"tvm", 4, 4},    {"qdq", 4, 4},    {"qdq", 2, 4}};
+  const char *models[] = {"resnet8", "mobilenetv2-tiny"};
+  for (int m = 0; m < 2; m++)
+    for (size_t c = 0; c < sizeof cfgs / sizeof cfgs[0]; c++)
+      CHECK(exact_case(models[m], cfgs[c].backend, cfgs[c].w, cfgs[c].a, LB_BN_FOLD_PYTORCH) == 0);
+  for (int f = 0; f < LB_BN_FOLD_COUNT; f++) {
+    CHECK(exact_case("resnet8", "fbgemm", 4, 4, f) == 0);
+    CHECK(exact_case("mobilenetv2-tiny", "tensorrt", 8, 8, f) == 0);
+  }
+  CHECK(exact_case("lenet5", "academic", 4, 4, 0) == 0);
+  CHECK(exact_case("lenet5", "fbgemm", 4, 4, 0) == 0);
+  CHECK(exact_case("mlp", "academic", 8, 8, 0) == 0);
+  ref_kernels_case();
+  refusal_case();
+  lb_dataset_free(&data);
+  return lbt_finish("test_deploy_exact");
+}
