@@ -186,7 +186,7 @@ static lb_status read_input(imp *im, const Onnx__GraphProto *gp, const char *wha
   lb_shape s = {.ndim = nd};
   memcpy(s.d, d, (size_t)nd * sizeof *d);
   lb_status st = lb_graph_create(&im->g, im->m->graph->name && im->m->graph->name[0] ? im->m->graph->name : "onnx", s);
-  if (st) return lb_fail(st, "%s: input '%s': %s", what, in->name, lb_last_error());
+  if (st) return lb_onnx_refail(st, what);
   return imp_set_net(im, in->name, 0, nd, d);
 }
 
@@ -293,7 +293,7 @@ static lb_status run(imp *im, const char *what, lb_onnx_import_info *info) {
     if (!tp || !tp->name || !tp->name[0]) return lb_fail(LB_ERR_FORMAT, "%s: initializer %zu has no name", what, i);
     lb_onnx_tensor t;
     s = lb_onnx_tensor_from_proto(tp, &t);
-    if (s) return lb_fail(s, "%s: initializer: %s", what, lb_last_error());
+    if (s) return lb_onnx_refail(s, what);
     s = imp_set_const(im, tp->name, &t);
   }
   if (!s) s = visit_nodes(im, gp, what);
@@ -325,7 +325,7 @@ static void imp_free(imp *im) {
 static lb_status import_model(const Onnx__ModelProto *m, const char *what, lb_graph **out, lb_onnx_import_info *info) {
   imp im = {.m = m};
   lb_status s = run(&im, what, info);
-  if (s && strncmp(lb_last_error(), what, strlen(what))) s = lb_fail(s, "%s: %s", what, lb_last_error());
+  if (s && strncmp(lb_last_error(), what, strlen(what))) s = lb_onnx_refail(s, what);
   if (s) lb_graph_free(im.g);
   else *out = im.g;
   imp_free(&im);

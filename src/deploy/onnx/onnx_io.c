@@ -7,6 +7,12 @@
 
 #include "lowbit/bytes.h"
 
+lb_status lb_onnx_refail(lb_status s, const char *prefix) {
+  char detail[512];
+  snprintf(detail, sizeof detail, "%s", lb_last_error());
+  return lb_fail(s, "%s: %s", prefix, detail);
+}
+
 /* ---- model files -------------------------------------------------------------------------- */
 lb_status lb_onnx_parse_model(const uint8_t *data, size_t len, const char *what, Onnx__ModelProto **out) {
   *out = NULL;
@@ -131,7 +137,11 @@ lb_status lb_onnx_tensor_from_proto(const Onnx__TensorProto *p, lb_onnx_tensor *
     return lb_fail(LB_ERR_UNSUPPORTED, "tensor '%s': external data files are not supported", name);
   if (p->n_dims > LB_ONNX_MAX_RANK) return lb_fail(LB_ERR_UNSUPPORTED, "tensor '%s': rank %zu is above %d", name, p->n_dims, LB_ONNX_MAX_RANK);
   lb_status s = lb_onnx_tensor_alloc(t, dtype, (int)p->n_dims, p->dims);
-  if (s) return lb_fail(s, "tensor '%s': %s", name, lb_last_error());
+  if (s) {
+    char pre[300];
+    snprintf(pre, sizeof pre, "tensor '%.200s'", name);
+    return lb_onnx_refail(s, pre);
+  }
   int64_t n = t->numel;
   size_t have;
   if (p->has_raw_data) {

@@ -30,6 +30,9 @@ typedef struct lb_onnx_tensor {
 lb_status lb_onnx_read_model(const char *path, Onnx__ModelProto **out);
 /* The same from bytes in memory (the fuzz harness uses it); `what` names the source in errors. */
 lb_status lb_onnx_parse_model(const uint8_t *data, size_t len, const char *what, Onnx__ModelProto **out);
+/* Fail with status s and "PREFIX: <the current error detail>" (the detail is copied first, since
+ * lb_fail writes the buffer lb_last_error reads). */
+lb_status lb_onnx_refail(lb_status s, const char *prefix);
 void lb_onnx_model_free(Onnx__ModelProto *m);
 /* Version of the default ("" or "ai.onnx") operator set the model imports, or -1. */
 int64_t lb_onnx_opset(const Onnx__ModelProto *m);
