@@ -54,6 +54,8 @@ typedef struct ik_opt {
   int32_t *wsum; /* per output channel sums the variant needs (inside buf or NULL) */
   int64_t lpad;  /* padded reduction length of the variant's layout */
   int kpad;      /* padded output channel count of the variant's layout */
+  int slots;     /* per-thread scratch slots sized at prepare (OpenMP's thread count then) */
+  int conv;      /* which optimized conv path the variant runs (ik_conv_path), 0 none */
 } ik_opt;
 
 struct lb_iconv {

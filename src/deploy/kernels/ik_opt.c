@@ -1,32 +1,73 @@
 /* Dispatch from a prepared object to its optimized variant. Variants not built for a case
  * return 0 and the reference runs (bit-exact by definition). */
+#include <omp.h>
+
+#include "deploy/kernels/ik_nhwc.h"
 #include "deploy/kernels/ik_simd.h"
 
+enum { PATH_NONE = 0, PATH_VNNI, PATH_AVX2 };
+
+/* The NHWC path covers groups == 1 with 8/4/2-bit weights (depthwise and grouped convolutions
+ * run the reference). */
+static int conv_plan(const lb_iconv *c, ik_plan *pl) {
+  if (c->opt.conv == PATH_VNNI) ik_plan_init(pl, c, 16, 4, 1);
+  else if (c->opt.conv == PATH_AVX2) ik_plan_init(pl, c, 8, 2, 2);
+  return c->opt.conv;
+}
+
 lb_status ik_conv_opt_prepare(lb_iconv *c) {
-  (void)c;
+  if (c->wbits == 1 || c->d.groups != 1 || c->isa == LB_IK_REF) return LB_OK;
+  c->opt.conv = c->isa == LB_IK_AVX512VNNI ? PATH_VNNI : PATH_AVX2;
+  c->opt.slots = omp_get_max_threads();
+  ik_plan pl;
+  conv_plan(c, &pl);
+  if (c->opt.conv == PATH_VNNI && c->wbits == 8) {
+    /* 8-bit weights are laid out once here; narrower ones are expanded per run from the packed
+     * bits into scratch (K * taps bytes, small next to the convolution). */
+    c->opt.bytes = ik_wlayout_bytes(&pl);
+    c->opt.buf = lb_alloc_aligned(c->opt.bytes);
+    if (!c->opt.buf) return lb_fail(LB_ERR_NOMEM, "iconv: weight layout (%zu bytes)", c->opt.bytes);
+    ik_wlayout_build(&pl, c, IK_VNNI_G, c->opt.buf);
+  }
   return LB_OK;
 }
+
 size_t ik_conv_opt_scratch(const lb_iconv *c, int n) {
-  (void)c;
-  (void)n;
-  return 0;
+  ik_plan pl;
+  if (!conv_plan(c, &pl)) return 0;
+  return ik_nhwc_scratch(c, &pl, n);
 }
-size_t ik_conv_opt_scratch_requant(const lb_iconv *c, int n) {
-  (void)c;
-  (void)n;
-  return 0;
+
+size_t ik_conv_opt_scratch_requant(const lb_iconv *c, int n) { return ik_conv_opt_scratch(c, n); }
+
+/* The zero point must be a code of the input type (VNNI pads with it as a byte) or, for the
+ * int16 path, keep x - zx within int16. */
+static int zx_ok(const lb_iconv *c, int32_t zx) {
+  if (c->opt.conv == PATH_VNNI) return c->x_signed ? (zx >= -128 && zx <= 127) : (zx >= 0 && zx <= 255);
+  return zx >= -32000 && zx <= 32000;
 }
+
+static int conv_go(const lb_iconv *c, int n, const void *x, int32_t zx, int32_t *acc, const ik_rq_args *rq,
+                   void *scratch) {
+  ik_plan pl;
+  int path = conv_plan(c, &pl);
+  if (!path || !zx_ok(c, zx)) return 0;
+  if (path == PATH_VNNI) ik_nhwc_run(c, &pl, ik_tile_vnni, IK_VNNI_G, n, x, zx, acc, rq, scratch);
+  else ik_nhwc_run(c, &pl, ik_tile_avx2, IK_AVX2_G, n, x, zx, acc, rq, scratch);
+  return 1;
+}
+
 int ik_conv_opt_run(const lb_iconv *c, int n, const void *x, int32_t zx, int32_t *acc, void *scratch) {
-  (void)c, (void)n, (void)x, (void)zx, (void)acc, (void)scratch;
-  return 0;
+  return conv_go(c, n, x, zx, acc, NULL, scratch);
 }
+
 int ik_conv_opt_run_requant(const lb_iconv *c, int n, const void *x, int32_t zx, const int32_t *bias_q,
                             const int32_t *M, const int *s, int32_t zp, int32_t lo, int32_t hi, int y_signed, void *y,
                             void *scratch) {
-  (void)c, (void)n, (void)x, (void)zx, (void)bias_q, (void)M, (void)s, (void)zp, (void)lo, (void)hi, (void)y_signed,
-      (void)y, (void)scratch;
-  return 0;
+  ik_rq_args rq = {bias_q, M, s, zp, lo, hi, y_signed, y};
+  return conv_go(c, n, x, zx, NULL, &rq, scratch);
 }
+
 int ik_conv_opt_run_binary(const lb_iconv *c, int n, const uint8_t *xbits, int32_t *acc, void *scratch) {
   (void)c, (void)n, (void)xbits, (void)acc, (void)scratch;
   return 0;

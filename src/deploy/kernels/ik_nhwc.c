@@ -1,0 +1,237 @@
+/* The direct NHWC convolution driver (see ik_nhwc.h): geometry, weight layouts, the padded
+ * channels-last copy of each image, zero-point correction terms, per-channel requant terms and
+ * the parallel loop over images (or over output rows when the batch is smaller than the thread
+ * count). Every output element is computed by one tile in a fixed order, so results do not
+ * depend on the thread count. */
+#include <omp.h>
+#include <string.h>
+
+#include "deploy/kernels/ik_nhwc.h"
+
+void ik_plan_init(ik_plan *pl, const lb_iconv *c, int lanes, int cstep, int esize) {
+  const lb_conv2d_desc *d = &c->d;
+  memset(pl, 0, sizeof *pl);
+  pl->C = d->c, pl->H = d->h, pl->W = d->w, pl->K = d->k, pl->R = d->r, pl->S = d->s;
+  pl->sh = d->stride_h, pl->sw = d->stride_w, pl->dh = d->dil_h, pl->dw = d->dil_w;
+  pl->ph = d->pad_h, pl->pw = d->pad_w, pl->OH = d->oh, pl->OW = d->ow;
+  pl->P = (int64_t)d->oh * d->ow;
+  pl->cstep = cstep;
+  pl->Cp = (d->c + cstep - 1) / cstep * cstep;
+  pl->Hp = d->h + 2 * d->pad_h;
+  pl->Wp = d->w + 2 * d->pad_w;
+  pl->lanes = lanes;
+  pl->Kv = (d->k + lanes - 1) / lanes;
+  pl->esize = esize;
+  pl->taps = (int64_t)d->c * d->r * d->s;
+  pl->img_bytes = (size_t)pl->Hp * (size_t)pl->Wp * (size_t)pl->Cp * (size_t)esize;
+}
+
+size_t ik_wlayout_bytes(const ik_plan *pl) {
+  return (size_t)pl->Kv * (size_t)pl->lanes * (size_t)pl->R * (size_t)pl->S * (size_t)pl->Cp * (size_t)pl->esize;
+}
+
+/* The value a layout stores for weight (k, c, r, s): see ik_nhwc.h. */
+static int layout_value(const lb_iconv *c, int k, int ch, int r, int s, int esize) {
+  const uint8_t *row = c->w.data + (int64_t)k * c->w.row_bytes;
+  int v = ik_wget(row, ((int64_t)ch * c->d.r + r) * c->d.s + s, c->w.bits, c->w.sgn);
+  if (esize == 2) return v - c->w.zp[k];
+  return (c->wbits == 8 && !c->w_signed) ? v - 128 : v;
+}
+
+void ik_wlayout_build(const ik_plan *pl, const lb_iconv *c, int G, void *dst) {
+  memset(dst, 0, ik_wlayout_bytes(pl));
+  const int L = pl->lanes, cs = pl->cstep, cgs = pl->Cp / cs;
+  for (int kv0 = 0; kv0 < pl->Kv; kv0 += G) {
+    int nkv = pl->Kv - kv0 < G ? pl->Kv - kv0 : G;
+    int64_t base = (int64_t)kv0 * L * pl->R * pl->S * pl->Cp; /* earlier groups are full */
+    for (int r = 0; r < pl->R; r++)
+      for (int s = 0; s < pl->S; s++)
+        for (int cg = 0; cg < cgs; cg++)
+          for (int kk = 0; kk < nkv * L; kk++)
+            for (int ci = 0; ci < cs; ci++) {
+              int k = kv0 * L + kk, ch = cg * cs + ci;
+              if (k >= pl->K || ch >= pl->C) continue;
+              int64_t at = base + ((((int64_t)r * pl->S + s) * cgs + cg) * nkv * L + kk) * cs + ci;
+              int v = layout_value(c, k, ch, r, s, pl->esize);
+              if (pl->esize == 1) ((int8_t *)dst)[at] = (int8_t)v;
+              else ((int16_t *)dst)[at] = (int16_t)v;
+            }
+  }
+}
+
+/* ---- scratch layout ---- */
+typedef struct ik_scr {
+  void *wl;                 /* weight layout (NULL when prepacked) */
+  int32_t *c0, *c1;         /* zero-point terms (VNNI) */
+  int64_t *rq;              /* 6 arrays of Kv*lanes: bias, biasm, mul, shift, mask, half */
+  unsigned char *slot0;     /* first per-thread slot */
+  size_t slot_bytes;
+} ik_scr;
+
+static size_t slot_bytes(const ik_plan *pl) {
+  return ik_round(pl->img_bytes) + ik_round((size_t)pl->Hp * pl->Wp * 4) + ik_round((size_t)pl->P * 4);
+}
+
+static ik_scr scr_map(const lb_iconv *c, const ik_plan *pl, void *scratch) {
+  ik_scr m;
+  unsigned char *p = ik_align_ptr(scratch);
+  size_t kl = (size_t)pl->Kv * pl->lanes;
+  m.wl = NULL;
+  if (!c->opt.buf) {
+    m.wl = p;
+    p += ik_round(ik_wlayout_bytes(pl));
+  }
+  m.c0 = (int32_t *)p;
+  p += ik_round(kl * 4);
+  m.c1 = (int32_t *)p;
+  p += ik_round(kl * 4);
+  m.rq = (int64_t *)p;
+  p += ik_round(6 * kl * 8);
+  m.slot0 = p;
+  m.slot_bytes = slot_bytes(pl);
+  return m;
+}
+
+size_t ik_nhwc_scratch(const lb_iconv *c, const ik_plan *pl, int n) {
+  (void)n;
+  size_t kl = (size_t)pl->Kv * pl->lanes;
+  size_t b = IK_ALIGN + (c->opt.buf ? 0 : ik_round(ik_wlayout_bytes(pl))) + 2 * ik_round(kl * 4) + ik_round(6 * kl * 8);
+  return b + (size_t)(c->opt.slots > 0 ? c->opt.slots : 1) * slot_bytes(pl);
+}
+
+/* The image b as a padded channels-last buffer: u8 codes (int8 moved to uint8 by +128; padding
+ * is the zero point, padded channels 0) or int16 x - zx (padding and padded channels 0). */
+static void image_copy(const ik_plan *pl, const void *x, int x_signed, int b, int32_t zx, int zxu, void *img) {
+  const int64_t plane = (int64_t)pl->H * pl->W;
+  const unsigned char *xb = (const unsigned char *)x + (int64_t)b * pl->C * plane;
+  if (pl->esize == 1) {
+    uint8_t *o = img;
+    for (int64_t i = 0; i < (int64_t)pl->Hp * pl->Wp; i++)
+      for (int ch = 0; ch < pl->Cp; ch++) o[i * pl->Cp + ch] = (uint8_t)(ch < pl->C ? zxu : 0);
+    const uint8_t flip = x_signed ? 0x80 : 0;
+    for (int ch = 0; ch < pl->C; ch++)
+      for (int h = 0; h < pl->H; h++) {
+        const unsigned char *src = xb + ch * plane + (int64_t)h * pl->W;
+        uint8_t *dst = o + ((int64_t)(h + pl->ph) * pl->Wp + pl->pw) * pl->Cp + ch;
+        for (int w = 0; w < pl->W; w++) dst[(int64_t)w * pl->Cp] = src[w] ^ flip;
+      }
+  } else {
+    int16_t *o = img;
+    memset(o, 0, pl->img_bytes);
+    for (int ch = 0; ch < pl->C; ch++)
+      for (int h = 0; h < pl->H; h++) {
+        const unsigned char *src = xb + ch * plane + (int64_t)h * pl->W;
+        int16_t *dst = o + ((int64_t)(h + pl->ph) * pl->Wp + pl->pw) * pl->Cp + ch;
+        for (int w = 0; w < pl->W; w++)
+          dst[(int64_t)w * pl->Cp] = (int16_t)((x_signed ? (int32_t)(int8_t)src[w] : (int32_t)src[w]) - zx);
+      }
+  }
+}
+
+/* Sum of the u8 codes over each output pixel's receptive field (padding counts as zxu). */
+static void colsums(const ik_plan *pl, const uint8_t *img, int32_t *pixsum, int32_t *colsum) {
+  for (int64_t i = 0; i < (int64_t)pl->Hp * pl->Wp; i++) {
+    int32_t s = 0;
+    for (int ch = 0; ch < pl->C; ch++) s += img[i * pl->Cp + ch];
+    pixsum[i] = s;
+  }
+  for (int oh = 0; oh < pl->OH; oh++)
+    for (int ow = 0; ow < pl->OW; ow++) {
+      int32_t s = 0;
+      for (int r = 0; r < pl->R; r++)
+        for (int q = 0; q < pl->S; q++) s += pixsum[(int64_t)(oh * pl->sh + r * pl->dh) * pl->Wp + ow * pl->sw + q * pl->dw];
+      colsum[(int64_t)oh * pl->OW + ow] = s;
+    }
+}
+
+static void rows(const ik_plan *pl, ik_tile_fn tile, int G, const void *wl, const void *img, int oh0, int oh1,
+                 const ik_epi *e, int32_t *acc, void *y) {
+  size_t kvstride = (size_t)pl->lanes * pl->R * pl->S * pl->Cp * pl->esize;
+  for (int oh = oh0; oh < oh1; oh++)
+    for (int kv0 = 0; kv0 < pl->Kv; kv0 += G) {
+      int nkv = pl->Kv - kv0 < G ? pl->Kv - kv0 : G;
+      tile(pl, (const unsigned char *)wl + kv0 * kvstride, img, oh, 0, pl->OW, kv0, nkv, e, acc, y);
+    }
+}
+
+void ik_nhwc_run(const lb_iconv *c, const ik_plan *pl, ik_tile_fn tile, int G, int n, const void *x, int32_t zx,
+                 int32_t *acc, const ik_rq_args *rq, void *scratch) {
+  ik_scr m = scr_map(c, pl, scratch);
+  const void *wl = c->opt.buf;
+  if (!wl) {
+    ik_wlayout_build(pl, c, G, m.wl);
+    wl = m.wl;
+  }
+  const int kl = pl->Kv * pl->lanes;
+  const int xoff = c->x_signed ? 128 : 0, zxu = zx + xoff;
+  ik_epi e;
+  memset(&e, 0, sizeof e);
+  int need_colsum = 0;
+  if (pl->esize == 1) {
+    /* acc = sum xu*ws - zxu*sum(ws) + (woff - zw)*(sum xu - taps*zxu), all mod 2^32 */
+    const int woff = (c->wbits == 8 && !c->w_signed) ? 128 : 0;
+    for (int k = 0; k < kl; k++) {
+      uint32_t c0 = 0, c1 = 0;
+      if (k < pl->K) {
+        uint32_t wsum = 0;
+        const uint8_t *row = c->w.data + (int64_t)k * c->w.row_bytes;
+        for (int64_t t = 0; t < c->taps; t++) wsum += (uint32_t)(ik_wget(row, t, c->w.bits, c->w.sgn) - woff);
+        c1 = (uint32_t)(woff - c->w.zp[k]);
+        c0 = 0u - (uint32_t)zxu * wsum - c1 * (uint32_t)pl->taps * (uint32_t)zxu;
+        if (c1) need_colsum = 1;
+      }
+      m.c0[k] = (int32_t)c0;
+      m.c1[k] = (int32_t)c1;
+    }
+    e.c0 = m.c0;
+    e.c1 = need_colsum ? m.c1 : NULL;
+  }
+  if (rq) {
+    int64_t *bias = m.rq, *biasm = m.rq + kl, *mul = m.rq + 2 * kl, *shift = m.rq + 3 * kl, *mask = m.rq + 4 * kl,
+            *half = m.rq + 5 * kl;
+    for (int k = 0; k < kl; k++) {
+      int kk = k < pl->K ? k : pl->K - 1;
+      int s = rq->s[kk];
+      bias[k] = rq->bias_q ? rq->bias_q[kk] : 0;
+      mul[k] = rq->M[kk];
+      biasm[k] = bias[k] * mul[k];
+      shift[k] = s;
+      mask[k] = s > 0 ? (int64_t)(((uint64_t)1 << s) - 1) : 0;
+      half[k] = s > 0 ? (int64_t)1 << (s - 1) : INT64_MAX;
+    }
+    e.requant = 1;
+    e.bias = bias, e.biasm = biasm, e.mul = mul, e.shift = shift, e.mask = mask, e.half = half;
+    e.zp = rq->zp, e.lo = rq->lo, e.hi = rq->hi, e.y_signed = rq->y_signed;
+  }
+  const int64_t outs = (int64_t)pl->K * pl->P;
+  const int T = c->opt.slots > 0 ? c->opt.slots : 1;
+  const size_t img_off = 0, pix_off = ik_round(pl->img_bytes), col_off = pix_off + ik_round((size_t)pl->Hp * pl->Wp * 4);
+  if (n >= T) {
+#pragma omp parallel for schedule(static) num_threads(T)
+    for (int b = 0; b < n; b++) {
+      unsigned char *slot = m.slot0 + (size_t)omp_get_thread_num() * m.slot_bytes;
+      ik_epi eb = e;
+      image_copy(pl, x, c->x_signed, b, zx, zxu, slot + img_off);
+      if (need_colsum) {
+        colsums(pl, slot + img_off, (int32_t *)(slot + pix_off), (int32_t *)(slot + col_off));
+        eb.colsum = (int32_t *)(slot + col_off);
+      }
+      rows(pl, tile, G, wl, slot + img_off, 0, pl->OH, &eb, acc ? acc + b * outs : NULL,
+           rq ? (unsigned char *)rq->y + b * outs : NULL);
+    }
+  } else {
+    unsigned char *slot = m.slot0;
+    for (int b = 0; b < n; b++) {
+      ik_epi eb = e;
+      image_copy(pl, x, c->x_signed, b, zx, zxu, slot + img_off);
+      if (need_colsum) {
+        colsums(pl, slot + img_off, (int32_t *)(slot + pix_off), (int32_t *)(slot + col_off));
+        eb.colsum = (int32_t *)(slot + col_off);
+      }
+#pragma omp parallel for schedule(static) num_threads(T)
+      for (int oh = 0; oh < pl->OH; oh++)
+        rows(pl, tile, G, wl, slot + img_off, oh, oh + 1, &eb, acc ? acc + b * outs : NULL,
+             rq ? (unsigned char *)rq->y + b * outs : NULL);
+    }
+  }
+}

@@ -1,0 +1,67 @@
+/* Private: the direct NHWC convolution path shared by the AVX2 and AVX-512 VNNI variants.
+ *
+ * Each image is copied once into a padded channels-last buffer (so padding and the border need
+ * no branches), and output tiles of NP pixels x up to G vectors of output channels accumulate
+ * in registers: per tap and per group of `cstep` input channels one broadcast of the pixel's
+ * channels meets one vector load of the weights per k vector. No im2col: the reduction reads the
+ * padded image in place. See docs/kernels.md. */
+#ifndef LOWBIT_IK_NHWC_H
+#define LOWBIT_IK_NHWC_H
+
+#include "deploy/kernels/ik_internal.h"
+
+typedef struct ik_plan {
+  int C, H, W, K, R, S, sh, sw, dh, dw, ph, pw, OH, OW;
+  int64_t P;       /* OH * OW */
+  int Cp, Hp, Wp;  /* channels padded to cstep, padded height/width */
+  int cstep;       /* input channels per dot step: 4 (vpdpbusd on u8) or 2 (vpmaddwd on int16) */
+  int lanes, Kv;   /* int32 lanes per vector, vectors covering K */
+  int esize;       /* bytes per image element: 1 (u8 codes) or 2 (int16 x - zx) */
+  int64_t taps;    /* real taps per output channel: C * R * S */
+  size_t img_bytes;
+} ik_plan;
+
+/* The epilogue a tile applies: zero-point corrections (VNNI), then either int32 out or requant. */
+typedef struct ik_epi {
+  const int32_t *c0;     /* (Kv*lanes): added to every output of channel k, or NULL */
+  const int32_t *c1;     /* (Kv*lanes): times the pixel's colsum, or NULL */
+  const int32_t *colsum; /* (P) of the current image: sum of its receptive field's codes, or NULL */
+  int requant;           /* 0: write acc (int32); 1: requantize to y */
+  /* per-channel requant terms, (Kv*lanes) each: AVX-512 adds bias then multiplies; AVX2 adds
+   * bias*M after multiplying (it has no 64-bit multiply). s = 0 has mask 0 and half INT64_MAX. */
+  const int64_t *bias, *biasm, *mul, *shift, *mask, *half;
+  int32_t zp, lo, hi;
+  int y_signed;
+} ik_epi;
+
+/* Tile: pixels (oh, ow0 .. ow0+np-1) of one image, k vectors [kv0, kv0+nkv). wl: the weight
+ * layout at kv0. img: the padded image. acc/y: the image's outputs (K, P). */
+typedef void (*ik_tile_fn)(const ik_plan *pl, const void *wl, const void *img, int oh, int ow0, int np, int kv0,
+                           int nkv, const ik_epi *e, int32_t *acc, void *y);
+
+void ik_plan_init(ik_plan *pl, const lb_iconv *c, int lanes, int cstep, int esize);
+/* Weight layout: for each group of G k vectors, [r][s][Cp/cstep][nkv*lanes][cstep] elements:
+ * s8 (w - 128 for unsigned 8-bit weights, else w) or int16 (w - zw[k]); pad entries 0. */
+size_t ik_wlayout_bytes(const ik_plan *pl);
+void ik_wlayout_build(const ik_plan *pl, const lb_iconv *c, int G, void *dst);
+/* Runs the whole convolution (requant when yq is non-NULL) with the given tile kernel. */
+typedef struct ik_rq_args {
+  const int32_t *bias_q, *M;
+  const int *s;
+  int32_t zp, lo, hi;
+  int y_signed;
+  void *y;
+} ik_rq_args;
+size_t ik_nhwc_scratch(const lb_iconv *c, const ik_plan *pl, int n);
+void ik_nhwc_run(const lb_iconv *c, const ik_plan *pl, ik_tile_fn tile, int G, int n, const void *x, int32_t zx,
+                 int32_t *acc, const ik_rq_args *rq, void *scratch);
+
+/* tile kernels (ik_vnni.c, ik_avx2.c) */
+void ik_tile_vnni(const ik_plan *pl, const void *wl, const void *img, int oh, int ow0, int np, int kv0, int nkv,
+                  const ik_epi *e, int32_t *acc, void *y);
+void ik_tile_avx2(const ik_plan *pl, const void *wl, const void *img, int oh, int ow0, int np, int kv0, int nkv,
+                  const ik_epi *e, int32_t *acc, void *y);
+#define IK_VNNI_G 4 /* k vectors per tile */
+#define IK_AVX2_G 2
+
+#endif
