@@ -186,7 +186,7 @@ static lb_status lower_unit(lowering *L, int ui) {
   lb_status st = LB_OK;
   switch (u->kind) {
     case LB_U_INPUT:
-      if (!(s = new_step(L, LB_PS_QUANTIZE, u->node, -1, -1, t))) return oom();
+      if (!(s = new_step(L, LB_PS_QUANTIZE, 0, -1, -1, t))) return oom();
       s->inv = 1.0f / u->y.scale;
       s->lo = u->lo;
       s->hi = u->hi;
