@@ -198,8 +198,7 @@ static lb_status map_add(imp *im) {
   imp_value *x = a->kind == IMP_NET ? a : b, *cv = a->kind == IMP_NET ? b : a;
   const lb_node *p = &im->g->nodes[x->node];
   imp_param *bias = imp_find_param(im, x->node, 1);
-  int64_t ch = x->dims[0], per = 1;
-  for (int k = 1; k < x->ndim; k++) per *= x->dims[k];
+  int64_t ch = x->dims[0];
   int fits = cv->t.is_float && bias && imp_consumers(im, x->name) == 1 && bias->n == ch &&
              (!strcmp(p->op->name, "linear") || !strcmp(p->op->name, "conv2d")) && (cv->t.numel == ch || cv->t.numel == 1);
   /* a per-channel constant must be laid out along dim 0 of the sample (C,1,1) or be 1-D for (F) */
@@ -209,7 +208,6 @@ static lb_status map_add(imp *im) {
     return imp_err(im, LB_ERR_UNSUPPORTED, "adding the constant '%s' to a network tensor is supported only as the bias of a "
                    "preceding Gemm/MatMul/Conv", cv->name);
   for (int64_t k = 0; k < ch; k++) bias->data[k] += cv->t.f[cv->t.numel == 1 ? 0 : k];
-  (void)per;
   return alias(im, x, x->ndim, x->dims);
 }
 
