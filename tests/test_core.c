@@ -12,6 +12,9 @@ int main(void) {
   }
   CHECK(lb_fail(LB_ERR_IO, "x.idx: %s", "missing") == LB_ERR_IO);
   CHECK(strcmp(lb_last_error(), "x.idx: missing") == 0);
+  /* prefixing the current message with itself as an argument (the common pattern) */
+  lb_fail(LB_ERR_FORMAT, "node '%s': %s", "conv1", lb_last_error());
+  CHECK_MSG(strcmp(lb_last_error(), "node 'conv1': x.idx: missing") == 0, "got '%s'", lb_last_error());
 
   lb_shape s = lb_shape4(2, 3, 4, 5);
   int64_t st[LB_MAX_DIMS];

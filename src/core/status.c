@@ -3,6 +3,7 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 
 static _Thread_local char last_error[512];
 
@@ -25,11 +26,15 @@ const char *lb_status_str(lb_status s) {
   return "unknown status";
 }
 
+/* Formats into a scratch buffer first: callers often pass lb_last_error() itself as an
+ * argument to prefix it ("node 'x': %s"), and vsnprintf must not read the buffer it writes. */
 lb_status lb_fail(lb_status s, const char *fmt, ...) {
+  static _Thread_local char scratch[sizeof last_error];
   va_list ap;
   va_start(ap, fmt);
-  vsnprintf(last_error, sizeof last_error, fmt, ap);
+  vsnprintf(scratch, sizeof scratch, fmt, ap);
   va_end(ap);
+  memcpy(last_error, scratch, sizeof last_error);
   return s;
 }
 
