@@ -13,7 +13,8 @@ extern "C" {
 #endif
 
 /* A float graph as ONNX (opset 13): Conv, Gemm, BatchNormalization, Relu, Clip, MaxPool,
- * AveragePool, GlobalAveragePool, Add, Flatten; input "input" (N, input shape), output "output".
+ * AveragePool, GlobalAveragePool, Add, Flatten, and Slice, Pad, Concat, Reshape for the shape
+ * ops of imported graphs; input "input" (N, input shape), output "output".
  * Evaluation semantics (BN with running statistics, dropout the identity). Quantized graphs
  * are refused (export their integer program instead); so is any op without a mapping. */
 lb_status lb_export_onnx_float(const lb_graph *g, const char *path);

@@ -1,11 +1,13 @@
 /* Float graph -> ONNX (opset 13): every built-in float op maps to one standard ONNX operator
  * (two for gap and for ops whose ONNX form keeps dimensions lowbit drops), so any ONNX runtime
  * computes what lb_exec computes in evaluation mode, up to float summation order. */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "deploy/export/onnx_build.h"
+#include "graph/ops_shape.h"
 #include "lowbit/export.h"
 #include "lowbit/qgraph.h"
 
@@ -40,6 +42,44 @@ static void pool_attrs(lb_ob *b, const lb_node *n, int avg) {
   lb_ob_attr_ints(b, "pads", pads, 4);
   lb_ob_attr_int(b, "ceil_mode", n->ia[LB_POOL_CEIL]);
   if (avg) lb_ob_attr_int(b, "count_include_pad", n->ia[LB_POOL_COUNT_PAD]);
+}
+
+/* The shape ops (graph/ops_shape.h). Their axes count per-sample dimensions: +1 in ONNX. */
+static void export_shape_op(lb_ob *b, const lb_graph *g, const lb_node *n, const char **names, const char **out) {
+  const char *op = n->op->name;
+  const char *in[5] = {names[n->inputs[0]], NULL, NULL, NULL, NULL};
+  if (!strcmp(op, "slice")) {
+    int64_t start = n->ia[LB_SLICE_START], step = n->ia[LB_SLICE_STEP], count = n->ia[LB_SLICE_COUNT];
+    int64_t last = start + (count - 1) * step;
+    /* exclusive end; a backward slice through index 0 needs an end below every index */
+    int64_t end = step > 0 ? last + 1 : (last == 0 ? INT64_MIN : last - 1);
+    int64_t axis = n->ia[LB_SLICE_AXIS] + 1;
+    in[1] = lb_ob_ints(b, "starts", &start, 1);
+    in[2] = lb_ob_ints(b, "ends", &end, 1);
+    in[3] = lb_ob_ints(b, "axes", &axis, 1);
+    in[4] = lb_ob_ints(b, "steps", &step, 1);
+    *out = lb_ob_node(b, "Slice", n->name, in, 5, n->name);
+  } else if (!strcmp(op, "pad")) {
+    int nd = g->nodes[n->inputs[0]].shape.ndim + 1;
+    int64_t pads[2 * (LB_PAD_MAX_DIMS + 1)] = {0};
+    for (int k = 1; k < nd; k++) {
+      pads[k] = n->ia[LB_PAD_BEGIN + k - 1];
+      pads[nd + k] = n->ia[LB_PAD_END + k - 1];
+    }
+    in[1] = lb_ob_ints(b, "pads", pads, 2 * nd);
+    in[2] = lb_ob_scalar_f(b, "pad_value", n->fa[LB_PAD_VALUE]);
+    *out = lb_ob_node(b, "Pad", n->name, in, 3, n->name);
+  } else if (!strcmp(op, "concat")) {
+    for (int k = 0; k < n->n_inputs; k++) in[k] = names[n->inputs[k]];
+    *out = lb_ob_node(b, "Concat", n->name, in, n->n_inputs, n->name);
+    lb_ob_attr_int(b, "axis", n->ia[LB_CONCAT_AXIS] + 1);
+  } else { /* reshape: 0 keeps the batch dimension */
+    int nd = n->ia[LB_RESHAPE_NDIM];
+    int64_t shape[LB_RESHAPE_MAX_DIMS + 1] = {0};
+    for (int k = 0; k < nd; k++) shape[k + 1] = n->ia[LB_RESHAPE_D0 + k];
+    in[1] = lb_ob_ints(b, "shape", shape, nd + 1);
+    *out = lb_ob_node(b, "Reshape", n->name, in, 2, n->name);
+  }
 }
 
 /* One node; out receives the name of the tensor holding its output. */
@@ -95,6 +135,8 @@ static lb_status export_node(lb_ob *b, const lb_graph *g, const lb_node *n, cons
   } else if (!strcmp(op, "flatten")) {
     *out = lb_ob_node(b, "Flatten", n->name, in, 1, n->name);
     lb_ob_attr_int(b, "axis", 1);
+  } else if (!strcmp(op, "slice") || !strcmp(op, "pad") || !strcmp(op, "concat") || !strcmp(op, "reshape")) {
+    export_shape_op(b, g, n, names, out);
   } else if (!strcmp(op, "dropout")) {
     *out = x; /* the identity in evaluation */
   } else {
