@@ -184,6 +184,9 @@ lb_status lb_lbm_save(const char *path, const lb_graph *g, const lb_section *ext
 /* Loads and checks everything (magic, version, lengths, checksum, graph consistency).
  * extra (may be NULL) receives the other sections, malloc'ed; free with lb_sections_free. */
 lb_status lb_lbm_load(const char *path, lb_graph **g, lb_section **extra, int *n_extra);
+/* The same from bytes in memory; `what` names the source in error messages. */
+lb_status lb_lbm_load_bytes(const uint8_t *data, size_t len, const char *what, lb_graph **g, lb_section **extra,
+                            int *n_extra);
 void lb_sections_free(lb_section *s, int n);
 const lb_section *lb_sections_find(const lb_section *s, int n, const char *tag);
 

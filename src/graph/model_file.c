@@ -158,6 +158,17 @@ lb_status lb_lbm_load(const char *path, lb_graph **g_out, lb_section **extra, in
   size_t len;
   lb_status s = lb_read_file(path, &data, &len);
   if (s) return s;
+  s = lb_lbm_load_bytes(data, len, path, g_out, extra, n_extra);
+  free(data);
+  return s;
+}
+
+lb_status lb_lbm_load_bytes(const uint8_t *data, size_t len, const char *path, lb_graph **g_out, lb_section **extra,
+                            int *n_extra) {
+  *g_out = NULL;
+  if (extra) *extra = NULL;
+  if (n_extra) *n_extra = 0;
+  lb_status s = LB_OK;
   lb_graph *g = NULL;
   lb_section *secs = NULL;
   int n_secs = 0;
@@ -217,7 +228,6 @@ lb_status lb_lbm_load(const char *path, lb_graph **g_out, lb_section **extra, in
   }
   if (lb_reader_left(&r) != 0) s = lb_fail(LB_ERR_FORMAT, "%s: trailing bytes after the last section", path);
 done:
-  free(data);
   if (s) {
     lb_graph_free(g);
     lb_sections_free(secs, n_secs);
