@@ -146,6 +146,7 @@ static void binary_case(lb_ik_isa isa, lb_rng *r) {
 static void linear_case(lb_ik_isa isa, lb_rng *r, int iter) {
   const int bitsv[3] = {8, 4, 2};
   int bits = bitsv[iter % 3], n = rnd(r, 0, 2) ? 1 : rnd(r, 2, 5), K = rnd(r, 1, 70), C = rnd(r, 1, 300);
+  if (iter % 30 == 29) K = rnd(r, 500, 700), C = rnd(r, 400, 600); /* big enough for the threaded split */
   int wsgn = rnd(r, 0, 1), xsgn = rnd(r, 0, 1), use_zp = rnd(r, 0, 2) == 0;
   int8_t *w = malloc((size_t)K * C);
   uint8_t *x = malloc((size_t)n * C);

@@ -37,7 +37,9 @@ static inline __attribute__((always_inline)) void tile_nk(const ik_plan *pl, con
                                                           int oh, int ow0, const int NP, const int NKV, int kv0,
                                                           const ik_epi *e, int32_t *acc, void *y) {
   __m256i a[8][2];
+  #pragma GCC unroll 8
   for (int j = 0; j < NP; j++)
+    #pragma GCC unroll 8
     for (int g = 0; g < NKV; g++) a[j][g] = _mm256_setzero_si256();
   const int64_t cp = pl->Cp, pstep = (int64_t)pl->sw * cp;
   const int16_t *base = img + ((int64_t)oh * pl->sh * pl->Wp + (int64_t)ow0 * pl->sw) * cp;
@@ -48,15 +50,20 @@ static inline __attribute__((always_inline)) void tile_nk(const ik_plan *pl, con
       const int16_t *xp = base + ((int64_t)r * pl->dh * pl->Wp + (int64_t)s * pl->dw) * cp;
       for (int c2 = 0; c2 < c2n; c2++, wp += NKV * 16) {
         __m256i wv[2];
+        #pragma GCC unroll 8
         for (int g = 0; g < NKV; g++) wv[g] = _mm256_loadu_si256((const __m256i *)(wp + g * 16));
+        #pragma GCC unroll 8
         for (int j = 0; j < NP; j++) {
           __m256i b = bcast2(xp + j * pstep + 2 * c2);
+          #pragma GCC unroll 8
           for (int g = 0; g < NKV; g++) a[j][g] = _mm256_add_epi32(a[j][g], _mm256_madd_epi16(b, wv[g]));
         }
       }
     }
   const int64_t p0 = (int64_t)oh * pl->OW + ow0;
+  #pragma GCC unroll 8
   for (int j = 0; j < NP; j++)
+    #pragma GCC unroll 8
     for (int g = 0; g < NKV; g++) epilogue(pl, e, a[j][g], (kv0 + g) * 8, p0 + j, acc, y);
 }
 

@@ -3,6 +3,7 @@
  * the parallel loop over images (or over output rows when the batch is smaller than the thread
  * count). Every output element is computed by one tile in a fixed order, so results do not
  * depend on the thread count. */
+#include <emmintrin.h>
 #include <omp.h>
 #include <string.h>
 
@@ -99,6 +100,30 @@ size_t ik_nhwc_scratch(const lb_iconv *c, const ik_plan *pl, int n) {
   return b + (size_t)(c->opt.slots > 0 ? c->opt.slots : 1) * slot_bytes(pl);
 }
 
+/* 16 channels x 16 pixels of bytes (rows r[c] = channel c's pixels) into 16 pixels x 16
+ * channels, 4 stages of unpacks; each output is one pixel's 16 channels. */
+static void transpose16(const __m128i r[16], __m128i out[16]) {
+  __m128i s1[8][2], s2[4][4], s3[2][8];
+  for (int c = 0; c < 8; c++) {
+    s1[c][0] = _mm_unpacklo_epi8(r[2 * c], r[2 * c + 1]); /* pixels 0..7, 2 channels each */
+    s1[c][1] = _mm_unpackhi_epi8(r[2 * c], r[2 * c + 1]);
+  }
+  for (int c = 0; c < 4; c++)
+    for (int h = 0; h < 2; h++) {
+      s2[c][2 * h] = _mm_unpacklo_epi16(s1[2 * c][h], s1[2 * c + 1][h]); /* 4 pixels, 4 channels */
+      s2[c][2 * h + 1] = _mm_unpackhi_epi16(s1[2 * c][h], s1[2 * c + 1][h]);
+    }
+  for (int c = 0; c < 2; c++)
+    for (int q = 0; q < 4; q++) {
+      s3[c][2 * q] = _mm_unpacklo_epi32(s2[2 * c][q], s2[2 * c + 1][q]); /* 2 pixels, 8 channels */
+      s3[c][2 * q + 1] = _mm_unpackhi_epi32(s2[2 * c][q], s2[2 * c + 1][q]);
+    }
+  for (int o = 0; o < 8; o++) {
+    out[2 * o] = _mm_unpacklo_epi64(s3[0][o], s3[1][o]);
+    out[2 * o + 1] = _mm_unpackhi_epi64(s3[0][o], s3[1][o]);
+  }
+}
+
 /* The image b as a padded channels-last buffer: u8 codes (int8 moved to uint8 by +128; padding
  * is the zero point, padded channels 0) or int16 x - zx (padding and padded channels 0). */
 static void image_copy(const ik_plan *pl, const void *x, int x_signed, int b, int32_t zx, int zxu, void *img) {
@@ -106,15 +131,39 @@ static void image_copy(const ik_plan *pl, const void *x, int x_signed, int b, in
   const unsigned char *xb = (const unsigned char *)x + (int64_t)b * pl->C * plane;
   if (pl->esize == 1) {
     uint8_t *o = img;
-    for (int64_t i = 0; i < (int64_t)pl->Hp * pl->Wp; i++)
-      for (int ch = 0; ch < pl->Cp; ch++) o[i * pl->Cp + ch] = (uint8_t)(ch < pl->C ? zxu : 0);
-    const uint8_t flip = x_signed ? 0x80 : 0;
-    for (int ch = 0; ch < pl->C; ch++)
-      for (int h = 0; h < pl->H; h++) {
-        const unsigned char *src = xb + ch * plane + (int64_t)h * pl->W;
-        uint8_t *dst = o + ((int64_t)(h + pl->ph) * pl->Wp + pl->pw) * pl->Cp + ch;
-        for (int w = 0; w < pl->W; w++) dst[(int64_t)w * pl->Cp] = src[w] ^ flip;
+    const int Cp = pl->Cp;
+    /* border pixels get zxu (padded channels 0); every pixel when padded channels exist,
+     * since the copy below writes only the real ones */
+    for (int hp = 0; hp < pl->Hp; hp++) {
+      int inner = hp >= pl->ph && hp < pl->ph + pl->H && Cp == pl->C;
+      for (int wp = 0; wp < pl->Wp; wp++) {
+        if (inner && wp == pl->pw) wp += pl->W;
+        if (wp >= pl->Wp) break;
+        uint8_t *px = o + ((int64_t)hp * pl->Wp + wp) * Cp;
+        memset(px, zxu, (size_t)pl->C);
+        memset(px + pl->C, 0, (size_t)(Cp - pl->C));
       }
+    }
+    const __m128i flip = _mm_set1_epi8(x_signed ? (char)0x80 : 0);
+    for (int h = 0; h < pl->H; h++) {
+      uint8_t *orow = o + ((int64_t)(h + pl->ph) * pl->Wp + pl->pw) * Cp;
+      const unsigned char *src = xb + (int64_t)h * pl->W;
+      int cb = 0;
+      for (; cb + 16 <= pl->C; cb += 16) {
+        int w = 0;
+        for (; w + 16 <= pl->W; w += 16) {
+          __m128i r[16], t[16];
+          for (int c = 0; c < 16; c++)
+            r[c] = _mm_xor_si128(_mm_loadu_si128((const __m128i *)(src + (cb + c) * plane + w)), flip);
+          transpose16(r, t);
+          for (int q = 0; q < 16; q++) _mm_storeu_si128((__m128i *)(orow + (int64_t)(w + q) * Cp + cb), t[q]);
+        }
+        for (; w < pl->W; w++)
+          for (int c = cb; c < cb + 16; c++) orow[(int64_t)w * Cp + c] = src[c * plane + w] ^ (x_signed ? 0x80 : 0);
+      }
+      for (int c = cb; c < pl->C; c++)
+        for (int w = 0; w < pl->W; w++) orow[(int64_t)w * Cp + c] = src[c * plane + w] ^ (x_signed ? 0x80 : 0);
+    }
   } else {
     int16_t *o = img;
     memset(o, 0, pl->img_bytes);

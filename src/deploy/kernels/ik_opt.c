@@ -72,14 +72,6 @@ int ik_conv_opt_run_binary(const lb_iconv *c, int n, const uint8_t *xbits, int32
   (void)c, (void)n, (void)xbits, (void)acc, (void)scratch;
   return 0;
 }
-lb_status ik_linear_opt_prepare(lb_ilinear *l) {
-  (void)l;
-  return LB_OK;
-}
-int ik_linear_opt_run(const lb_ilinear *l, int n, const void *x, int32_t zx, int32_t *acc) {
-  (void)l, (void)n, (void)x, (void)zx, (void)acc;
-  return 0;
-}
 int ik_requant_opt(lb_ik_isa isa, int n, int k, int64_t hw, const int32_t *acc, const int32_t *bias_q,
                    const int32_t *M, const int *s, int32_t zp, int32_t lo, int32_t hi, int y_signed, void *y) {
   (void)isa, (void)n, (void)k, (void)hw, (void)acc, (void)bias_q, (void)M, (void)s, (void)zp, (void)lo, (void)hi,

@@ -12,36 +12,37 @@
 #pragma GCC push_options
 #pragma GCC target("avx512f,avx512bw,avx512dq,avx512vl,avx512vnni")
 
-static inline __m512i bcast4(const uint8_t *p) {
-  int32_t v;
-  memcpy(&v, p, 4);
-  return _mm512_set1_epi32(v);
-}
+static inline __m512i bcast4(const uint8_t *p) { return _mm512_set1_epi32(*(const ik_i32u *)p); }
 
-/* 16 outputs of channels kb.. at pixel p: corrections, then int32 or requantized bytes. */
-static inline void epilogue(const ik_plan *pl, const ik_epi *e, __m512i v, int kb, int64_t p, int32_t *acc, void *y) {
+/* 16 outputs of channels kb.. at pixel p with the zero-point corrections applied. */
+static inline __attribute__((always_inline)) __m512i correct(const ik_epi *e, __m512i v, int kb, int64_t p) {
   if (e->c0) v = _mm512_add_epi32(v, _mm512_loadu_si512(e->c0 + kb));
   if (e->c1) v = _mm512_add_epi32(v, _mm512_mullo_epi32(_mm512_loadu_si512(e->c1 + kb), _mm512_set1_epi32(e->colsum[p])));
+  return v;
+}
+
+static inline __attribute__((always_inline)) void store_acc(const ik_plan *pl, __m512i v, int kb, int64_t p,
+                                                            int32_t *acc) {
   int nk = pl->K - kb < 16 ? pl->K - kb : 16;
-  if (!e->requant) {
-    const __m512i idx = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
-                                           _mm512_set1_epi32((int32_t)pl->P));
-    _mm512_mask_i32scatter_epi32(acc + (int64_t)kb * pl->P + p, (__mmask16)((1u << nk) - 1u), idx, v, 4);
-    return;
-  }
+  const __m512i idx = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+                                         _mm512_set1_epi32((int32_t)pl->P));
+  _mm512_mask_i32scatter_epi32(acc + (int64_t)kb * pl->P + p, (__mmask16)((1u << nk) - 1u), idx, v, 4);
+}
+
+/* the 16 requantized bytes (channels kb..kb+15) of one pixel */
+static inline __attribute__((always_inline)) __m128i requant16(const ik_epi *e, __m512i v, int kb) {
   __m512i lo = ik_rq8_avx512(_mm512_cvtepi32_epi64(_mm512_castsi512_si256(v)), e, kb);
   __m512i hi = ik_rq8_avx512(_mm512_cvtepi32_epi64(_mm512_extracti64x4_epi64(v, 1)), e, kb + 8);
-  uint8_t b[16];
-  _mm_storeu_si128((__m128i *)b, _mm_unpacklo_epi64(_mm512_cvtepi64_epi8(lo), _mm512_cvtepi64_epi8(hi)));
-  uint8_t *yo = (uint8_t *)y + (int64_t)kb * pl->P + p;
-  for (int l = 0; l < nk; l++) yo[(int64_t)l * pl->P] = b[l];
+  return _mm_unpacklo_epi64(_mm512_cvtepi64_epi8(lo), _mm512_cvtepi64_epi8(hi));
 }
 
 static inline __attribute__((always_inline)) void tile_nk(const ik_plan *pl, const int8_t *w, const uint8_t *img,
                                                           int oh, int ow0, const int NP, const int NKV, int kv0,
                                                           const ik_epi *e, int32_t *acc, void *y) {
   __m512i a[8][4];
+  #pragma GCC unroll 8
   for (int j = 0; j < NP; j++)
+    #pragma GCC unroll 8
     for (int g = 0; g < NKV; g++) a[j][g] = _mm512_setzero_si512();
   const int64_t cp = pl->Cp, pstep = (int64_t)pl->sw * cp;
   const uint8_t *base = img + ((int64_t)oh * pl->sh * pl->Wp + (int64_t)ow0 * pl->sw) * cp;
@@ -52,16 +53,30 @@ static inline __attribute__((always_inline)) void tile_nk(const ik_plan *pl, con
       const uint8_t *xp = base + ((int64_t)r * pl->dh * pl->Wp + (int64_t)s * pl->dw) * cp;
       for (int c4 = 0; c4 < c4n; c4++, wp += NKV * 64) {
         __m512i wv[4];
+        #pragma GCC unroll 8
         for (int g = 0; g < NKV; g++) wv[g] = _mm512_loadu_si512(wp + g * 64);
+        #pragma GCC unroll 8
         for (int j = 0; j < NP; j++) {
           __m512i b = bcast4(xp + j * pstep + 4 * c4);
+          #pragma GCC unroll 8
           for (int g = 0; g < NKV; g++) a[j][g] = _mm512_dpbusd_epi32(a[j][g], b, wv[g]);
         }
       }
     }
   const int64_t p0 = (int64_t)oh * pl->OW + ow0;
-  for (int j = 0; j < NP; j++)
-    for (int g = 0; g < NKV; g++) epilogue(pl, e, a[j][g], (kv0 + g) * 16, p0 + j, acc, y);
+  #pragma GCC unroll 8
+  for (int g = 0; g < NKV; g++) {
+    const int kb = (kv0 + g) * 16;
+    if (!e->requant) {
+      #pragma GCC unroll 8
+      for (int j = 0; j < NP; j++) store_acc(pl, correct(e, a[j][g], kb, p0 + j), kb, p0 + j, acc);
+      continue;
+    }
+    __m128i rows[8];
+    #pragma GCC unroll 8
+    for (int j = 0; j < 8; j++) rows[j] = j < NP ? requant16(e, correct(e, a[j][g], kb, p0 + j), kb) : rows[0];
+    ik_store_k16xnp((uint8_t *)y + (int64_t)kb * pl->P + p0, pl->P, pl->K - kb < 16 ? pl->K - kb : 16, NP, rows);
+  }
 }
 
 #define IK_CASE(NKV, NP) \

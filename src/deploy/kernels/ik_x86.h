@@ -6,8 +6,37 @@
 #define LOWBIT_IK_X86_H
 
 #include <immintrin.h>
+#include <string.h>
 
 #include "deploy/kernels/ik_nhwc.h"
+
+/* an unaligned int32 that may alias bytes: lets the compiler fold a broadcast into its load */
+typedef int32_t ik_i32u __attribute__((may_alias, aligned(1)));
+
+/* Transposes 8 pixels x 16 channels of bytes (rows[j] = pixel j's channels) and writes channel
+ * k's np consecutive pixels to dst + k * stride, for k < nk: 24 unpacks instead of 128 byte
+ * stores. */
+static inline __attribute__((always_inline)) void ik_store_k16xnp(uint8_t *dst, int64_t stride, int nk, const int np,
+                                                                  const __m128i rows[8]) {
+  __m128i t[8], u[8], w[8];
+  for (int i = 0; i < 4; i++) {
+    t[2 * i] = _mm_unpacklo_epi8(rows[2 * i], rows[2 * i + 1]);     /* k0..7: pixel pairs */
+    t[2 * i + 1] = _mm_unpackhi_epi8(rows[2 * i], rows[2 * i + 1]); /* k8..15 */
+  }
+  for (int i = 0; i < 2; i++) {
+    u[4 * i + 0] = _mm_unpacklo_epi16(t[4 * i + 0], t[4 * i + 2]); /* k0..3, 4 pixels */
+    u[4 * i + 1] = _mm_unpackhi_epi16(t[4 * i + 0], t[4 * i + 2]); /* k4..7 */
+    u[4 * i + 2] = _mm_unpacklo_epi16(t[4 * i + 1], t[4 * i + 3]); /* k8..11 */
+    u[4 * i + 3] = _mm_unpackhi_epi16(t[4 * i + 1], t[4 * i + 3]); /* k12..15 */
+  }
+  for (int i = 0; i < 4; i++) {
+    w[2 * i] = _mm_unpacklo_epi32(u[i], u[4 + i]);     /* k 4i, 4i+1: 8 pixels each */
+    w[2 * i + 1] = _mm_unpackhi_epi32(u[i], u[4 + i]); /* k 4i+2, 4i+3 */
+  }
+  uint8_t b[128]; /* w[i] holds channel 2i in its low 8 bytes and 2i+1 in its high 8 */
+  for (int i = 0; i < 8; i++) _mm_storeu_si128((__m128i *)(b + 16 * i), w[i]);
+  for (int k = 0; k < nk; k++) memcpy(dst + k * stride, b + 8 * k, (size_t)np);
+}
 
 #pragma GCC push_options
 #pragma GCC target("avx512f,avx512bw,avx512dq,avx512vl")
