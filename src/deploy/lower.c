@@ -29,27 +29,22 @@ static int grow(void **p, int64_t *cap, int64_t need, size_t elem) {
   return 1;
 }
 
-/* Append n values to a pool; returns the offset or -1 on OOM. */
+/* Append n values of elem bytes to a pool (*pool with *len used of *cap); returns the offset
+ * or -1 on OOM. */
+static int64_t put(void **pool, int64_t *len, int64_t *cap, const void *v, int64_t n, size_t elem) {
+  if (!grow(pool, cap, *len + n, elem)) return -1;
+  memcpy((char *)*pool + (size_t)*len * elem, v, (size_t)n * elem);
+  *len += n;
+  return *len - n;
+}
 static int64_t put_i32(lowering *L, const int32_t *v, int64_t n) {
-  lb_program *p = L->p;
-  if (!grow((void **)&p->i32, &L->cap_i32, p->n_i32 + n, sizeof *p->i32)) return -1;
-  memcpy(p->i32 + p->n_i32, v, (size_t)n * sizeof *v);
-  p->n_i32 += n;
-  return p->n_i32 - n;
+  return put((void **)&L->p->i32, &L->p->n_i32, &L->cap_i32, v, n, sizeof *v);
 }
 static int64_t put_w8(lowering *L, const int8_t *v, int64_t n) {
-  lb_program *p = L->p;
-  if (!grow((void **)&p->w8, &L->cap_w8, p->n_w8 + n, 1)) return -1;
-  memcpy(p->w8 + p->n_w8, v, (size_t)n);
-  p->n_w8 += n;
-  return p->n_w8 - n;
+  return put((void **)&L->p->w8, &L->p->n_w8, &L->cap_w8, v, n, 1);
 }
 static int64_t put_f32(lowering *L, const float *v, int64_t n) {
-  lb_program *p = L->p;
-  if (!grow((void **)&p->f32, &L->cap_f32, p->n_f32 + n, sizeof *p->f32)) return -1;
-  memcpy(p->f32 + p->n_f32, v, (size_t)n * sizeof *v);
-  p->n_f32 += n;
-  return p->n_f32 - n;
+  return put((void **)&L->p->f32, &L->p->n_f32, &L->cap_f32, v, n, sizeof *v);
 }
 
 static int64_t round64(int64_t b) { return (b + 63) / 64 * 64; }

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "deploy/units.h"
+#include "graph/ops.h"
 #include "lowbit/ikernel.h"
 
 static int op_is(const lb_graph *g, int node, const char *name) {
@@ -321,16 +322,7 @@ void lb_units_free(lb_units *us) {
 
 lb_conv2d_desc lb_unit_conv_desc(const lb_graph *g, const lb_unit *u, int batch) {
   const lb_node *n = &g->nodes[u->core];
-  const lb_shape *in = &g->nodes[n->inputs[0]].shape;
-  lb_conv2d_desc d = {
-      .n = batch, .c = (int)in->d[0], .h = (int)in->d[1], .w = (int)in->d[2],
-      .k = n->ia[LB_CONV_K], .r = n->ia[LB_CONV_R], .s = n->ia[LB_CONV_S],
-      .stride_h = n->ia[LB_CONV_SH], .stride_w = n->ia[LB_CONV_SW],
-      .pad_h = n->ia[LB_CONV_PH], .pad_w = n->ia[LB_CONV_PW],
-      .dil_h = n->ia[LB_CONV_DH], .dil_w = n->ia[LB_CONV_DW], .groups = n->ia[LB_CONV_GROUPS],
-  };
-  (void)lb_conv2d_init(&d);
-  return d;
+  return lb_node_conv_desc(n, &g->nodes[n->inputs[0]].shape, batch);
 }
 
 lb_pool_desc lb_unit_pool_desc(const lb_graph *g, int node, int batch) {
