@@ -110,13 +110,14 @@ static int conv_case(lb_ik_isa isa, lb_rng *r, int iter) {
   return bad ? -1 : 1;
 }
 
-static void binary_case(lb_ik_isa isa, lb_rng *r) {
+static void binary_case(lb_ik_isa isa, lb_rng *r, int big) {
   lb_conv2d_desc d;
   memset(&d, 0, sizeof d);
   d.n = rnd(r, 1, 3), d.groups = 1, d.c = rnd(r, 1, 80), d.k = rnd(r, 1, 40);
   d.h = rnd(r, 1, 12), d.w = rnd(r, 1, 12), d.r = rnd(r, 1, 3), d.s = rnd(r, 1, 3);
   d.stride_h = rnd(r, 1, 2), d.stride_w = rnd(r, 1, 2), d.pad_h = rnd(r, 0, 1), d.pad_w = rnd(r, 0, 1);
   d.dil_h = rnd(r, 1, 2), d.dil_w = 1;
+  if (big) d.c = 530, d.h = 4, d.w = 3, d.r = d.s = 3, d.k = 5; /* a receptive field over 64 words */
   if (lb_conv2d_init(&d) != LB_OK) return;
   const int64_t nx = (int64_t)d.n * d.c * d.h * d.w, nw = (int64_t)d.k * d.c * d.r * d.s;
   const int64_t ny = (int64_t)d.n * d.k * d.oh * d.ow;
@@ -222,7 +223,7 @@ int main(void) {
     for (int it = 0; ran < 150 && it < 2000; it++)
       if (conv_case((lb_ik_isa)isa, &rng, it)) ran++;
     CHECK(ran == 150);
-    for (int it = 0; it < 60; it++) binary_case((lb_ik_isa)isa, &rng);
+    for (int it = 0; it < 60; it++) binary_case((lb_ik_isa)isa, &rng, it == 0);
     for (int it = 0; it < 90; it++) linear_case((lb_ik_isa)isa, &rng, it);
     for (int it = 0; it < 60; it++) eltwise_case((lb_ik_isa)isa, &rng);
     printf("ikernel_simd: %s compared with the reference\n", lb_ik_isa_name((lb_ik_isa)isa));

@@ -16,7 +16,8 @@ static int conv_plan(const lb_iconv *c, ik_plan *pl) {
 }
 
 lb_status ik_conv_opt_prepare(lb_iconv *c) {
-  if (c->wbits == 1 || c->d.groups != 1 || c->isa == LB_IK_REF) return LB_OK;
+  if (c->d.groups != 1 || c->isa == LB_IK_REF) return LB_OK;
+  if (c->wbits == 1) return ik_binary_prepare(c);
   c->opt.conv = c->isa == LB_IK_AVX512VNNI ? PATH_VNNI : PATH_AVX2;
   c->opt.slots = omp_get_max_threads();
   ik_plan pl;
@@ -33,6 +34,7 @@ lb_status ik_conv_opt_prepare(lb_iconv *c) {
 }
 
 size_t ik_conv_opt_scratch(const lb_iconv *c, int n) {
+  if (c->wbits == 1) return c->opt.buf ? ik_binary_scratch(c) : 0;
   ik_plan pl;
   if (!conv_plan(c, &pl)) return 0;
   return ik_nhwc_scratch(c, &pl, n);
@@ -69,8 +71,7 @@ int ik_conv_opt_run_requant(const lb_iconv *c, int n, const void *x, int32_t zx,
 }
 
 int ik_conv_opt_run_binary(const lb_iconv *c, int n, const uint8_t *xbits, int32_t *acc, void *scratch) {
-  (void)c, (void)n, (void)xbits, (void)acc, (void)scratch;
-  return 0;
+  return ik_binary_run(c, n, xbits, acc, scratch);
 }
 int ik_requant_opt(lb_ik_isa isa, int n, int k, int64_t hw, const int32_t *acc, const int32_t *bias_q,
                    const int32_t *M, const int *s, int32_t zp, int32_t lo, int32_t hi, int y_signed, void *y) {

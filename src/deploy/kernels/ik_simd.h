@@ -15,6 +15,11 @@ int ik_conv_opt_run_requant(const lb_iconv *c, int n, const void *x, int32_t zx,
                             void *scratch);
 int ik_conv_opt_run_binary(const lb_iconv *c, int n, const uint8_t *xbits, int32_t *acc, void *scratch);
 
+/* binary conv (ik_binary.c): groups == 1, any non-reference variant */
+lb_status ik_binary_prepare(lb_iconv *c);
+size_t ik_binary_scratch(const lb_iconv *c);
+int ik_binary_run(const lb_iconv *c, int n, const uint8_t *xbits, int32_t *acc, void *scratch);
+
 lb_status ik_linear_opt_prepare(lb_ilinear *l);
 int ik_linear_opt_run(const lb_ilinear *l, int n, const void *x, int32_t zx, int32_t *acc);
 
