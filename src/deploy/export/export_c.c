@@ -15,6 +15,7 @@ typedef struct cx {
   const lb_program *p;
   FILE *f;
   int64_t weight_bytes, const_bytes; /* flash: packed weight codes; other constants */
+  int col;                           /* fields on the current line of a struct initializer */
 } cx;
 
 static int is_weighted(int kind) {
@@ -67,15 +68,31 @@ static void i32_array(cx *X, int i, const char *what, int64_t off, int64_t n) {
   X->const_bytes += n * 4;
 }
 
+/* Struct initializers: six designated fields per line. */
+static void field_sep(cx *X) { fputs(X->col ? " " : "  ", X->f); }
+static void field_end(cx *X) {
+  if (++X->col < 6) return;
+  fputc('\n', X->f);
+  X->col = 0;
+}
+static void close_struct(cx *X) {
+  fputs(X->col ? "\n};\n" : "};\n", X->f);
+  X->col = 0;
+}
+
 static void field_ptr(cx *X, int i, const char *field, const char *what, int64_t off) {
-  if (off >= 0) fprintf(X->f, "  .%s = s%d_%s,\n", field, i, what);
-  else fprintf(X->f, "  .%s = 0,\n", field);
+  field_sep(X);
+  if (off >= 0) fprintf(X->f, ".%s = s%d_%s,", field, i, what);
+  else fprintf(X->f, ".%s = 0,", field);
+  field_end(X);
 }
 
 static void field_int(cx *X, const char *field, int32_t v) {
-  fprintf(X->f, "  .%s = ", field);
+  field_sep(X);
+  fprintf(X->f, ".%s = ", field);
   cx_int(X->f, v);
-  fprintf(X->f, ",\n");
+  fputc(',', X->f);
+  field_end(X);
 }
 
 static void grids(cx *X, const lb_prog_tensor *in, const lb_prog_tensor *out, int32_t lo, int32_t hi) {
@@ -136,7 +153,7 @@ static lb_status weighted_consts(cx *X, int i) {
   field_ptr(X, i, "neg", "neg", s->neg_off);
   field_ptr(X, i, "scale", "scale", s->scale_off);
   grids(X, in, out, s->lo, s->hi);
-  fprintf(X->f, "};\n");
+  close_struct(X);
   return LB_OK;
 }
 
@@ -158,7 +175,7 @@ static void pool_consts(cx *X, int i) {
   field_ptr(X, i, "mult", "mult", avg ? s->mult_off : -1);
   field_ptr(X, i, "shift", "shift", avg ? s->shift_off : -1);
   grids(X, in, out, avg ? s->lo : out->qmin, avg ? s->hi : out->qmax);
-  fprintf(X->f, "};\n");
+  close_struct(X);
 }
 
 /* ADD and RESCALE (an add whose second operand has multiplier 0, as the engine runs it). */
@@ -173,7 +190,7 @@ static void add_consts(cx *X, int i) {
                           s->kind == LB_PS_ADD ? s->add_m2 : 0, b->is_signed, s->add_shift, out->zp, out->is_signed,
                           s->lo, s->hi};
   for (size_t j = 0; j < sizeof vals / sizeof vals[0]; j++) field_int(X, names[j], vals[j]);
-  fprintf(X->f, "};\n");
+  close_struct(X);
 }
 
 static void gap_consts(cx *X, int i) {
@@ -185,7 +202,7 @@ static void gap_consts(cx *X, int i) {
   field_int(X, "mult", s->add_m1);
   field_int(X, "shift", s->add_shift);
   grids(X, in, out, s->lo, s->hi);
-  fprintf(X->f, "};\n");
+  close_struct(X);
 }
 
 static void step_comment(cx *X, int i) {
@@ -252,7 +269,7 @@ static void norm_consts(cx *X, const char *id) {
       cx_float(X->f, j ? p->norm_std[c] : p->norm_mean[c]);
       fprintf(X->f, c + 1 < p->in_c && c < 3 ? ", " : "");
     }
-    fprintf(X->f, "};\n");
+    close_struct(X);
   }
 }
 
@@ -359,7 +376,7 @@ lb_status lb_export_c(const lb_program *p, const char *prefix) {
     return lb_fail(LB_ERR_NOMEM, "export C: cannot open a memory stream");
   }
   /* the source first: it counts the bytes the header reports */
-  cx X = {p, src.f, 0, 0};
+  cx X = {p, src.f, 0, 0, 0};
   st = emit_source(&X, id, base);
   X.f = hdr.f;
   if (!st) emit_header(&X, id, ID);
