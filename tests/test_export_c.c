@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "deploy_testlib.h"
 #include "lowbit/export.h"
@@ -207,6 +208,55 @@ static void zoo_case(const char *model, const char *backend, int w, int a, int f
   lb_graph_free(qg);
 }
 
+/* Byte-equal files (both must exist). */
+static int same_file(const char *a, const char *b) {
+  static char x[1 << 20], y[1 << 20];
+  FILE *fa = fopen(a, "rb"), *fb = fopen(b, "rb");
+  size_t na = fa ? fread(x, 1, sizeof x, fa) : 0, nb = fb ? fread(y, 1, sizeof y, fb) : 0;
+  if (fa) fclose(fa);
+  if (fb) fclose(fb);
+  return fa && fb && na == nb && na > 0 && na < sizeof x && !memcmp(x, y, na);
+}
+
+/* The CLI (lowbit export --program P.lbp --c PREFIX) writes what lb_export_c writes, byte for
+ * byte (the export is deterministic); and the runtime with an export compiles for a Cortex-M4
+ * (freestanding, only a declaration of rintf) when clang is there. */
+static void cli_and_mcu_case(const lb_program *p) {
+  char lbp[512], dir[512], cmd[4096];
+  snprintf(lbp, sizeof lbp, "%s", lbt_tmp_path("lenet.lbp"));
+  snprintf(dir, sizeof dir, "%s", lbt_tmp_path("cli"));
+  CHECK_OK(lb_program_save(lbp, p));
+  CHECK(mkdir(dir, 0700) == 0);
+  int rc = lbt_run_cli("export --program %s --c %s/lenet", lbp, dir);
+  CHECK_MSG(rc == 0, "lowbit export --c: exit %d: %s", rc, lbt_err);
+  char api[600], cli[600];
+  snprintf(api, sizeof api, "%s/lenet", tmp);
+  CHECK_OK(lb_export_c(p, api));
+  for (int j = 0; j < 2; j++) {
+    snprintf(api, sizeof api, "%s", lbt_tmp_path(j ? "lenet.h" : "lenet.c"));
+    snprintf(cli, sizeof cli, "%s", lbt_tmp_path(j ? "cli/lenet.h" : "cli/lenet.c"));
+    CHECK_MSG(same_file(api, cli), "%s and %s differ", api, cli);
+  }
+  rc = lbt_run_cli("export --program %s --c %s/bad@name", lbp, dir);
+  CHECK_MSG(rc != 0 && strstr(lbt_err, "file name"), "exit %d: %s", rc, lbt_err);
+  if (system("clang --version > /dev/null 2>&1") != 0) {
+    printf("no clang: the Cortex-M4 compile of the runtime is not checked\n");
+    return;
+  }
+  CHECK(mkdir(lbt_tmp_path("mcu"), 0700) == 0);
+  lbt_write_file(lbt_tmp_path("mcu/math.h"), "float rintf(float);\n", 20);
+  snprintf(cmd, sizeof cmd,
+           "cd '%s' && clang --target=thumbv7em-none-eabihf -mcpu=cortex-m4 -mfloat-abi=hard -ffreestanding -std=c11 "
+           "-Os -Wall -Wextra -Wpedantic -Werror -isystem mcu -I'%s/runtime' -c lenet.c '%s/runtime/lbrt.c' 2> mcu/log.txt",
+           tmp, lbt_source_dir(), lbt_source_dir());
+  lbt_tmp_path("lenet.o");
+  lbt_tmp_path("lbrt.o");
+  rc = system(cmd);
+  char log[2048];
+  lbt_slurp(lbt_tmp_path("mcu/log.txt"), log, sizeof log);
+  CHECK_MSG(rc == 0, "Cortex-M4 compile failed: %s", log);
+}
+
 /* Refusals: a prefix that is no file name, a program whose step writes over its input, an
  * unknown step kind; nothing is written. */
 static void refusal_case(void) {
@@ -216,6 +266,7 @@ static void refusal_case(void) {
   if (qg) CHECK_OK(lb_lower(qg, "fbgemm", NULL, &p));
   lb_graph_free(qg);
   if (!p) return;
+  cli_and_mcu_case(p);
   char prefix[512];
   snprintf(prefix, sizeof prefix, "%s/", tmp);
   CHECK_STATUS(lb_export_c(p, prefix), LB_ERR_ARG);
