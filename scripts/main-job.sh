@@ -17,12 +17,12 @@ if [ -f "$WORK/float.lbm" ]; then
   echo "== 1/5 float model: reusing $WORK/float.lbm"
 else
   echo "== 1/5 training a float LeNet-5 on Fashion-MNIST"
-  "$LOWBIT" train --model lenet5 --epochs 4 --save "$WORK/float.lbm"
+  "$LOWBIT" train --model lenet5 --epochs 2 --save "$WORK/float.lbm"
 fi
 float_json=$("$LOWBIT" eval --model "$WORK/float.lbm" --json)
 
 echo "== 2/5 quantization-aware training at 4 bits (LSQ, fbgemm profile)"
-"$LOWBIT" qat --model "$WORK/float.lbm" --backend fbgemm --method lsq --w 4 --a 4 --epochs 1 --save "$WORK/w4a4.lbm"
+"$LOWBIT" qat --model "$WORK/float.lbm" --backend fbgemm --method lsq --w 4 --a 4 --epochs 1 --limit-train 20000 --save "$WORK/w4a4.lbm"
 
 echo "== 3/5 lowering to an integer program"
 "$LOWBIT" deploy --model "$WORK/w4a4.lbm" --backend fbgemm -o "$WORK/w4a4.lbp"
