@@ -182,9 +182,11 @@ int ik_linear_opt_run(const lb_ilinear *l, int n, const void *x, int32_t zx, int
   if (zx < -32000 || zx > 32000) return 0;
   lin_geo g = geo(l);
   const int vnni = l->isa == LB_IK_AVX512VNNI;
-  /* split the output blocks over threads when one row is big enough to pay for them */
+  /* split the output blocks over threads only when a row is big enough to pay for waking them
+   * (a 1024x1024 int8 row is ~20 us on one core; a parallel region on a busy machine can cost
+   * more than that) */
   const int64_t work = (int64_t)l->k * l->c;
-  const int chunks = work >= (1 << 18) ? (g.kb + 3) / 4 : 1;
+  const int chunks = work >= (1 << 22) ? (g.kb + 3) / 4 : 1;
   for (int b = 0; b < n; b++) {
     const uint8_t *xr = (const uint8_t *)x + (int64_t)b * l->c;
     int32_t *o = acc + (int64_t)b * l->k;

@@ -58,12 +58,9 @@ static inline __m512i ik_rq8_avx512(__m512i a, const ik_epi *e, int k) {
 
 #pragma GCC push_options
 #pragma GCC target("avx2,fma")
-/* 4 lanes: p = a * M + bias*M (a fits int32: a 32x32->64 multiply), then the rounding shift
- * (arithmetic right shift built from a logical one: ~(~p >> s) for negative p). */
-static inline __m256i ik_rq4_avx2(__m256i a, const ik_epi *e, int k) {
+/* 4 lanes of p -> clamp(zp + rshift_rne(p, s), lo, hi) with per-lane terms from e at k */
+static inline __m256i ik_rne_clamp4(__m256i p, const ik_epi *e, int k) {
   const __m256i one = _mm256_set1_epi64x(1), zero = _mm256_setzero_si256();
-  __m256i p = _mm256_add_epi64(_mm256_mul_epi32(a, _mm256_loadu_si256((const __m256i *)(e->mul + k))),
-                               _mm256_loadu_si256((const __m256i *)(e->biasm + k)));
   __m256i sign = _mm256_cmpgt_epi64(zero, p);
   __m256i q = _mm256_xor_si256(_mm256_srlv_epi64(_mm256_xor_si256(p, sign), _mm256_loadu_si256((const __m256i *)(e->shift + k))), sign);
   __m256i r = _mm256_and_si256(p, _mm256_loadu_si256((const __m256i *)(e->mask + k)));
@@ -75,6 +72,14 @@ static inline __m256i ik_rq4_avx2(__m256i a, const ik_epi *e, int k) {
   __m256i lo = _mm256_set1_epi64x(e->lo), hi = _mm256_set1_epi64x(e->hi);
   q = _mm256_blendv_epi8(q, lo, _mm256_cmpgt_epi64(lo, q));
   return _mm256_blendv_epi8(q, hi, _mm256_cmpgt_epi64(q, hi));
+}
+
+/* 4 lanes: p = a * M + bias*M (a fits int32: a 32x32->64 multiply), then the rounding shift
+ * (arithmetic right shift built from a logical one: ~(~p >> s) for negative p). */
+static inline __m256i ik_rq4_avx2(__m256i a, const ik_epi *e, int k) {
+  __m256i p = _mm256_add_epi64(_mm256_mul_epi32(a, _mm256_loadu_si256((const __m256i *)(e->mul + k))),
+                               _mm256_loadu_si256((const __m256i *)(e->biasm + k)));
+  return ik_rne_clamp4(p, e, k);
 }
 #pragma GCC pop_options
 
