@@ -1,9 +1,9 @@
 /* lbrt: the small runtime that C source exported by lowbit (`lowbit export --c PREFIX`) calls.
  *
  * Plain C99/C11, no allocation, no stdio: it needs <stdint.h> and rintf from <math.h> (the input
- * quantization). It runs on anything with 32-bit and 64-bit integer
- * arithmetic and IEEE single precision evaluated as float (FLT_EVAL_METHOD 0: x86-64, ARM,
- * RISC-V; soft float is fine), in the default rounding mode (nearest, ties to even).
+ * quantization). It runs on anything with 32- and 64-bit integer arithmetic and IEEE single
+ * precision evaluated as float (FLT_EVAL_METHOD 0: x86-64, ARM, RISC-V; soft float is fine), in
+ * the default rounding mode (nearest, ties to even). Never build it with -ffast-math.
  *
  * The kernels are written for size and clarity, one output element at a time, and compute
  * exactly what lowbit's integer engine computes (docs/export.md, section "C source"):

@@ -239,6 +239,15 @@ static void cli_and_mcu_case(const lb_program *p) {
   }
   rc = lbt_run_cli("export --program %s --c %s/bad@name", lbp, dir);
   CHECK_MSG(rc != 0 && strstr(lbt_err, "file name"), "exit %d: %s", rc, lbt_err);
+  /* the export and the runtime are C99 as well */
+  snprintf(cmd, sizeof cmd,
+           "cd '%s' && %s -std=c99 -Wall -Wextra -Wpedantic -Werror -I'%s/runtime' -fsyntax-only lenet.c '%s/runtime/lbrt.c' "
+           "2> c99.txt",
+           tmp, cc, lbt_source_dir(), lbt_source_dir());
+  rc = system(cmd);
+  char log[2048];
+  lbt_slurp(lbt_tmp_path("c99.txt"), log, sizeof log);
+  CHECK_MSG(rc == 0, "C99 compile failed: %s", log);
   if (system("clang --version > /dev/null 2>&1") != 0) {
     printf("no clang: the Cortex-M4 compile of the runtime is not checked\n");
     return;
@@ -252,7 +261,6 @@ static void cli_and_mcu_case(const lb_program *p) {
   lbt_tmp_path("lenet.o");
   lbt_tmp_path("lbrt.o");
   rc = system(cmd);
-  char log[2048];
   lbt_slurp(lbt_tmp_path("mcu/log.txt"), log, sizeof log);
   CHECK_MSG(rc == 0, "Cortex-M4 compile failed: %s", log);
 }
@@ -271,6 +279,8 @@ static void refusal_case(void) {
   snprintf(prefix, sizeof prefix, "%s/", tmp);
   CHECK_STATUS(lb_export_c(p, prefix), LB_ERR_ARG);
   snprintf(prefix, sizeof prefix, "%s/bad\"name", tmp);
+  CHECK_STATUS(lb_export_c(p, prefix), LB_ERR_ARG);
+  snprintf(prefix, sizeof prefix, "%s/lbrt_add", tmp); /* net_run would be the runtime's lbrt_add_run */
   CHECK_STATUS(lb_export_c(p, prefix), LB_ERR_ARG);
   snprintf(prefix, sizeof prefix, "%s/refused", tmp);
   int conv = -1;

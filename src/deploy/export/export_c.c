@@ -361,6 +361,8 @@ lb_status lb_export_c(const lb_program *p, const char *prefix) {
     return lb_fail(LB_ERR_ARG,
                    "export C: prefix '%s' must end in a file name of 1 to 120 letters, digits and '_', '.', '-', '+'",
                    prefix);
+  if (!strncmp(id, "lbrt", 4)) /* the runtime's names and header guard */
+    return lb_fail(LB_ERR_ARG, "export C: prefix '%s': file names starting with 'lbrt' are the runtime's", prefix);
   size_t j = 0;
   for (; id[j]; j++) ID[j] = (char)(id[j] >= 'a' && id[j] <= 'z' ? id[j] - 'a' + 'A' : id[j]);
   ID[j] = 0;
