@@ -149,6 +149,7 @@ static void linear_case(lb_ik_isa isa, lb_rng *r, int iter) {
   const int bitsv[3] = {8, 4, 2};
   int bits = bitsv[iter % 3], n = rnd(r, 0, 2) ? 1 : rnd(r, 2, 5), K = rnd(r, 1, 70), C = rnd(r, 1, 300);
   if (iter == 29) K = rnd(r, 2048, 2100), C = rnd(r, 2048, 2100); /* big enough for the threaded split */
+  if (iter == 59 || iter == 60) K = rnd(r, 1, 40), C = rnd(r, 16400, 17000); /* too long to stage x on the stack */
   int wsgn = rnd(r, 0, 1), xsgn = rnd(r, 0, 1), use_zp = rnd(r, 0, 2) == 0;
   int8_t *w = malloc((size_t)K * C);
   uint8_t *x = malloc((size_t)n * C);

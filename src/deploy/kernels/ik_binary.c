@@ -64,7 +64,9 @@ static void bit_rows(const lb_iconv *c, const bin_geo *g, const uint8_t *xbits, 
   const int cb = (d->c + 7) / 8;
   memset(X, 0, (size_t)(g->words * g->Pp) * 8);
   memset(M, 0, (size_t)(g->words * g->Pp) * 8);
-  uint64_t row[64], msk[64]; /* one pixel's words when they fit, else bit by bit below */
+  /* one pixel's words when they fit, else bit by bit below; byte copies into the words assume
+   * a little-endian host (bit i of the row is bit i%8 of byte i/8), as the model file does */
+  uint64_t row[64], msk[64];
   for (int oh = 0; oh < d->oh; oh++)
     for (int ow = 0; ow < d->ow; ow++) {
       int64_t p = (int64_t)oh * d->ow + ow;
@@ -80,6 +82,11 @@ static void bit_rows(const lb_iconv *c, const bin_geo *g, const uint8_t *xbits, 
           const uint8_t *px = xbits + (((int64_t)b * d->h + ih) * d->w + iw) * cb;
           int64_t at = ((int64_t)r * d->s + s) * d->c;
           nv += d->c;
+          if (fast && (d->c & 7) == 0) { /* whole bytes: the tap starts on a byte boundary */
+            memcpy((uint8_t *)row + at / 8, px, (size_t)cb);
+            memset((uint8_t *)msk + at / 8, 0xff, (size_t)cb);
+            continue;
+          }
           for (int ch = 0; ch < d->c; ch++) {
             int64_t i = at + ch;
             uint64_t bit = (uint64_t)((px[ch >> 3] >> (ch & 7)) & 1);

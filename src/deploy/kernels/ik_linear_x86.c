@@ -66,6 +66,7 @@ lb_status ik_linear_opt_prepare(lb_ilinear *l) {
 }
 
 /* ---- AVX-512 VNNI ---- */
+#define IK_LIN_XS 16384 /* bytes of x staged on the stack */
 #pragma GCC push_options
 #pragma GCC target("avx512f,avx512bw,avx512dq,avx512vl,avx512vnni")
 
@@ -87,13 +88,22 @@ static void vnni_rows(const lb_ilinear *l, const lin_geo *g, const uint8_t *x, i
   for (int64_t c = 0; c < C; c++) sxu += (uint32_t)(x[c] ^ (flip & 0xff));
   const __m512i nib = _mm512_set1_epi8((char)((1 << bits) - 1));
   const int64_t span = 4 * per;
+  /* x as u8, zero-padded to whole groups, so each quad is one broadcast load (folded into
+   * vpdpbusd); rows too long for the stack copy read their quads one by one */
+  uint8_t xs[IK_LIN_XS] __attribute__((aligned(64)));
+  const int staged = g->groups * span <= IK_LIN_XS;
+  if (staged) {
+    for (int64_t c = 0; c < C; c++) xs[c] = (uint8_t)(x[c] ^ (flip & 0xff));
+    memset(xs + C, 0, (size_t)(g->groups * span - C));
+  }
   for (int blk = blk0; blk < blk1; blk += 4) {
     int nb = blk1 - blk < 4 ? blk1 - blk : 4;
     __m512i acc[4] = {_mm512_setzero_si512(), _mm512_setzero_si512(), _mm512_setzero_si512(), _mm512_setzero_si512()};
     const uint8_t *wb = (const uint8_t *)l->opt.buf + (int64_t)blk * g->groups * 64;
     for (int64_t grp = 0; grp < g->groups; grp++) {
       __m512i xq[8];
-      for (int f = 0; f < per; f++) xq[f] = xquad(x, grp * span + 4 * f, C, flip);
+      for (int f = 0; f < per; f++)
+        xq[f] = staged ? _mm512_set1_epi32(*(const ik_i32u *)(xs + grp * span + 4 * f)) : xquad(x, grp * span + 4 * f, C, flip);
       for (int b = 0; b < nb; b++) {
         __m512i v = _mm512_loadu_si512(wb + ((int64_t)b * g->groups + grp) * 64);
         if (bits == 8) {

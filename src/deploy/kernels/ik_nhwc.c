@@ -126,7 +126,8 @@ static void transpose16(const __m128i r[16], __m128i out[16]) {
 
 /* The image b as a padded channels-last buffer: u8 codes (int8 moved to uint8 by +128; padding
  * is the zero point, padded channels 0) or int16 x - zx (padding and padded channels 0). */
-static void image_copy(const ik_plan *pl, const void *x, int x_signed, int b, int32_t zx, int zxu, void *img) {
+static void image_copy(const ik_plan *pl, const void *x, const unsigned char *xend, int x_signed, int b, int32_t zx,
+                       int zxu, void *img) {
   const int64_t plane = (int64_t)pl->H * pl->W;
   const unsigned char *xb = (const unsigned char *)x + (int64_t)b * pl->C * plane;
   if (pl->esize == 1) {
@@ -157,6 +158,16 @@ static void image_copy(const ik_plan *pl, const void *x, int x_signed, int b, in
             r[c] = _mm_xor_si128(_mm_loadu_si128((const __m128i *)(src + (cb + c) * plane + w)), flip);
           transpose16(r, t);
           for (int q = 0; q < 16; q++) _mm_storeu_si128((__m128i *)(orow + (int64_t)(w + q) * Cp + cb), t[q]);
+        }
+        /* the row's tail: read 16 bytes anyway when they stay inside x (the next row or channel
+         * follows), store only the real pixels */
+        if (w < pl->W && src + (cb + 15) * plane + w + 16 <= xend) {
+          __m128i r[16], t[16];
+          for (int c = 0; c < 16; c++)
+            r[c] = _mm_xor_si128(_mm_loadu_si128((const __m128i *)(src + (cb + c) * plane + w)), flip);
+          transpose16(r, t);
+          for (int q = 0; q < pl->W - w; q++) _mm_storeu_si128((__m128i *)(orow + (int64_t)(w + q) * Cp + cb), t[q]);
+          w = pl->W;
         }
         for (; w < pl->W; w++)
           for (int c = cb; c < cb + 16; c++) orow[(int64_t)w * Cp + c] = src[c * plane + w] ^ (x_signed ? 0x80 : 0);
@@ -253,6 +264,7 @@ void ik_nhwc_run(const lb_iconv *c, const ik_plan *pl, ik_tile_fn tile, int G, i
     e.zp = rq->zp, e.lo = rq->lo, e.hi = rq->hi, e.y_signed = rq->y_signed;
   }
   const int64_t outs = (int64_t)pl->K * pl->P;
+  const unsigned char *xend = (const unsigned char *)x + (int64_t)n * pl->C * pl->H * pl->W; /* n images of codes */
   const int T = c->opt.slots > 0 ? c->opt.slots : 1;
   const size_t img_off = 0, pix_off = ik_round(pl->img_bytes), col_off = pix_off + ik_round((size_t)pl->Hp * pl->Wp * 4);
   if (n >= T) {
@@ -260,7 +272,7 @@ void ik_nhwc_run(const lb_iconv *c, const ik_plan *pl, ik_tile_fn tile, int G, i
     for (int b = 0; b < n; b++) {
       unsigned char *slot = m.slot0 + (size_t)omp_get_thread_num() * m.slot_bytes;
       ik_epi eb = e;
-      image_copy(pl, x, c->x_signed, b, zx, zxu, slot + img_off);
+      image_copy(pl, x, xend, c->x_signed, b, zx, zxu, slot + img_off);
       if (need_colsum) {
         colsums(pl, slot + img_off, (int32_t *)(slot + pix_off), (int32_t *)(slot + col_off));
         eb.colsum = (int32_t *)(slot + col_off);
@@ -272,7 +284,7 @@ void ik_nhwc_run(const lb_iconv *c, const ik_plan *pl, ik_tile_fn tile, int G, i
     unsigned char *slot = m.slot0;
     for (int b = 0; b < n; b++) {
       ik_epi eb = e;
-      image_copy(pl, x, c->x_signed, b, zx, zxu, slot + img_off);
+      image_copy(pl, x, xend, c->x_signed, b, zx, zxu, slot + img_off);
       if (need_colsum) {
         colsums(pl, slot + img_off, (int32_t *)(slot + pix_off), (int32_t *)(slot + col_off));
         eb.colsum = (int32_t *)(slot + col_off);
