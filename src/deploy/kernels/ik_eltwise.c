@@ -61,8 +61,10 @@ static ik_win pool_window(const lb_pool_desc *d, int oh, int ow) {
   return r;
 }
 
-void lb_ik_maxpool(lb_ik_isa isa, const lb_pool_desc *d, const void *x, int x_signed, void *y) {
-  if (ik_maxpool_opt(ik_isa_clamp(isa), d, x, x_signed, y)) return;
+/* Max pool (avg = 0: y = the window's max, input type) or average pool (avg = 1: y =
+ * requant(sum of x - zx, M[count], s[count])), one definition for both walks. */
+static void pool_ref(const lb_pool_desc *d, const void *x, int x_signed, int avg, int32_t zx, const int32_t *M,
+                     const int *s, int32_t zy, int32_t lo, int32_t hi, int y_signed, void *y) {
   const int64_t planes = (int64_t)d->n * d->c, in = (int64_t)d->h * d->w, on = (int64_t)d->oh * d->ow;
 #pragma omp parallel for schedule(static) if (planes * in >= 65536)
   for (int64_t pl = 0; pl < planes; pl++)
@@ -70,29 +72,29 @@ void lb_ik_maxpool(lb_ik_isa isa, const lb_pool_desc *d, const void *x, int x_si
       for (int ow = 0; ow < d->ow; ow++) {
         ik_win r = pool_window(d, oh, ow);
         int32_t m = INT32_MIN;
+        int64_t a = 0;
         for (int h = r.h0; h < r.h1; h++)
           for (int w = r.w0; w < r.w1; w++) {
             int32_t v = ld8(x, pl * in + (int64_t)h * d->w + w, x_signed);
             if (v > m) m = v;
+            a += v - zx;
           }
-        st8(y, pl * on + (int64_t)oh * d->ow + ow, x_signed, m);
+        int64_t o = pl * on + (int64_t)oh * d->ow + ow;
+        if (avg) st8(y, o, y_signed, lb_requant(a, M[r.cnt], s[r.cnt], zy, lo, hi));
+        else st8(y, o, x_signed, m);
       }
 }
 
+void lb_ik_maxpool(lb_ik_isa isa, const lb_pool_desc *d, const void *x, int x_signed, void *y) {
+  if (ik_maxpool_opt(ik_isa_clamp(isa), d, x, x_signed, y)) return;
+  pool_ref(d, x, x_signed, 0, 0, NULL, NULL, 0, 0, 0, x_signed, y);
+}
+
+/* one variant: the window sums are short and the requant per window dominates */
 void lb_ik_avgpool(lb_ik_isa isa, const lb_pool_desc *d, const void *x, int x_signed, int32_t zx, const int32_t *M,
                    const int *s, int32_t zy, int32_t lo, int32_t hi, int y_signed, void *y) {
-  (void)isa; /* one variant: the window sums are short and the requant per window dominates */
-  const int64_t planes = (int64_t)d->n * d->c, in = (int64_t)d->h * d->w, on = (int64_t)d->oh * d->ow;
-#pragma omp parallel for schedule(static) if (planes * in >= 65536)
-  for (int64_t pl = 0; pl < planes; pl++)
-    for (int oh = 0; oh < d->oh; oh++)
-      for (int ow = 0; ow < d->ow; ow++) {
-        ik_win r = pool_window(d, oh, ow);
-        int64_t a = 0;
-        for (int h = r.h0; h < r.h1; h++)
-          for (int w = r.w0; w < r.w1; w++) a += ld8(x, pl * in + (int64_t)h * d->w + w, x_signed) - zx;
-        st8(y, pl * on + (int64_t)oh * d->ow + ow, y_signed, lb_requant(a, M[r.cnt], s[r.cnt], zy, lo, hi));
-      }
+  (void)isa;
+  pool_ref(d, x, x_signed, 1, zx, M, s, zy, lo, hi, y_signed, y);
 }
 
 void lb_ik_gap(lb_ik_isa isa, int n, int c, int64_t hw, const void *x, int x_signed, int32_t zx, int32_t M, int s,

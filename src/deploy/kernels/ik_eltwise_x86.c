@@ -32,6 +32,12 @@ static void terms(rq_terms *t, int64_t bias, int32_t M, int s, int32_t zp, int32
   t->e.half = t->half, t->e.zp = zp, t->e.lo = lo, t->e.hi = hi;
 }
 
+/* the scalar definition for elements [i, hw) */
+static void rq_tail(const int32_t *acc, int64_t i, int64_t hw, const rq_terms *t, uint8_t *y) {
+  for (; i < hw; i++)
+    y[i] = (uint8_t)lb_requant((int64_t)acc[i] + t->bias[0], (int32_t)t->mul[0], (int)t->shift[0], t->e.zp, t->e.lo, t->e.hi);
+}
+
 #pragma GCC push_options
 #pragma GCC target("avx512f,avx512bw,avx512dq,avx512vl")
 static void requant_plane512(const int32_t *acc, int64_t hw, const rq_terms *t, uint8_t *y) {
@@ -40,8 +46,7 @@ static void requant_plane512(const int32_t *acc, int64_t hw, const rq_terms *t, 
     __m512i q = ik_rq8_avx512(_mm512_cvtepi32_epi64(_mm256_loadu_si256((const __m256i *)(acc + i))), &t->e, 0);
     _mm_storel_epi64((__m128i *)(y + i), _mm512_cvtepi64_epi8(q));
   }
-  for (; i < hw; i++)
-    y[i] = (uint8_t)lb_requant((int64_t)acc[i] + t->bias[0], (int32_t)t->mul[0], (int)t->shift[0], t->e.zp, t->e.lo, t->e.hi);
+  rq_tail(acc, i, hw, t, y);
 }
 #pragma GCC pop_options
 
@@ -55,8 +60,7 @@ static void requant_plane256(const int32_t *acc, int64_t hw, const rq_terms *t, 
     _mm256_storeu_si256((__m256i *)o, q);
     for (int j = 0; j < 4; j++) y[i + j] = (uint8_t)o[j];
   }
-  for (; i < hw; i++)
-    y[i] = (uint8_t)lb_requant((int64_t)acc[i] + t->bias[0], (int32_t)t->mul[0], (int)t->shift[0], t->e.zp, t->e.lo, t->e.hi);
+  rq_tail(acc, i, hw, t, y);
 }
 
 /* 4 codes at x + i as int64 lanes minus z */
