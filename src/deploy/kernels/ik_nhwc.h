@@ -27,8 +27,8 @@ typedef struct ik_epi {
   const int32_t *c1;     /* (Kv*lanes): times the pixel's colsum, or NULL */
   const int32_t *colsum; /* (P) of the current image: sum of its receptive field's codes, or NULL */
   int requant;           /* 0: write acc (int32); 1: requantize to y */
-  /* per-channel requant terms, (Kv*lanes) each: AVX-512 adds bias then multiplies; AVX2 adds
-   * bias*M after multiplying (it has no 64-bit multiply). s = 0 has mask 0 and half INT64_MAX. */
+  /* per-channel requant terms, (Kv*lanes) each: the vector code computes acc * M + bias * M
+   * (biasm); bias is for scalar tails. s = 0 has mask 0 and half INT64_MAX. */
   const int64_t *bias, *biasm, *mul, *shift, *mask, *half;
   int32_t zp, lo, hi;
   int y_signed;

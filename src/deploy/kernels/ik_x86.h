@@ -40,11 +40,12 @@ static inline __attribute__((always_inline)) void ik_store_k16xnp(uint8_t *dst, 
 
 #pragma GCC push_options
 #pragma GCC target("avx512f,avx512bw,avx512dq,avx512vl")
-/* 8 lanes of channels k.. (per-lane terms from e), a without bias */
+/* 8 lanes of channels k.. (per-lane terms from e); a = the int32 accumulator sign-extended.
+ * (acc + bias) * M is acc * M + bias * M: one 32x32->64 multiply (vpmuldq) plus a precomputed
+ * term, exact in int64 (each part is below 2^62). */
 static inline __m512i ik_rq8_avx512(__m512i a, const ik_epi *e, int k) {
   const __m512i one = _mm512_set1_epi64(1);
-  a = _mm512_add_epi64(a, _mm512_loadu_si512(e->bias + k));
-  __m512i p = _mm512_mullo_epi64(a, _mm512_loadu_si512(e->mul + k));
+  __m512i p = _mm512_add_epi64(_mm512_mul_epi32(a, _mm512_loadu_si512(e->mul + k)), _mm512_loadu_si512(e->biasm + k));
   __m512i q = _mm512_srav_epi64(p, _mm512_loadu_si512(e->shift + k));
   __m512i r = _mm512_and_si512(p, _mm512_loadu_si512(e->mask + k));
   __m512i half = _mm512_loadu_si512(e->half + k);
