@@ -29,7 +29,7 @@ static inline lb_result lbt_hresult(const char *method, int w, const char *backe
   r.fp32_acc = 0.9;
   r.sim_acc = acc;
   r.drop = r.fp32_acc - acc;
-  snprintf(r.int_note, sizeof r.int_note, "integer engine not built");
+  snprintf(r.int_note, sizeof r.int_note, "no integer program: synthetic record");
   r.size_bytes = 1000 * w;
   r.fp32_size_bytes = 32000;
   r.bops = 1e6 * w * w;

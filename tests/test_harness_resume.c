@@ -2,7 +2,8 @@
  * run (stopped after some cells, then a half-written line as a kill during a write leaves it)
  * continues without redoing finished cells, and ends with the same table as an uninterrupted
  * run; the float model is trained once and read from the cache afterwards; a results file made
- * with other settings is refused; report refuses malformed results with the line number. */
+ * with other settings is refused; report refuses malformed results with the line number. The
+ * integer engine measures the cells it can lower, and the report says why the others are n/a. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -115,7 +116,14 @@ int main(void) {
   CHECK(file_a[0] && !strcmp(file_a, file_b));
   CHECK(strstr(file_a, "| method | bits | BN fold | academic | tensorrt |") != NULL);
   CHECK(strstr(file_a, "| ptq (minmax) | W2A2 | none |") != NULL);
-  CHECK(strstr(file_a, "Not measured: integer engine not built.") != NULL);
+  /* the integer engine ran every LSQ and PTQ cell; PACT's weight grid has no integer form (yet),
+   * and the report says so */
+  const char *itab = strstr(file_a, "### Integer accuracy");
+  CHECK(itab && strstr(itab, "| method | bits | BN fold | academic | tensorrt |") != NULL);
+  CHECK(itab && strstr(itab, "| pact | W4A4 | none | n/a | — |") != NULL);
+  CHECK(itab && strstr(itab, "| lsq | W4A4 | none | n/a") == NULL && strstr(itab, "| lsq | W4A4 | none | ") != NULL);
+  CHECK(itab && strstr(itab, "| ptq (minmax) | W2A2 | none | n/a") == NULL);
+  CHECK(itab && strstr(itab, "pact weights are not lowered") != NULL);
 
   /* the same results file with other settings is refused */
   snprintf(text, sizeof text, recipe_text, 2);

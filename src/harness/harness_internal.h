@@ -44,7 +44,22 @@ void lb_rtable_free(lb_rtable *t);
 void lb_block_facts(lb_buf *b, const lb_results *res, const lb_summary_row *first, int html);
 /* "92.76 ± 0.10 (-0.47)": mean ± std and the difference to fp32 in points; "n/a" without data. */
 void lb_cell_text(const lb_summary_row *r, int integer, char *buf, size_t cap);
+/* Why the cells of a block without an integer accuracy have none, one line per distinct reason
+ * (the first row naming it). */
+void lb_int_notes(lb_buf *b, const lb_summary_row *rows, int n, int first, int html);
 /* "lsq", "ptq (mse)" */
 void lb_method_label(const lb_summary_row *r, char *buf, size_t cap);
+
+/* Integer accuracy of a calibrated quantized graph on test (int_eval.c). A graph that cannot be
+ * lowered (LB_ERR_UNSUPPORTED) is not an error: *note says why and *acc stays 0; on success
+ * *note names the engine. */
+lb_status lb_harness_int_accuracy(const lb_graph *qg, const char *backend, const lb_dataset *test,
+                                  const lb_augment *norm, double *acc, char *note, size_t note_cap);
+
+/* Integer accuracy of a calibrated quantized graph on test (int_eval.c). A graph that cannot be
+ * lowered (LB_ERR_UNSUPPORTED) is not an error: *note says why and *acc stays 0; on success
+ * *note names the engine. */
+lb_status lb_harness_int_accuracy(const lb_graph *qg, const char *backend, const lb_dataset *test,
+                                  const lb_augment *norm, double *acc, char *note, size_t note_cap);
 
 #endif

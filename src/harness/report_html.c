@@ -262,11 +262,7 @@ lb_status lb_report_html(const lb_results *res, char **text) {
     for (int k = i; k < n; k++) any_int |= lb_summary_same_model(&rows[i], &rows[k]) && rows[k].n_int > 0;
     lb_sb_printf(&b, "<h3>Integer accuracy (%%)</h3>\n");
     if (any_int) html_table(&b, rows, &t, 1);
-    else {
-      lb_sb_printf(&b, "<p>Not measured: ");
-      lb_sb_html(&b, rows[i].first->int_note);
-      lb_sb_printf(&b, ".</p>\n");
-    }
+    lb_int_notes(&b, rows, n, i, 1);
     lb_sb_printf(&b, "<h3>Plots</h3>\n<div class=\"plots\">\n<figure>");
     plot_bits(&b, rows, n, i);
     lb_sb_printf(&b, "<figcaption>Mean over seeds; bars: &plusmn; one standard deviation; dotted: fp32.</figcaption>"

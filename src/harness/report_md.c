@@ -60,6 +60,26 @@ void lb_cell_text(const lb_summary_row *r, int integer, char *buf, size_t cap) {
   snprintf(buf, cap, "%s (%+.2f)", ms, 100 * (mean - r->fp32_mean));
 }
 
+void lb_int_notes(lb_buf *b, const lb_summary_row *rows, int n, int first, int html) {
+  int shown = 0;
+  for (int i = first; i < n; i++) {
+    if (!lb_summary_same_model(&rows[first], &rows[i]) || rows[i].n_int) continue;
+    int dup = 0;
+    for (int j = first; j < i && !dup; j++)
+      dup = lb_summary_same_model(&rows[first], &rows[j]) && !rows[j].n_int && !strcmp(rows[j].first->int_note, rows[i].first->int_note);
+    if (dup) continue;
+    char label[64];
+    lb_method_label(&rows[i], label, sizeof label);
+    lb_sb_printf(b, "%s", html ? (shown ? "<br>\n" : "<p>") : (shown ? "" : "\n"));
+    lb_sb_printf(b, "%s%s W%dA%d %s: ", html ? "" : "- n/a: ", label, rows[i].w, rows[i].a, rows[i].backend);
+    if (html) lb_sb_html(b, rows[i].first->int_note);
+    else lb_sb_printf(b, "%s", rows[i].first->int_note);
+    lb_sb_printf(b, "%s", html ? "" : "\n");
+    shown++;
+  }
+  if (html && shown) lb_sb_printf(b, "</p>\n");
+}
+
 static void md_table(lb_buf *b, const lb_summary_row *rows, const lb_rtable *t, int integer) {
   lb_sb_printf(b, "| method | bits | BN fold |");
   for (int c = 0; c < t->n_cols; c++) lb_sb_printf(b, " %s |", rows[t->col_rep[c]].backend);
@@ -120,7 +140,7 @@ lb_status lb_report_markdown(const lb_results *res, char **text) {
     for (int k = i; k < n; k++) any_int |= lb_summary_same_model(&rows[i], &rows[k]) && rows[k].n_int > 0;
     lb_sb_printf(&b, "\n### Integer accuracy (%%)\n\n");
     if (any_int) md_table(&b, rows, &t, 1);
-    else lb_sb_printf(&b, "Not measured: %s.\n", rows[i].first->int_note);
+    lb_int_notes(&b, rows, n, i, 0);
     lb_sb_printf(&b, "\n### Model size and BOPs\n\nSize: weights at their bit-width, a 32-bit bias per output "
                  "channel and 32-bit scales. BOPs: MACs x weight bits x activation bits, per image. fp32: %.1f KiB, "
                  "%.3f GBOPs.\n\n", (double)rows[i].first->fp32_size_bytes / 1024, rows[i].first->fp32_bops / 1e9);

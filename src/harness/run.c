@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "harness/harness_internal.h"
+#include "lowbit/onnx.h"
 #include "lowbit/qgraph.h"
 
 typedef struct bench {
@@ -114,9 +115,6 @@ static lb_status load_fp32(bench *b, const char *results_path) {
   char cache[LB_PATH_MAX + 128];
   const char *path = r->model_path;
   lb_status s;
-  if (r->source == LB_MODEL_ONNX)
-    return lb_fail(LB_ERR_UNSUPPORTED, "bench: model.onnx (%s): ONNX import is not built yet; convert the model with "
-                   "`lowbit import` once it exists and give model.checkpoint instead", r->model_path);
   if (r->source == LB_MODEL_ZOO) {
     lb_bench_fp32_cache_path(r, results_path, cache, sizeof cache);
     if (access(cache, F_OK) != 0) {
@@ -128,15 +126,19 @@ static lb_status load_fp32(bench *b, const char *results_path) {
     path = cache; /* a fresh model is read back too: a resumed run starts from the same bytes */
   }
   int has_cfg = 0;
-  s = lb_model_load(path, &b->fp32, &b->cfg, &has_cfg);
+  s = r->source == LB_MODEL_ONNX ? lb_onnx_import(path, &b->fp32, NULL) : lb_model_load(path, &b->fp32, &b->cfg, &has_cfg);
   if (s) return s;
   if (lb_graph_is_quantized(b->fp32)) return lb_fail(LB_ERR_ARG, "bench: %s is already quantized; give the float model", path);
   if (!has_cfg) {
     if (!r->has_norm)
       return lb_fail(LB_ERR_ARG, "bench: %s holds no training recipe, so its input normalisation is unknown: give "
                      "model.normalize", path);
-    lb_train_config_default(&b->cfg, "mlp"); /* batch 128, SGD + Nesterov, no augmentation */
-    snprintf(b->cfg.model, sizeof b->cfg.model, "%s", b->fp32->model);
+    lb_train_config_default(&b->cfg, "resnet20"); /* as `lowbit import`: the CNN recipe (crop + flip) */
+    /* exporters name graphs generically ("torch_jit"): the file's stem says more */
+    const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
+    const char *dot = strrchr(base, '.');
+    int len = dot && dot > base ? (int)(dot - base) : (int)strlen(base);
+    snprintf(b->cfg.model, sizeof b->cfg.model, "%.*s", len < LB_NAME_MAX - 1 ? len : LB_NAME_MAX - 1, base);
   }
   snprintf(b->cfg.data, sizeof b->cfg.data, "%s", r->data);
   if (r->has_norm) {
@@ -228,9 +230,6 @@ static void fill_result(const bench *b, const lb_cell *c, lb_result *res) {
   snprintf(res->commit, sizeof res->commit, "%s", lb_git_commit());
   snprintf(res->machine, sizeof res->machine, "%s", b->machine);
   res->cores = b->cores;
-  /* The integer engine (lb_lower / lb_engine_*, issue 5) does not exist yet: say so, never guess. */
-  res->has_int_acc = 0;
-  snprintf(res->int_note, sizeof res->int_note, "integer engine not built");
 }
 
 static lb_status run_cell(bench *b, const lb_cell *c, lb_result *res) {
@@ -276,6 +275,10 @@ static lb_status run_cell(bench *b, const lb_cell *c, lb_result *res) {
   if (!s) s = lb_evaluate(g, &b->test, &b->cfg.aug, 256, &res->sim_acc, NULL);
   res->train_s = lb_now() - t0;
   res->drop = res->fp32_acc - res->sim_acc;
+  if (!s) { /* the deployed program's accuracy, from the same quantized graph */
+    s = lb_harness_int_accuracy(g, c->backend, &b->test, &b->cfg.aug, &res->int_acc, res->int_note, sizeof res->int_note);
+    res->has_int_acc = !s && strncmp(res->int_note, "no integer program", 18) != 0;
+  }
   res->size_bytes = lb_model_size_bytes(g);
   res->bops = lb_model_bops(g);
   if (t) lb_trainer_free(t);
