@@ -19,7 +19,7 @@ trap 'rm -rf "$work"' EXIT
 "$L" ptq --model "$work/f.lbm" --backend tensorrt --w 8 --a 8 --calib 256 --limit-test 256 --quiet \
   --threads "$threads" --save "$work/q.lbm" >/dev/null
 "$L" deploy --model "$work/q.lbm" --backend tensorrt -o "$work/q.lbp" >/dev/null
-num() { sed "s/.*\"$1\":\([0-9.]*\).*/\1/"; }
+num() { sed "s/.*\"$1\": *\([0-9.]*\).*/\1/"; }
 int_b256=$("$L" run --program "$work/q.lbp" --data fashion-mnist --batch 256 --threads "$threads" --quiet --json | num images_per_second)
 int_b1=$("$L" run --program "$work/q.lbp" --data fashion-mnist --batch 1 --limit 1000 --threads "$threads" --quiet --json | num images_per_second)
 fp32=$("$L" eval --model "$work/f.lbm" --batch 256 --threads "$threads" --json)
