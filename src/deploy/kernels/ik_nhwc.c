@@ -136,8 +136,18 @@ static void image_copy(const ik_plan *pl, const void *x, const unsigned char *xe
     const int Cp = pl->Cp;
     /* border pixels get zxu (padded channels 0); every pixel when padded channels exist,
      * since the copy below writes only the real ones */
-    for (int hp = 0; hp < pl->Hp; hp++) {
-      int inner = hp >= pl->ph && hp < pl->ph + pl->H && Cp == pl->C;
+    if (Cp != pl->C) { /* every pixel: one pixel, then copies doubling the filled part */
+      size_t done = (size_t)Cp, total = pl->img_bytes;
+      memset(o, zxu, (size_t)pl->C);
+      memset(o + pl->C, 0, (size_t)(Cp - pl->C));
+      while (done < total) {
+        size_t k = done < total - done ? done : total - done;
+        memcpy(o + done, o, k);
+        done += k;
+      }
+    }
+    for (int hp = 0; hp < pl->Hp && Cp == pl->C; hp++) {
+      int inner = hp >= pl->ph && hp < pl->ph + pl->H;
       for (int wp = 0; wp < pl->Wp; wp++) {
         if (inner && wp == pl->pw) wp += pl->W;
         if (wp >= pl->Wp) break;
