@@ -66,7 +66,9 @@ typedef struct lb_iconv lb_iconv; /* prepared: geometry + packed weights */
  * x_signed: activations int8 (1) or uint8 (0). Binary weights need binary activations. */
 lb_status lb_iconv_prepare(const lb_conv2d_desc *d, int wbits, int w_signed, const int8_t *w, const int32_t *w_zp,
                            int x_signed, lb_ik_isa isa, lb_iconv **out);
-size_t lb_iconv_scratch(const lb_iconv *c, int n); /* bytes for a batch of n */
+/* Bytes for a batch of n. Optimized variants size per-thread scratch with OpenMP's thread count
+ * at prepare; a run uses at most that many threads (the results never depend on it). */
+size_t lb_iconv_scratch(const lb_iconv *c, int n);
 /* x: (n,C,H,W) codes with zero point zx; acc: (n,K,OH,OW). n <= the prepared batch. */
 void lb_iconv_run(const lb_iconv *c, int n, const void *x, int32_t zx, int32_t *acc, void *scratch);
 /* Convolution and lb_ik_requant in one call, fused where the variant can (the result is the
