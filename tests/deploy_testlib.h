@@ -53,10 +53,11 @@ static inline void dtl_randomise_bn(lb_graph *g, uint64_t seed) {
   }
 }
 
-/* A calibrated quantized graph of zoo `model` (1x28x28, 10 classes) for a backend, or NULL
- * (status in *st, message in lb_last_error()). */
-static inline lb_graph *dtl_quantized(const char *model, const char *backend, int wbits, int abits, int bn_fold,
-                                      const lb_dataset *d, lb_status *st) {
+/* A quantized graph of zoo `model` (1x28x28, 10 classes) for a backend with per-layer overrides
+ * (lb_qplan_override_spec; NULL for none), calibrated on d unless d is NULL, or NULL (status in
+ * *st, message in lb_last_error()). */
+static inline lb_graph *dtl_quantized_ex(const char *model, const char *backend, int wbits, int abits, int bn_fold,
+                                         const char *overrides, const lb_dataset *d, lb_status *st) {
   lb_graph *g = NULL, *qg = NULL;
   *st = lb_quant_register_ops();
   if (!*st) *st = lb_zoo_build(model, 1, 28, 28, 10, &g);
@@ -74,12 +75,17 @@ static inline lb_graph *dtl_quantized(const char *model, const char *backend, in
   req.bn_fold = bn_fold;
   lb_qplan plan;
   *st = lb_qplan_make(g, &req, &plan);
+  if (!*st && overrides) {
+    *st = lb_qplan_override_spec(g, &plan, overrides);
+    if (*st) lb_qplan_free(&plan);
+  }
   if (!*st) {
     *st = lb_quant_apply(g, &plan, &qg);
     lb_qplan_free(&plan);
   }
   lb_graph_free(g);
   if (*st) return NULL;
+  if (!d) return qg;
   lb_augment norm = {{0.2f}, {0.3f}, 0, 0};
   *st = lb_quant_calibrate(qg, d, &norm, d->n, 16);
   if (*st) {
@@ -87,6 +93,12 @@ static inline lb_graph *dtl_quantized(const char *model, const char *backend, in
     return NULL;
   }
   return qg;
+}
+
+/* The same, calibrated, without overrides. */
+static inline lb_graph *dtl_quantized(const char *model, const char *backend, int wbits, int abits, int bn_fold,
+                                      const lb_dataset *d, lb_status *st) {
+  return dtl_quantized_ex(model, backend, wbits, abits, bn_fold, NULL, d, st);
 }
 
 #endif

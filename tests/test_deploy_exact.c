@@ -101,6 +101,29 @@ static void refusal_case(void) {
             "message: %s", lb_last_error());
   CHECK(p == NULL);
   lb_graph_free(qg);
+  /* other graphs without an integer form, each refused naming the node */
+  static const struct {
+    const char *model, *backend, *overrides;
+    int w, a, calibrate;
+    lb_status want;
+    const char *says;
+  } bad[] = {
+      {"lenet5", "fbgemm", "conv2=float", 4, 4, 1, LB_ERR_UNSUPPORTED, "'conv2' (conv2d) has no weight quantizer"},
+      {"lenet5", "academic", NULL, 1, 8, 1, LB_ERR_UNSUPPORTED, "1-bit weights"},
+      {"lenet5", "academic", NULL, 8, 1, 1, LB_ERR_UNSUPPORTED, "1-bit activations"},
+      {"lenet5", "fbgemm", NULL, 4, 4, 0, LB_ERR_STATE, "calibrate"},
+  };
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    qg = dtl_quantized_ex(bad[i].model, bad[i].backend, bad[i].w, bad[i].a, 0, bad[i].overrides,
+                          bad[i].calibrate ? &data : NULL, &st);
+    CHECK_MSG(qg != NULL, "%s", lb_last_error());
+    if (!qg) continue;
+    p = NULL;
+    CHECK_STATUS(lb_lower(qg, bad[i].backend, NULL, &p), bad[i].want);
+    CHECK_MSG(strstr(lb_last_error(), bad[i].says), "case %zu: %s", i, lb_last_error());
+    CHECK(p == NULL);
+    lb_graph_free(qg);
+  }
 }
 
 /* The fast suite runs a representative subset; test_slow_deploy_matrix.c includes this file with
