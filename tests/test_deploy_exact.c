@@ -133,7 +133,15 @@ static void refusal_case(void) {
 #endif
 
 int main(void) {
-  dtl_dataset(&data, DEPLOY_FULL_MATRIX ? 32 : 16, 5);
+  /* the full matrix runs on real Fashion-MNIST test images when they are installed */
+  lb_dataset fm;
+  if (DEPLOY_FULL_MATRIX && !lb_dataset_open("fashion-mnist", 0, &fm)) {
+    CHECK_OK(lb_dataset_slice(&fm, 0, 32, &data));
+    lb_dataset_free(&fm);
+    printf("data: the first 32 Fashion-MNIST test images\n");
+  } else {
+    dtl_dataset(&data, DEPLOY_FULL_MATRIX ? 32 : 16, 5);
+  }
   static const struct {
     const char *backend;
     int w, a, fast_mobilenet;
