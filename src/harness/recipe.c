@@ -117,6 +117,25 @@ static int method_known(const char *m) {
   return 0;
 }
 
+static int backend_known(const char *name) { return lb_backend_find(name) != NULL; }
+
+/* A required list of names, each accepted by ok(), into rows of `width` characters. */
+static lb_status get_names(const rctx *c, const cJSON *g, const char *where, const char *key, int (*ok)(const char *),
+                           const char *what, const char *hint, char *out, size_t width, int *n) {
+  const cJSON *arr;
+  lb_status s = get_array(c, g, where, key, 1, &arr, n);
+  for (int i = 0; !s && i < *n; i++) {
+    const cJSON *v = cJSON_GetArrayItem(arr, i);
+    char path[128];
+    snprintf(path, sizeof path, "%s%s%s[%d]", where, where[0] ? "." : "", key, i);
+    if (!cJSON_IsString(v)) s = wrong_type(c, path, "a string", v);
+    else if (!ok(v->valuestring)) s = BAD(c, path, "unknown %s '%s' (%s)", what, v->valuestring, hint);
+    else if (strlen(v->valuestring) >= width) s = BAD(c, path, "too long");
+    else snprintf(out + (size_t)i * width, width, "%s", v->valuestring);
+  }
+  return s;
+}
+
 static lb_status parse_group(const rctx *c, const cJSON *g, const char *where, const lb_recipe_group *defaults,
                              lb_recipe_group *out) {
   static const char *const known[] = {"methods", "bits", "backends", "bn_fold", "observer", NULL};
@@ -126,17 +145,9 @@ static lb_status parse_group(const rctx *c, const cJSON *g, const char *where, c
   char path[128];
   const cJSON *arr;
   int n;
-  s = get_array(c, g, where, "methods", 1, &arr, &n);
+  s = get_names(c, g, where, "methods", method_known, "method", "lsq, lsq+, pact, dorefa, ste, ptq", out->methods[0],
+                sizeof out->methods[0], &out->n_methods);
   if (s) return s;
-  out->n_methods = n;
-  for (int i = 0; i < n; i++) {
-    const cJSON *v = cJSON_GetArrayItem(arr, i);
-    snprintf(path, sizeof path, "%s%smethods[%d]", where, where[0] ? "." : "", i);
-    if (!cJSON_IsString(v)) return wrong_type(c, path, "a string", v);
-    if (!method_known(v->valuestring))
-      return BAD(c, path, "unknown method '%s' (lsq, lsq+, pact, dorefa, ste, ptq)", v->valuestring);
-    snprintf(out->methods[i], sizeof out->methods[i], "%s", v->valuestring);
-  }
   s = get_array(c, g, where, "bits", 1, &arr, &n);
   if (s) return s;
   out->n_bits = n;
@@ -150,16 +161,9 @@ static lb_status parse_group(const rctx *c, const cJSON *g, const char *where, c
     if (!s) s = get_int32(c, v, path, "a", 1, 16, 1, &out->bits[i].a);
     if (s) return s;
   }
-  s = get_array(c, g, where, "backends", 1, &arr, &n);
+  s = get_names(c, g, where, "backends", backend_known, "backend", "lowbit backends lists them", out->backends[0],
+                sizeof out->backends[0], &out->n_backends);
   if (s) return s;
-  out->n_backends = n;
-  for (int i = 0; i < n; i++) {
-    const cJSON *v = cJSON_GetArrayItem(arr, i);
-    snprintf(path, sizeof path, "%s%sbackends[%d]", where, where[0] ? "." : "", i);
-    if (!cJSON_IsString(v)) return wrong_type(c, path, "a string", v);
-    if (!lb_backend_find(v->valuestring)) return BAD(c, path, "unknown backend '%s' (lowbit backends lists them)", v->valuestring);
-    snprintf(out->backends[i], sizeof out->backends[i], "%s", v->valuestring);
-  }
   s = get_str(c, g, where, "bn_fold", 0, out->bn_fold, sizeof out->bn_fold);
   if (!s) s = get_str(c, g, where, "observer", 0, out->observer, sizeof out->observer);
   if (s) return s;

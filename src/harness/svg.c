@@ -42,6 +42,15 @@ static void tick_label(char *buf, size_t cap, double v, double step) {
   snprintf(buf, cap, "%.*f", decimals, fabs(v) < step * 1e-9 ? 0.0 : v);
 }
 
+/* A grid or tick line and its label. */
+static void tick(lb_buf *b, double x1, double y1, double x2, double y2, const char *stroke, double tx, double ty,
+                 const char *anchor, const char *label) {
+  lb_sb_printf(b, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"%s\"/><text class=\"tick\" "
+               "x=\"%.1f\" y=\"%.1f\" text-anchor=\"%s\">", x1, y1, x2, y2, stroke, tx, ty, anchor);
+  lb_sb_html(b, label);
+  lb_sb_printf(b, "</text>\n");
+}
+
 void lb_plot_begin(lb_buf *b, const lb_plot *p, const char *kind, const char *title, const char *xlabel,
                    const char *ylabel, double xstep, double ystep, const char *const *labels, int n_labels) {
   double ax0 = p->left, ax1 = p->width - p->right, ay0 = p->top, ay1 = p->height - p->bottom;
@@ -58,26 +67,19 @@ void lb_plot_begin(lb_buf *b, const lb_plot *p, const char *kind, const char *ti
     char t[32];
     tick_label(t, sizeof t, y, ystep);
     double py = lb_plot_py(p, y);
-    lb_sb_printf(b, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#e3e3e3\"/>"
-                 "<text class=\"tick\" x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">%s</text>\n",
-                 ax0, py, ax1, py, ax0 - 6, py + 4, t);
+    tick(b, ax0, py, ax1, py, "#e3e3e3", ax0 - 6, py + 4, "end", t);
   }
   if (labels) {
     for (int i = 0; i < n_labels; i++) {
       double px = lb_plot_px(p, i);
-      lb_sb_printf(b, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#999\"/>"
-                   "<text class=\"tick\" x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">", px, ay1, px, ay1 + 5, px, ay1 + 18);
-      lb_sb_html(b, labels[i]);
-      lb_sb_printf(b, "</text>\n");
+      tick(b, px, ay1, px, ay1 + 5, "#999", px, ay1 + 18, "middle", labels[i]);
     }
   } else {
     for (double x = p->x0; x <= p->x1 + xstep * 1e-6; x += xstep) {
       char t[32];
       tick_label(t, sizeof t, x, xstep);
       double px = lb_plot_px(p, x);
-      lb_sb_printf(b, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#999\"/>"
-                   "<text class=\"tick\" x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">%s</text>\n",
-                   px, ay1, px, ay1 + 5, px, ay1 + 18, t);
+      tick(b, px, ay1, px, ay1 + 5, "#999", px, ay1 + 18, "middle", t);
     }
   }
   lb_sb_printf(b, "</g>\n<rect class=\"frame\" x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"none\" "
