@@ -21,13 +21,21 @@ static const char *const css =
 static void html_table(lb_buf *b, const lb_summary_row *rows, const lb_rtable *t, int integer) {
   lb_sb_printf(b, "<table class=\"acc\" data-kind=\"%s\">\n<tr><th class=\"l\">method</th><th>bits</th><th>BN fold</th>",
                integer ? "integer" : "simulated");
-  for (int c = 0; c < t->n_cols; c++) lb_sb_printf(b, "<th>%s</th>", rows[t->col_rep[c]].backend);
+  for (int c = 0; c < t->n_cols; c++) {
+    lb_sb_printf(b, "<th>");
+    lb_sb_html(b, rows[t->col_rep[c]].backend);
+    lb_sb_printf(b, "</th>");
+  }
   lb_sb_printf(b, "</tr>\n");
   for (int r = 0; r < t->n_rows; r++) {
     const lb_summary_row *rep = &rows[t->row_rep[r]];
     char label[64];
     lb_method_label(rep, label, sizeof label);
-    lb_sb_printf(b, "<tr><td class=\"l\">%s</td><td>W%dA%d</td><td>%s</td>", label, rep->w, rep->a, rep->bn_fold);
+    lb_sb_printf(b, "<tr><td class=\"l\">");
+    lb_sb_html(b, label); /* results files are input: everything from them is escaped */
+    lb_sb_printf(b, "</td><td>W%dA%d</td><td>", rep->w, rep->a);
+    lb_sb_html(b, rep->bn_fold);
+    lb_sb_printf(b, "</td>");
     for (int c = 0; c < t->n_cols; c++) {
       int k = t->cell[r * t->n_cols + c];
       char txt[96] = "&mdash;";

@@ -45,8 +45,10 @@ void lb_block_facts(lb_buf *b, const lb_results *res, const lb_summary_row *firs
   lb_sb_printf(b, "Machine: ");
   if (html) lb_sb_html(b, r0->machine);
   else lb_sb_printf(b, "%s", r0->machine);
-  lb_sb_printf(b, ", %d cores, %d threads; commit %s%s.\n", r0->cores, r0->threads, r0->commit,
-               same_machine ? "" : " (some cells ran on another machine, commit or thread count)");
+  lb_sb_printf(b, ", %d cores, %d threads; commit ", r0->cores, r0->threads);
+  if (html) lb_sb_html(b, r0->commit);
+  else lb_sb_printf(b, "%s", r0->commit);
+  lb_sb_printf(b, "%s.\n", same_machine ? "" : " (some cells ran on another machine, commit or thread count)");
 }
 
 void lb_cell_text(const lb_summary_row *r, int integer, char *buf, size_t cap) {
