@@ -11,7 +11,7 @@ packages=(build-essential cmake pkg-config libopenblas-openmp-dev zlib1g-dev dat
 for arg in "$@"; do
   case "$arg" in
     --test)
-      packages+=(chromium libonnx-testdata)
+      packages+=(chromium fonts-dejavu-core libonnx-testdata)
       # any node + npm will do (a machine may have them from elsewhere than Debian)
       if ! command -v node >/dev/null || ! command -v npm >/dev/null; then packages+=(nodejs npm); fi ;;
     --bench) packages+=(python3-torch hyperfine) ;;

@@ -6,13 +6,17 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* The option "-o" stands for: "output" or "out". */
+static int is_o_target(const lb_arg *a) { return !strcmp(a->name, "output") || !strcmp(a->name, "out"); }
+
 static void print_help(const lb_args_spec *s) {
   printf("usage: %s\n\n%s\n\noptions:\n", s->usage, s->summary);
   for (int i = 0; i < s->n_args; i++) {
     const lb_arg *a = &s->args[i];
     const char *meta = a->kind == LB_ARG_FLAG ? "" : a->kind == LB_ARG_STR ? " S" : a->kind == LB_ARG_FLOAT ? " X" : " N";
     char left[64];
-    snprintf(left, sizeof left, "--%s%s", a->name, meta);
+    if (is_o_target(a)) snprintf(left, sizeof left, "-o, --%s%s", a->name, meta);
+    else snprintf(left, sizeof left, "--%s%s", a->name, meta);
     printf("  %-24s %s\n", left, a->help);
   }
   printf("  %-24s %s\n", "--help", "show this help");
@@ -57,7 +61,11 @@ int lb_args_parse(lb_args_spec *s, int argc, char **argv) {
       print_help(s);
       return 0;
     }
-    if (strncmp(tok, "--", 2) != 0 || tok[2] == '\0') {
+    lb_arg *a = NULL;
+    if (!strcmp(tok, "-o"))
+      for (int j = 0; j < s->n_args; j++)
+        if (is_o_target(&s->args[j])) a = &s->args[j];
+    if (!a && (strncmp(tok, "--", 2) != 0 || tok[2] == '\0')) {
       if (s->n_positional >= s->max_positional) {
         fprintf(stderr, "lowbit %s: unexpected argument '%s' (see lowbit %s --help)\n", s->verb, tok, s->verb);
         return 2;
@@ -65,12 +73,13 @@ int lb_args_parse(lb_args_spec *s, int argc, char **argv) {
       s->positional[s->n_positional++] = tok;
       continue;
     }
-    const char *name = tok + 2;
-    const char *eq = strchr(name, '=');
-    size_t len = eq ? (size_t)(eq - name) : strlen(name);
-    lb_arg *a = NULL;
-    for (int j = 0; j < s->n_args; j++)
-      if (strlen(s->args[j].name) == len && !strncmp(s->args[j].name, name, len)) a = &s->args[j];
+    const char *name = tok + 2, *eq = NULL;
+    if (!a) {
+      eq = strchr(name, '=');
+      size_t len = eq ? (size_t)(eq - name) : strlen(name);
+      for (int j = 0; j < s->n_args; j++)
+        if (strlen(s->args[j].name) == len && !strncmp(s->args[j].name, name, len)) a = &s->args[j];
+    }
     if (!a) {
       fprintf(stderr, "lowbit %s: unknown option '%s' (see lowbit %s --help)\n", s->verb, tok, s->verb);
       return 2;

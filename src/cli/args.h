@@ -25,7 +25,8 @@ typedef struct lb_args_spec {
   int n_positional;        /* set by the parser */
 } lb_args_spec;
 
-/* Returns -1 to continue, or an exit code: 0 after printing --help, 2 after a usage error
+/* "-o FILE" is accepted for the option named "out" or "output", whichever the verb has.
+ * Returns -1 to continue, or an exit code: 0 after printing --help, 2 after a usage error
  * (printed as one line on stderr). */
 int lb_args_parse(lb_args_spec *spec, int argc, char **argv);
 /* Whether the option named `name` was given. */

@@ -81,25 +81,11 @@ static int print_summary(const char *path) {
   return LB_EXIT_OK;
 }
 
-/* The option parser knows only --long options; bench and report also take the usual "-o FILE"
- * (the issue's spelling), read here as --output. Used by cmd_report.c too. */
-int lb_cli_parse_with_o(lb_args_spec *spec, int argc, char **argv);
-int lb_cli_parse_with_o(lb_args_spec *spec, int argc, char **argv) {
-  char *av[64];
-  static char long_o[] = "--output";
-  if (argc > 64) {
-    fprintf(stderr, "lowbit %s: too many arguments\n", spec->verb);
-    return LB_EXIT_USAGE;
-  }
-  for (int i = 0; i < argc; i++) av[i] = !strcmp(argv[i], "-o") ? long_o : argv[i];
-  return lb_args_parse(spec, argc, av);
-}
-
 int lb_cmd_bench(int argc, char **argv) {
   const char *out = NULL, *recipe_path = NULL;
   int summary = 0, quiet = 0, max_cells = 0, check_only = 0;
   lb_arg args[] = {
-      {"output", LB_ARG_STR, &out, "(-o) results file (JSON lines); finished cells in it are not run again", 0},
+      {"output", LB_ARG_STR, &out, "results file (JSON lines); finished cells in it are not run again", 0},
       {"summary", LB_ARG_FLAG, &summary, "afterwards print mean ± std over seeds per method, bits, backend", 0},
       {"max-cells", LB_ARG_INT, &max_cells, "stop after running N cells (a partial run; rerun to continue)", 0},
       {"check", LB_ARG_FLAG, &check_only, "only check the recipe and list its cells", 0},
@@ -112,7 +98,7 @@ int lb_cmd_bench(int argc, char **argv) {
                        "JSON line. Interrupted runs (Ctrl-C, kill) continue where they stopped when run again. "
                        "Recipe keys: docs/bench-harness.md.",
                        args, (int)(sizeof args / sizeof args[0]), pos, 1, 0};
-  int rc = lb_cli_parse_with_o(&spec, argc, argv);
+  int rc = lb_args_parse(&spec, argc, argv);
   if (rc >= 0) return rc;
   recipe_path = pos[0];
   if (!recipe_path) {

@@ -12,7 +12,7 @@ int lb_cmd_deploy(int argc, char **argv) {
   int json = 0;
   lb_arg args[] = {
       {"model", LB_ARG_STR, &model, "quantized model (.lbm from lowbit ptq or qat)", 0},
-      {"out", LB_ARG_STR, &out, "program file to write (.lbp); -o works too", 0},
+      {"out", LB_ARG_STR, &out, "program file to write (.lbp)", 0},
       {"backend", LB_ARG_STR, &backend, "check the model against this backend profile and record it", 0},
       {"json", LB_ARG_FLAG, &json, "print the summary as JSON", 0},
   };
@@ -20,12 +20,7 @@ int lb_cmd_deploy(int argc, char **argv) {
                        "Lower a quantized model to an integer program: BN folded, per-channel fixed-point "
                        "requantization, integer weights, activations fused into clamps, one arena planned.",
                        args, (int)(sizeof args / sizeof args[0]), NULL, 0, 0};
-  /* the option parser knows --name only: accept the customary -o as --out */
-  char *av[64];
-  char out_opt[] = "--out";
-  if (argc > 64) argc = 64;
-  for (int i = 0; i < argc; i++) av[i] = strcmp(argv[i], "-o") ? argv[i] : out_opt;
-  int rc = lb_args_parse(&spec, argc, av);
+  int rc = lb_args_parse(&spec, argc, argv);
   if (rc >= 0) return rc;
   if (!model || !out) {
     fprintf(stderr, "lowbit deploy: --model Q.lbm and -o P.lbp are required\n");

@@ -15,7 +15,7 @@ int lb_cmd_import(int argc, char **argv) {
   const char *out = NULL, *data = NULL, *mean = NULL, *std = NULL;
   int quiet = 0;
   lb_arg args[] = {
-      {"output", LB_ARG_STR, &out, "the .lbm file to write (required; -o works too)", 0},
+      {"output", LB_ARG_STR, &out, "the .lbm file to write (required)", 0},
       {"data", LB_ARG_STR, &data, "data spec stored in the recipe, e.g. cifar:FILE or cifar10:DIR (default: none)", 0},
       {"mean", LB_ARG_STR, &mean, "per-channel mean of pixel/255 the model expects, e.g. 0.485,0.456,0.406 (default 0)", 0},
       {"std", LB_ARG_STR, &std, "per-channel std of pixel/255 the model expects (default 1)", 0},
@@ -26,8 +26,6 @@ int lb_cmd_import(int argc, char **argv) {
                        "Read a float ONNX model (opsets 11-17), fold its constant sub-graphs and save it as a lowbit model. "
                        "--data/--mean/--std are stored in the model's recipe for eval, ptq and qat.",
                        args, (int)(sizeof args / sizeof args[0]), pos, 1, 0};
-  for (int i = 1; i < argc; i++) /* the shared parser knows only --long options: accept -o too */
-    if (!strcmp(argv[i], "-o")) argv[i] = "--output";
   int rc = lb_args_parse(&spec, argc, argv);
   if (rc >= 0) return rc;
   if (!spec.n_positional || !out) {

@@ -6,12 +6,11 @@
 #include "cli/cli.h"
 #include "lowbit/harness.h"
 
-int lb_cli_parse_with_o(lb_args_spec *spec, int argc, char **argv); /* cmd_bench.c */
 
 int lb_cmd_report(int argc, char **argv) {
   const char *out = NULL;
   lb_arg args[] = {
-      {"output", LB_ARG_STR, &out, "(-o) directory for results.md and report.html (created if missing)", 0},
+      {"output", LB_ARG_STR, &out, "directory for results.md and report.html (created if missing)", 0},
   };
   const char *pos[1] = {NULL};
   lb_args_spec spec = {"report", "lowbit report RESULTS.jsonl -o DIR",
@@ -19,7 +18,7 @@ int lb_cmd_report(int argc, char **argv) {
                        "over seeds, fp32 reference and drop) and DIR/report.html (inline CSS and SVG: accuracy vs "
                        "bit-width, accuracy vs model size with the Pareto front, training curves).",
                        args, (int)(sizeof args / sizeof args[0]), pos, 1, 0};
-  int rc = lb_cli_parse_with_o(&spec, argc, argv);
+  int rc = lb_args_parse(&spec, argc, argv);
   if (rc >= 0) return rc;
   if (!pos[0] || !out) {
     fprintf(stderr, "lowbit report: usage: %s\n", spec.usage);
