@@ -394,8 +394,18 @@ static void test_lsq(void) {
   CHECK_OK(lb_observer_init(&o, LB_OBS_LSQ, &qa, &sh));
   CHECK_OK(lb_observer_update(&o, &sh, x));
   CHECK_OK(lb_observer_compute(&o, &s, &z));
-  CHECK_NEAR(s, 2 * mean / sqrt(255.0), 1e-7);
-  CHECK(z == -rintf(-1.5f / s)); /* qmin - rint(min / s) */
+  /* affine: the min/max range (LSQ+'s fallback), s = (2 - (-1.5)) / 255, zero = -rint(-1.5 / s) */
+  CHECK_NEAR(s, 3.5 / 255.0, 1e-7);
+  CHECK(z == -rintf(-1.5f / s));
+  lb_observer_free(&o);
+  /* the collapse this avoids: at 4 bits unsigned, LSQ's step with the zero point at the minimum
+   * would leave no level above 0 for data whose minimum is far below its mean |x| */
+  const float tail[6] = {-9.0f, 0.5f, 0.5f, 0.5f, 0.5f, 0.5f};
+  const lb_qspec q4 = spec(4, 0, 0);
+  CHECK_OK(lb_observer_init(&o, LB_OBS_LSQ, &q4, &sh));
+  CHECK_OK(lb_observer_update(&o, &sh, tail));
+  CHECK_OK(lb_observer_compute(&o, &s, &z));
+  CHECK_MSG((15 - z) * s >= 0.5f, "4-bit affine LSQ init keeps 0.5 representable: top level %g", (double)((15 - z) * s));
   lb_observer_free(&o);
 }
 

@@ -110,7 +110,7 @@ typedef enum lb_observer_kind {
   LB_OBS_MSE,          /* the clip range minimising the squared quantization error */
   LB_OBS_KL,           /* TensorRT-style entropy calibration: the clip threshold minimising
                           KL(P || Q) between the histogram and its quantized version */
-  LB_OBS_LSQ,          /* LSQ init: s = 2*mean|x| / sqrt(qmax) */
+  LB_OBS_LSQ,          /* LSQ init: s = 2*mean|x| / sqrt(qmax) (symmetric specs; affine: min/max) */
   LB_OBS_KIND_COUNT
 } lb_observer_kind;
 
@@ -142,7 +142,9 @@ lb_status lb_observer_update(lb_observer *o, const lb_shape *shape, const float 
  *   symmetric signed:   s = max(-lo, hi) / ((qmax - qmin) / 2), zero 0
  *   symmetric unsigned: s = hi / qmax, zero 0 (non-negative data such as post-ReLU activations)
  *   affine:             s = (hi - lo) / (qmax - qmin), zero = clamp(qmin - rint(lo / s), qmin, qmax)
- * LSQ ignores the range: s = 2*mean|x|/sqrt(qmax) (affine: zero from the observed minimum). */
+ * LSQ on symmetric specs ignores the range: s = 2*mean|x|/sqrt(qmax), zero 0. On affine specs it
+ * is the min/max range above (LSQ+'s fallback init): LSQ's step with the zero point at the
+ * minimum can leave a low-bit grid without positive levels. */
 lb_status lb_observer_compute(const lb_observer *o, float *scale, float *zero);
 void lb_observer_free(lb_observer *o);
 

@@ -342,11 +342,15 @@ lb_status lb_observer_compute(const lb_observer *o, float *scale, float *zero) {
       break;
     }
     case LB_OBS_LSQ: {
+      /* LSQ's formula fixes only a step size; an affine grid also needs a zero point, and with
+       * LSQ's small step and the zero point at the minimum, low-bit grids can end at 0 (a 4-bit
+       * unsigned grid holds 15 steps: a minimum at -15 s leaves no positive level and the
+       * network collapses). Affine specs therefore start from the min/max range, LSQ+'s
+       * fallback initialization (methods/qat.md 11b). */
+      if (!o->spec.symmetric) break;
       const double mean = P[OBS_P_CNT] > 0 ? P[OBS_P_SUM] / P[OBS_P_CNT] : 0.0;
-      const float s = obs_finish_scale(&o->spec, (float)(2.0 * mean / sqrt((double)(qmax > 1 ? qmax : 1))));
-      scale[p] = s;
-      zero[p] = o->spec.symmetric ? 0.0f
-                                  : clampf((float)qmin - rintf(fminf((float)lo, 0.0f) / s), (float)qmin, (float)qmax);
+      scale[p] = obs_finish_scale(&o->spec, (float)(2.0 * mean / sqrt((double)(qmax > 1 ? qmax : 1))));
+      zero[p] = 0.0f;
       continue;
     }
     case LB_OBS_KIND_COUNT: return lb_fail(LB_ERR_STATE, "observer compute: corrupt observer kind");
