@@ -84,9 +84,12 @@ static void file_case(const lb_program *p) {
   printf("corrupted behind a valid checksum: %d refused, %d loaded and ran\n", refused, loaded);
   CHECK(refused > 0);
   /* specific fields */
-  memcpy(m, bytes, len);
-  memcpy(m + 8, "\x02\x00\x00\x00", 4);
-  CHECK_STATUS(lb_program_from_bytes(m, len, &q), LB_ERR_VERSION);
+  /* a newer version and version 1 (before the data-movement steps) are refused */
+  for (uint32_t v = 1; v <= LB_LBP_VERSION + 1; v += LB_LBP_VERSION) {
+    memcpy(m, bytes, len);
+    for (int i = 0; i < 4; i++) m[8 + i] = (uint8_t)(v >> (8 * i));
+    CHECK_STATUS(lb_program_from_bytes(m, len, &q), LB_ERR_VERSION);
+  }
   memcpy(m, bytes, len);
   m[0] = 'X';
   CHECK_STATUS(lb_program_from_bytes(m, len, &q), LB_ERR_FORMAT);

@@ -23,7 +23,9 @@
 extern "C" {
 #endif
 
-#define LB_LBP_VERSION 1
+/* 2: data-movement steps (SLICE, PAD, CONCAT) and four step inputs. */
+#define LB_LBP_VERSION 2
+#define LB_STEP_MAX_IN 4 /* inputs of one step (CONCAT reads up to four) */
 
 typedef enum lb_tensor_kind { LB_PT_CODES = 0, LB_PT_ACC32, LB_PT_FLOAT } lb_tensor_kind;
 
@@ -49,13 +51,16 @@ typedef enum lb_step_kind {
   LB_PS_MAXPOOL,      /* codes -> codes on the same grid */
   LB_PS_RESCALE,      /* codes -> codes on another grid: requant(x - zx, M, s) */
   LB_PS_DEQUANTIZE,   /* codes -> float output */
+  LB_PS_SLICE,        /* codes -> codes on the same grid: every step-th cell along one axis */
+  LB_PS_PAD,          /* codes -> codes on the same grid: mv_fill codes before/after along one axis */
+  LB_PS_CONCAT,       /* 2..4 codes tensors on one grid -> codes, joined along one axis */
   LB_PS_KIND_COUNT
 } lb_step_kind;
 
 typedef struct lb_prog_step {
   int kind;                     /* lb_step_kind */
   char name[LB_NAME_MAX];       /* the graph node that computes (conv, add, pool, ...) */
-  int in[2], out;               /* tensor indices (in[1] = -1 unless add) */
+  int in[LB_STEP_MAX_IN], out;  /* tensor indices (-1 past the step's inputs: add reads 2, concat 2..4) */
   /* conv/linear geometry: conv input (c,h,w) from the tensors; linear is k x c */
   int k, r, s, stride_h, stride_w, pad_h, pad_w, dil_h, dil_w, groups;
   int wbits, w_signed;
@@ -68,6 +73,13 @@ typedef struct lb_prog_step {
   float inv;                    /* QUANTIZE: 1/scale, as the fakequant computes it */
   int pool_kh, pool_kw, pool_sh, pool_sw, pool_ph, pool_pw, pool_count_pad, pool_ceil;
   int64_t macs;                 /* per image */
+  /* SLICE, PAD, CONCAT: one image's tensor viewed as (mv_outer, dim, mv_inner) around the axis
+   * (reshape and flatten are no steps: codes keep their order, readers take the shape they need) */
+  int64_t mv_outer, mv_inner;
+  int mv_dim[LB_STEP_MAX_IN];   /* each input's size along the axis */
+  int mv_start, mv_step, mv_count; /* SLICE: out[i] = in[start + i * step], i < count (step may be < 0) */
+  int mv_begin, mv_end;         /* PAD: cells added before / after along the axis */
+  int32_t mv_fill;              /* PAD: the code written there (the zero point for a pad value of 0) */
 } lb_prog_step;
 
 typedef struct lb_program {

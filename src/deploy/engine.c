@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "deploy/kernels/ik_move.h"
 #include "lowbit/deploy.h"
 #include "lowbit/ikernel.h"
 
@@ -215,6 +216,23 @@ static void run_step(lb_engine *e, int i, int n, const float *x, float *logits) 
     case LB_PS_DEQUANTIZE:
       lb_ik_dequantize(numel, x0, t0->is_signed, t0->zp, t0->scale, logits);
       return;
+    case LB_PS_SLICE:
+      lb_ik_slice(n * s->mv_outer, s->mv_dim[0], s->mv_inner, s->mv_start, s->mv_step, s->mv_count, x0, y);
+      return;
+    case LB_PS_PAD:
+      lb_ik_pad(n * s->mv_outer, s->mv_dim[0], s->mv_inner, s->mv_begin, s->mv_end, (uint8_t)s->mv_fill, x0, y);
+      return;
+    case LB_PS_CONCAT: {
+      const uint8_t *xs[LB_STEP_MAX_IN];
+      int64_t d[LB_STEP_MAX_IN];
+      int k = 0;
+      for (; k < LB_STEP_MAX_IN && s->in[k] >= 0; k++) {
+        xs[k] = e->arena + e->toff[s->in[k]] * n;
+        d[k] = s->mv_dim[k];
+      }
+      lb_ik_concat(n * s->mv_outer, s->mv_inner, k, d, xs, y);
+      return;
+    }
     default:
       return;
   }

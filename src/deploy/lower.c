@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "deploy/units.h"
+#include "graph/ops_shape.h"
 #include "lowbit/ikernel.h"
 
 typedef struct lowering {
@@ -49,21 +50,21 @@ static int64_t put_f32(lowering *L, const float *v, int64_t n) {
 
 static int64_t round64(int64_t b) { return (b + 63) / 64 * 64; }
 
-/* A codes tensor of node `node`'s shape on grid y; returns its index or -1. */
-static int new_tensor(lowering *L, int node, const lb_qgrid *y, int kind) {
+/* A tensor of per-image shape sh on grid y (NULL: float); `tmp` marks a unit's intermediate
+ * (name + "~": verify compares tensors named after graph nodes only). Returns its index or -1. */
+static int shaped_tensor(lowering *L, const char *name, int tmp, const lb_shape *sh, const lb_qgrid *y, int kind) {
   lb_program *p = L->p;
   int64_t cap = L->cap_t;
   if (!grow((void **)&p->tensors, &cap, p->n_tensors + 1, sizeof *p->tensors)) return -1;
   L->cap_t = (int)cap;
   lb_prog_tensor *t = &p->tensors[p->n_tensors];
   memset(t, 0, sizeof *t);
-  const lb_node *n = &L->g->nodes[node];
-  snprintf(t->name, sizeof t->name, "%s", node == 0 ? "input" : n->name);
+  snprintf(t->name, sizeof t->name, tmp ? "%.62s~" : "%s", name);
   t->kind = kind;
-  t->c = (int)n->shape.d[0];
-  t->h = n->shape.ndim == 3 ? (int)n->shape.d[1] : 1;
-  t->w = n->shape.ndim == 3 ? (int)n->shape.d[2] : 1;
-  if (n->shape.ndim == 2) t->c = (int)(n->shape.d[0] * n->shape.d[1]);
+  /* (c, h, w) for maps, (numel, 1, 1) for anything else (readers of those take the flat codes) */
+  t->c = sh->ndim == 3 ? (int)sh->d[0] : (int)lb_shape_numel(sh);
+  t->h = sh->ndim == 3 ? (int)sh->d[1] : 1;
+  t->w = sh->ndim == 3 ? (int)sh->d[2] : 1;
   if (y) {
     t->bits = y->bits;
     t->is_signed = y->is_signed;
@@ -77,6 +78,12 @@ static int new_tensor(lowering *L, int node, const lb_qgrid *y, int kind) {
   return p->n_tensors++;
 }
 
+/* A tensor of node `node`'s shape and name. */
+static int new_tensor(lowering *L, int node, const lb_qgrid *y, int kind) {
+  const lb_node *n = &L->g->nodes[node];
+  return shaped_tensor(L, node == 0 ? "input" : n->name, 0, &n->shape, y, kind);
+}
+
 static lb_prog_step *new_step(lowering *L, int kind, int core, int in0, int in1, int out) {
   lb_program *p = L->p;
   int64_t cap = L->cap_s;
@@ -86,6 +93,7 @@ static lb_prog_step *new_step(lowering *L, int kind, int core, int in0, int in1,
   memset(s, 0, sizeof *s);
   s->kind = kind;
   snprintf(s->name, sizeof s->name, "%s", core == 0 ? "input" : L->g->nodes[core].name);
+  for (int j = 0; j < LB_STEP_MAX_IN; j++) s->in[j] = -1;
   s->in[0] = in0;
   s->in[1] = in1;
   s->out = out;
@@ -152,11 +160,86 @@ static lb_status weighted_step(lowering *L, int ui, int in, int out, int kind) {
   return bad ? oom() : LB_OK;
 }
 
+/* A step reading tensor t as the map its graph node `reader` expects: refuse a reshape that
+ * changed the layout (the step takes (c, h, w) from the tensor). */
+static lb_status check_layout(lowering *L, int t, int reader) {
+  const lb_node *r = &L->g->nodes[reader];
+  const lb_shape *sh = &L->g->nodes[r->inputs[0]].shape;
+  const lb_prog_tensor *pt = &L->p->tensors[t];
+  if (sh->ndim == 3 && (pt->c != sh->d[0] || pt->h != sh->d[1] || pt->w != sh->d[2]))
+    return lb_fail(LB_ERR_UNSUPPORTED,
+                   "'%s' (%s) reads a (%d,%d,%d) map as (%lld,%lld,%lld): a reshape that changes a map's layout before "
+                   "it is not lowered",
+                   r->name, r->op->name, pt->c, pt->h, pt->w, (long long)sh->d[0], (long long)sh->d[1],
+                   (long long)sh->d[2]);
+  return LB_OK;
+}
+
+/* (outer, inner) of a per-image shape around axis a. */
+static void around(const lb_shape *sh, int a, int64_t *outer, int64_t *inner) {
+  *outer = *inner = 1;
+  for (int k = 0; k < a; k++) *outer *= sh->d[k];
+  for (int k = a + 1; k < sh->ndim; k++) *inner *= sh->d[k];
+}
+
+/* The steps of a slice / pad / concat node on codes of grid y (ins: its input tensors, fill: the
+ * pad's code): one step, or one PAD per padded axis. The result, named `name` (an intermediate
+ * when tmp), goes to *out. */
+static lb_status move_steps(lowering *L, int node, const int *ins, const lb_qgrid *y, int32_t fill, const char *name,
+                            int tmp, int *out) {
+  const lb_node *n = &L->g->nodes[node];
+  lb_shape sh = L->g->nodes[n->inputs[0]].shape;
+  lb_prog_step *s;
+  int t;
+  if (!strcmp(n->op->name, "slice") || !strcmp(n->op->name, "concat")) {
+    int slice = !strcmp(n->op->name, "slice"), a = n->ia[slice ? LB_SLICE_AXIS : LB_CONCAT_AXIS];
+    if ((t = shaped_tensor(L, name, tmp, &n->shape, y, LB_PT_CODES)) < 0) return oom();
+    if (!(s = new_step(L, slice ? LB_PS_SLICE : LB_PS_CONCAT, node, ins[0], -1, t))) return oom();
+    around(&sh, a, &s->mv_outer, &s->mv_inner);
+    for (int j = 0; j < (slice ? 1 : n->n_inputs); j++) {
+      s->in[j] = ins[j];
+      s->mv_dim[j] = (int)L->g->nodes[n->inputs[j]].shape.d[a];
+    }
+    s->mv_start = n->ia[LB_SLICE_START];
+    s->mv_step = n->ia[LB_SLICE_STEP];
+    s->mv_count = n->ia[LB_SLICE_COUNT];
+    if (!slice) s->mv_start = s->mv_step = s->mv_count = 0;
+    s->lo = y->qmin;
+    s->hi = y->qmax;
+    *out = t;
+    return LB_OK;
+  }
+  int last = 0; /* the last padded axis (axis 0 when nothing is padded: a copy) */
+  for (int k = 0; k < sh.ndim; k++)
+    if (n->ia[LB_PAD_BEGIN + k] || n->ia[LB_PAD_END + k]) last = k;
+  int in = ins[0];
+  for (int k = 0; k <= last; k++) {
+    int b = n->ia[LB_PAD_BEGIN + k], e = n->ia[LB_PAD_END + k];
+    if (!b && !e && k != last) continue;
+    lb_shape o = sh;
+    o.d[k] += b + e;
+    if ((t = shaped_tensor(L, k == last ? name : n->name, k == last ? tmp : 1, &o, y, LB_PT_CODES)) < 0) return oom();
+    if (!(s = new_step(L, LB_PS_PAD, node, in, -1, t))) return oom();
+    around(&sh, k, &s->mv_outer, &s->mv_inner);
+    s->mv_dim[0] = (int)sh.d[k];
+    s->mv_begin = b;
+    s->mv_end = e;
+    s->mv_fill = fill;
+    s->lo = y->qmin;
+    s->hi = y->qmax;
+    sh = o;
+    in = t;
+  }
+  *out = in;
+  return LB_OK;
+}
+
 static lb_status lower_unit(lowering *L, int ui) {
   const lb_unit *u = &L->us.u[ui];
   const lb_graph *g = L->g;
-  int in0 = u->operand[0] >= 0 ? L->tensor_of_unit[u->operand[0]] : -1;
-  int in1 = u->operand[1] >= 0 ? L->tensor_of_unit[u->operand[1]] : -1;
+  int ins[LB_UNIT_MAX_IN];
+  for (int j = 0; j < LB_UNIT_MAX_IN; j++) ins[j] = u->operand[j] >= 0 ? L->tensor_of_unit[u->operand[j]] : -1;
+  int in0 = ins[0], in1 = ins[1];
   lb_prog_step *s;
   if (u->kind == LB_U_OUT_ACC || u->kind == LB_U_OUT_CODES) {
     int t = new_tensor(L, u->node, NULL, LB_PT_FLOAT);
@@ -164,21 +247,21 @@ static lb_status lower_unit(lowering *L, int ui) {
     L->tensor_of_unit[ui] = t;
     if (u->kind == LB_U_OUT_CODES) return new_step(L, LB_PS_DEQUANTIZE, u->node, in0, -1, t) ? LB_OK : oom();
     int lin = !strcmp(g->nodes[u->core].op->name, "qlinear");
-    return weighted_step(L, ui, in0, t, lin ? LB_PS_LINEAR_OUT : LB_PS_CONV_OUT);
+    lb_status st = lin ? LB_OK : check_layout(L, in0, u->core);
+    return st ? st : weighted_step(L, ui, in0, t, lin ? LB_PS_LINEAR_OUT : LB_PS_CONV_OUT);
   }
-  /* RESCALE: max pools run on the source codes first (same grid) */
-  for (int i = 0; u->kind == LB_U_RESCALE && i < u->n_pools; i++) {
-    int t = new_tensor(L, u->pools[i], &L->us.u[u->operand[0]].y, LB_PT_CODES);
-    if (t < 0 || !(s = new_step(L, LB_PS_MAXPOOL, u->pools[i], in0, -1, t))) return oom();
-    lb_pool_desc d = lb_unit_pool_desc(g, u->pools[i], 1);
-    set_pool(s, &d);
-    in0 = t;
-  }
-  int conv_pools = u->kind == LB_U_CONV ? u->n_pools : 0;
-  /* the core writes the unit's tensor, or (conv followed by max pools) the core's own */
-  int t = new_tensor(L, conv_pools ? u->core : u->node, &u->y, LB_PT_CODES);
+  if (u->kind == LB_U_MOVE)
+    return move_steps(L, u->core, ins, &u->y, u->fill, g->nodes[u->node].name, 0, &L->tensor_of_unit[ui]);
+  /* the core writes the unit's tensor, or (post ops follow) an intermediate of the shape the
+   * first post op reads */
+  int t = u->n_post ? shaped_tensor(L, g->nodes[u->core].name, 1, &g->nodes[g->nodes[u->post[0]].inputs[0]].shape,
+                                    &u->y, LB_PT_CODES)
+                    : new_tensor(L, u->node, &u->y, LB_PT_CODES);
   if (t < 0) return oom();
   lb_status st = LB_OK;
+  if (u->kind == LB_U_CONV || u->kind == LB_U_GAP || u->kind == LB_U_AVGPOOL || u->kind == LB_U_MAXPOOL)
+    st = check_layout(L, in0, u->core);
+  if (st) return st;
   switch (u->kind) {
     case LB_U_INPUT:
       if (!(s = new_step(L, LB_PS_QUANTIZE, 0, -1, -1, t))) return oom();
@@ -215,24 +298,24 @@ static lb_status lower_unit(lowering *L, int ui) {
     default: return lb_fail(LB_ERR_STATE, "deploy: unit kind %d", u->kind);
   }
   if (st) return st;
-  for (int i = 0; i < conv_pools; i++) {
-    int node = i + 1 == conv_pools ? u->node : u->pools[i];
-    int tp = new_tensor(L, node, &u->y, LB_PT_CODES);
-    /* an intermediate pool output keeps the pool's own shape, the last one is the unit's tensor */
-    if (tp >= 0 && i + 1 == conv_pools) {
-      const lb_node *pn = &g->nodes[u->pools[i]];
-      L->p->tensors[tp].c = (int)pn->shape.d[0];
-      L->p->tensors[tp].h = (int)pn->shape.d[1];
-      L->p->tensors[tp].w = (int)pn->shape.d[2];
-      L->p->tensors[tp].bytes = round64(lb_shape_numel(&pn->shape));
+  /* post ops on the unit's grid; the last one writes the unit's tensor */
+  for (int i = 0; i < u->n_post && !st; i++) {
+    int node = u->post[i], last = i + 1 == u->n_post;
+    const char *name = g->nodes[last ? u->node : node].name;
+    if (strcmp(g->nodes[node].op->name, "maxpool")) {
+      int one[LB_UNIT_MAX_IN] = {t, -1, -1, -1};
+      st = move_steps(L, node, one, &u->y, u->post_fill[i], name, !last, &t);
+      continue;
     }
-    if (tp < 0 || !(s = new_step(L, LB_PS_MAXPOOL, u->pools[i], t, -1, tp))) return oom();
-    lb_pool_desc d = lb_unit_pool_desc(g, u->pools[i], 1);
+    if ((st = check_layout(L, t, node))) break;
+    int tp = shaped_tensor(L, name, !last, &g->nodes[node].shape, &u->y, LB_PT_CODES);
+    if (tp < 0 || !(s = new_step(L, LB_PS_MAXPOOL, node, t, -1, tp))) return oom();
+    lb_pool_desc d = lb_unit_pool_desc(g, node, 1);
     set_pool(s, &d);
     t = tp;
   }
   L->tensor_of_unit[ui] = t;
-  return LB_OK;
+  return st;
 }
 
 /* Liveness over the step order, then first fit by decreasing size. */
@@ -258,7 +341,9 @@ static lb_status plan_arena(lb_program *p) {
     for (int i = 0; i < p->n_steps; i++) {
       const lb_prog_step *s = &p->steps[i];
       if (s->out == t && lv[n].first < 0) lv[n].first = i;
-      if (s->in[0] == t || s->in[1] == t || s->out == t) lv[n].last = i;
+      for (int j = 0; j < LB_STEP_MAX_IN; j++)
+        if (s->in[j] == t) lv[n].last = i;
+      if (s->out == t) lv[n].last = i;
     }
     p->arena_naive += lv[n].bytes;
     n++;

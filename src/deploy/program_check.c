@@ -95,14 +95,61 @@ static lb_status check_conv(const lb_program *p, const lb_prog_step *s, const lb
   return check_weights(p, s, (int64_t)(d.c / d.groups) * d.r * d.s, out_float);
 }
 
+static int same_grid(const lb_prog_tensor *a, const lb_prog_tensor *b) {
+  return a->bits == b->bits && a->is_signed == b->is_signed && a->zp == b->zp && a->qmin == b->qmin &&
+         a->qmax == b->qmax && a->scale == b->scale;
+}
+
+/* SLICE / PAD / CONCAT: the (outer, dim, inner) views must cover every input and the output exactly. */
+static lb_status check_move(const lb_program *p, const lb_prog_step *s, int n_in) {
+  const lb_prog_tensor *out = &p->tensors[s->out];
+  const int64_t big = (int64_t)1 << 30;
+  if (s->mv_outer < 1 || s->mv_inner < 1 || s->mv_outer > big || s->mv_inner > big)
+    return BAD("program: step '%s': bad data-movement view", s->name);
+  int64_t sum = 0;
+  for (int j = 0; j < LB_STEP_MAX_IN; j++) {
+    if (j >= n_in) {
+      if (s->mv_dim[j]) return BAD("program: step '%s': size given for a missing input", s->name);
+      continue;
+    }
+    const lb_prog_tensor *in = &p->tensors[s->in[j]];
+    if (s->mv_dim[j] < 1 || s->mv_dim[j] > (1 << 24) || numel(in) != s->mv_outer * s->mv_dim[j] * s->mv_inner)
+      return BAD("program: step '%s': input %d does not match its (%lld, %d, %lld) view", s->name, j,
+                 (long long)s->mv_outer, s->mv_dim[j], (long long)s->mv_inner);
+    if (!same_grid(in, out)) return BAD("program: step '%s': data movement must keep the grid", s->name);
+    sum += s->mv_dim[j];
+  }
+  int64_t dout = sum;
+  if (s->kind == LB_PS_SLICE) {
+    int64_t last = (int64_t)s->mv_start + (int64_t)(s->mv_count - 1) * s->mv_step;
+    if (s->mv_step == 0 || s->mv_count < 1 || s->mv_start < 0 || s->mv_start >= s->mv_dim[0] || last < 0 ||
+        last >= s->mv_dim[0])
+      return BAD("program: step '%s': slice start %d, step %d, count %d outside %d", s->name, s->mv_start, s->mv_step,
+                 s->mv_count, s->mv_dim[0]);
+    dout = s->mv_count;
+  } else if (s->kind == LB_PS_PAD) {
+    if (s->mv_begin < 0 || s->mv_end < 0 || s->mv_begin > (1 << 20) || s->mv_end > (1 << 20) ||
+        s->mv_fill < out->qmin || s->mv_fill > out->qmax)
+      return BAD("program: step '%s': bad padding (%d before, %d after, fill %d)", s->name, s->mv_begin, s->mv_end,
+                 s->mv_fill);
+    dout = (int64_t)s->mv_begin + s->mv_dim[0] + s->mv_end;
+  }
+  if (numel(out) != s->mv_outer * dout * s->mv_inner)
+    return BAD("program: step '%s': output does not match the data movement", s->name);
+  return LB_OK;
+}
+
 static lb_status check_step(const lb_program *p, int i, const char *made) {
   const lb_prog_step *s = &p->steps[i];
   if (!memchr(s->name, 0, sizeof s->name)) return BAD("program: step %d: name not terminated", i);
   if (s->kind < 0 || s->kind >= LB_PS_KIND_COUNT) return BAD("program: step '%s': unknown kind %d", s->name, s->kind);
   int n_in = s->kind == LB_PS_QUANTIZE ? 0 : s->kind == LB_PS_ADD ? 2 : 1;
+  if (s->kind == LB_PS_CONCAT) /* 2..4 inputs, the first ones */
+    for (n_in = 0; n_in < LB_STEP_MAX_IN && s->in[n_in] != -1;) n_in++;
+  if (s->kind == LB_PS_CONCAT && n_in < 2) return BAD("program: step '%s': a concat needs 2 to 4 inputs", s->name);
   if (s->out < 0 || s->out >= p->n_tensors || made[s->out])
     return BAD("program: step '%s': bad output tensor %d", s->name, s->out);
-  for (int j = 0; j < 2; j++) {
+  for (int j = 0; j < LB_STEP_MAX_IN; j++) {
     if (j < n_in ? (s->in[j] < 0 || s->in[j] >= p->n_tensors || !made[s->in[j]] ||
                     p->tensors[s->in[j]].kind != LB_PT_CODES)
                  : s->in[j] != -1)
@@ -152,6 +199,9 @@ static lb_status check_step(const lb_program *p, int i, const char *made) {
           return BAD("program: step '%s': pool multiplier out of range", s->name);
       return LB_OK;
     }
+    case LB_PS_SLICE:
+    case LB_PS_PAD:
+    case LB_PS_CONCAT: return check_move(p, s, n_in);
     default: return BAD("program: step '%s': unknown kind", s->name);
   }
 }

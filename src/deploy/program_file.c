@@ -79,15 +79,17 @@ static void io_tensor(io *o, lb_prog_tensor *t) {
 
 static void io_step(io *o, lb_prog_step *s) {
   io_str(o, s->name, sizeof s->name);
-  int *ints[] = {&s->kind,  &s->in[0],    &s->in[1],    &s->out,   &s->k,       &s->r,         &s->s,
-                 &s->stride_h, &s->stride_w, &s->pad_h, &s->pad_w, &s->dil_h,   &s->dil_w,     &s->groups,
-                 &s->wbits, &s->w_signed, &s->pool_kh, &s->pool_kw, &s->pool_sh, &s->pool_sw, &s->pool_ph,
-                 &s->pool_pw, &s->pool_count_pad, &s->pool_ceil};
+  int *ints[] = {&s->kind,  &s->in[0],    &s->in[1],    &s->in[2],    &s->in[3],    &s->out,   &s->k,
+                 &s->r,     &s->s,        &s->stride_h, &s->stride_w, &s->pad_h,    &s->pad_w, &s->dil_h,
+                 &s->dil_w, &s->groups,   &s->wbits,    &s->w_signed, &s->pool_kh,  &s->pool_kw, &s->pool_sh,
+                 &s->pool_sw, &s->pool_ph, &s->pool_pw, &s->pool_count_pad, &s->pool_ceil,
+                 &s->mv_dim[0], &s->mv_dim[1], &s->mv_dim[2], &s->mv_dim[3], &s->mv_start, &s->mv_step,
+                 &s->mv_count, &s->mv_begin, &s->mv_end};
   for (size_t i = 0; i < sizeof ints / sizeof ints[0]; i++) io_int(o, ints[i]);
   int64_t *longs[] = {&s->w_off, &s->w_len, &s->wzp_off, &s->bias_off, &s->mult_off,
-                      &s->shift_off, &s->neg_off, &s->scale_off, &s->macs};
+                      &s->shift_off, &s->neg_off, &s->scale_off, &s->macs, &s->mv_outer, &s->mv_inner};
   for (size_t i = 0; i < sizeof longs / sizeof longs[0]; i++) io_i64(o, longs[i]);
-  int32_t *i32s[] = {&s->lo, &s->hi, &s->add_m1, &s->add_m2, &s->add_shift};
+  int32_t *i32s[] = {&s->lo, &s->hi, &s->add_m1, &s->add_m2, &s->add_shift, &s->mv_fill};
   for (size_t i = 0; i < sizeof i32s / sizeof i32s[0]; i++) io_i32(o, i32s[i]);
   io_f32(o, &s->inv);
 }
@@ -172,7 +174,8 @@ lb_status lb_program_from_bytes(const uint8_t *data, size_t len, lb_program **ou
   lb_reader_init(&h, data + 8, 8);
   uint32_t version = lb_get_u32(&h), nsec = lb_get_u32(&h);
   if (version != LB_LBP_VERSION)
-    return lb_fail(LB_ERR_VERSION, "program file version %u, this lowbit reads %d", version, LB_LBP_VERSION);
+    return lb_fail(LB_ERR_VERSION, "program file version %u, this lowbit reads %d (lower the model again: lowbit deploy)",
+                   version, LB_LBP_VERSION);
   if (stored != crc) return lb_fail(LB_ERR_CHECKSUM, "program file checksum mismatch (corrupt or truncated)");
   if (nsec > 64) return lb_fail(LB_ERR_FORMAT, "program file: %u sections", nsec);
   const uint8_t *body = data + 16;

@@ -5,13 +5,16 @@
  * float kernels (lb_conv2d_forward, lb_linear_forward) on integer-valued tensors (x - zx) and
  * (w - zw), which is exact while every partial sum stays below 2^24 in magnitude (checked per
  * layer from the weights: sum |w - zw| * max|x - zx|); layers past that bound use a direct
- * convolution in double (exact below 2^53). Max pools run through the float kernel on codes. */
+ * convolution in double (exact below 2^53). Max pools, slices, pads and concats run through the
+ * float kernels of the graph's ops on codes, with the node's own attributes. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "deploy/units.h"
+#include "graph/ops_shape.h"
 #include "lowbit/ikernel.h"
+#include "nn/nn_shape.h"
 
 #define EXACT_F32 16777216.0 /* 2^24 */
 
@@ -29,6 +32,11 @@ struct lb_sim {
 
 static int64_t unit_numel(const lb_graph *g, const lb_unit *u) {
   return lb_shape_numel(&g->nodes[u->node].shape);
+}
+
+/* Per image elements the core writes: the unit's tensor, or what the first post op reads. */
+static int64_t core_out_numel(const lb_graph *g, const lb_unit *u) {
+  return u->n_post ? lb_shape_numel(&g->nodes[g->nodes[u->post[0]].inputs[0]].shape) : unit_numel(g, u);
 }
 
 void lb_sim_free(lb_sim *s) {
@@ -80,12 +88,13 @@ lb_status lb_sim_create(const lb_graph *g, int max_batch, lb_sim **out) {
     int64_t in_numel = u->core > 0 ? lb_shape_numel(&g->nodes[g->nodes[u->core].inputs[0]].shape) : core_numel;
     int64_t m = core_numel > in_numel ? core_numel : in_numel;
     if (s->numel[i] > m) m = s->numel[i];
-    for (int p = 0; p < u->n_pools; p++) {
-      int64_t pm = lb_shape_numel(&g->nodes[u->pools[p]].shape);
+    for (int p = 0; p < u->n_post; p++) {
+      int64_t pm = lb_shape_numel(&g->nodes[u->post[p]].shape);
       if (pm > m) m = pm;
     }
+    if (core_out_numel(g, u) > m) m = core_out_numel(g, u);
     if ((size_t)(m * max_batch) > big) big = (size_t)(m * max_batch);
-    /* codes hold the core's output before the unit's max pools shrink it in place */
+    /* codes hold the core's output before the unit's post ops reshape it in place */
     if (u->kind != LB_U_OUT_ACC && u->kind != LB_U_OUT_CODES) {
       s->codes[i] = malloc((size_t)max_batch * (size_t)m * sizeof(int32_t));
       if (!s->codes[i]) st = lb_fail(LB_ERR_NOMEM, "simulation: out of memory");
@@ -157,16 +166,48 @@ static void centred(lb_sim *s, int unit, int n) {
 
 static int32_t clampi(int64_t v, int32_t lo, int32_t hi) { return (int32_t)(v < lo ? lo : v > hi ? hi : v); }
 
-/* Max pools of a unit on codes (as floats through the float kernel): codes in/out of buf. */
-static int64_t run_pools(lb_sim *s, const lb_unit *u, int n, int32_t *codes, int64_t numel) {
-  for (int p = 0; p < u->n_pools; p++) {
-    lb_pool_desc d = lb_unit_pool_desc(s->g, u->pools[p], n);
+/* One data-movement node (slice, pad, concat) on codes as floats, its attributes as the graph's
+ * forward uses them: x[j] (n images each) -> y. */
+static void move_codes(const lb_graph *g, int node, int n, float fill, const float *const *x, float *y) {
+  const lb_node *nd = &g->nodes[node];
+  const lb_shape *in = &g->nodes[nd->inputs[0]].shape;
+  if (!strcmp(nd->op->name, "pad")) {
+    int64_t b[LB_PAD_MAX_DIMS], e[LB_PAD_MAX_DIMS];
+    for (int k = 0; k < in->ndim; k++) {
+      b[k] = nd->ia[LB_PAD_BEGIN + k];
+      e[k] = nd->ia[LB_PAD_END + k];
+    }
+    lb_pad_forward(n, in->ndim, in->d, b, e, fill, x[0], y);
+    return;
+  }
+  int a = nd->ia[strcmp(nd->op->name, "slice") ? LB_CONCAT_AXIS : LB_SLICE_AXIS];
+  int64_t outer = n, inner = 1;
+  for (int k = 0; k < a; k++) outer *= in->d[k];
+  for (int k = a + 1; k < in->ndim; k++) inner *= in->d[k];
+  if (!strcmp(nd->op->name, "slice")) {
+    lb_slice_forward(outer, in->d[a], inner, nd->ia[LB_SLICE_START], nd->ia[LB_SLICE_STEP], nd->ia[LB_SLICE_COUNT], x[0], y);
+    return;
+  }
+  int64_t d[LB_NODE_MAX_INPUTS];
+  for (int j = 0; j < nd->n_inputs; j++) d[j] = g->nodes[nd->inputs[j]].shape.d[a];
+  lb_concat_forward(outer, inner, nd->n_inputs, d, x, y);
+}
+
+/* The post ops of a unit (max pools, slices, pads) on its codes, in place (through s->fx/fy). */
+static void run_post(lb_sim *s, const lb_unit *u, int n, int32_t *codes, int64_t numel) {
+  for (int p = 0; p < u->n_post; p++) {
+    int node = u->post[p];
     for (int64_t i = 0; i < (int64_t)n * numel; i++) s->fx[i] = (float)codes[i];
-    lb_maxpool_forward(&d, s->fx, s->fy, s->argmax);
-    numel = (int64_t)d.c * d.oh * d.ow;
+    if (!strcmp(s->g->nodes[node].op->name, "maxpool")) {
+      lb_pool_desc d = lb_unit_pool_desc(s->g, node, n);
+      lb_maxpool_forward(&d, s->fx, s->fy, s->argmax);
+    } else {
+      const float *x[1] = {s->fx};
+      move_codes(s->g, node, n, (float)u->post_fill[p], x, s->fy);
+    }
+    numel = lb_shape_numel(&s->g->nodes[node].shape);
     for (int64_t i = 0; i < (int64_t)n * numel; i++) codes[i] = (int32_t)s->fy[i];
   }
-  return numel;
 }
 
 static void sim_weighted(lb_sim *s, int i, int n, float *logits) {
@@ -206,13 +247,13 @@ static void sim_weighted(lb_sim *s, int i, int n, float *logits) {
         else s->codes[i][o] = lb_requant(w->neg[j] ? -a : a, w->mult[j], w->shift[j], u->y.zp, u->lo, u->hi);
       }
   free(accd);
-  if (u->kind != LB_U_OUT_ACC) run_pools(s, u, n, s->codes[i], core_numel);
+  if (u->kind != LB_U_OUT_ACC) run_post(s, u, n, s->codes[i], core_numel);
 }
 
 static void sim_unit(lb_sim *s, int i, int n, const float *x, float *logits) {
   const lb_unit *u = &s->us.u[i];
   const lb_graph *g = s->g;
-  int64_t numel = s->numel[i], cnt = (int64_t)n * numel;
+  int64_t numel = core_out_numel(g, u), cnt = (int64_t)n * numel; /* what the core writes */
   int32_t *y = s->codes[i];
   const int32_t *x0 = u->operand[0] >= 0 ? s->codes[u->operand[0]] : NULL;
   const lb_qgrid *g0 = u->operand[0] >= 0 ? &s->us.u[u->operand[0]].y : NULL;
@@ -266,11 +307,20 @@ static void sim_unit(lb_sim *s, int i, int n, const float *x, float *logits) {
           }
       break;
     }
-    case LB_U_RESCALE: {
-      int64_t src = s->numel[u->operand[0]] * n;
-      memcpy(y, x0, (size_t)src * sizeof *y); /* pools shrink it in place */
-      run_pools(s, u, n, y, s->numel[u->operand[0]]);
-      for (int64_t t = 0; t < cnt; t++) y[t] = lb_requant((int64_t)y[t] - g0->zp, u->m1, u->shift, u->y.zp, u->lo, u->hi);
+    case LB_U_RESCALE:
+      for (int64_t t = 0; t < cnt; t++) y[t] = lb_requant((int64_t)x0[t] - g0->zp, u->m1, u->shift, u->y.zp, u->lo, u->hi);
+      break;
+    case LB_U_MOVE: { /* the operands' codes (one grid) moved as floats */
+      const float *xs[LB_UNIT_MAX_IN];
+      int64_t at = 0;
+      for (int j = 0; j < LB_UNIT_MAX_IN && u->operand[j] >= 0; j++) {
+        int64_t c = (int64_t)n * s->numel[u->operand[j]];
+        for (int64_t t = 0; t < c; t++) s->fx[at + t] = (float)s->codes[u->operand[j]][t];
+        xs[j] = s->fx + at;
+        at += c;
+      }
+      move_codes(g, u->core, n, (float)u->fill, xs, s->fy);
+      for (int64_t t = 0; t < cnt; t++) y[t] = (int32_t)s->fy[t];
       break;
     }
     case LB_U_MAXPOOL: {
@@ -285,6 +335,8 @@ static void sim_unit(lb_sim *s, int i, int n, const float *x, float *logits) {
       break;
     default: break;
   }
+  if (u->kind != LB_U_CONV && u->kind != LB_U_LINEAR && u->kind != LB_U_OUT_ACC && u->kind != LB_U_OUT_CODES)
+    run_post(s, u, n, y, numel);
 }
 
 lb_status lb_sim_run(lb_sim *s, int n, const float *x, float *logits) {

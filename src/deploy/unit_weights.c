@@ -152,9 +152,9 @@ lb_status lb_unit_weights(const lb_graph *g, const lb_units *us, int unit, lb_uw
       w->shift[j] = sh;
     }
   }
-  if (!st && w->any_neg && u->n_pools > 0)
+  if (!st && w->any_neg && lb_unit_first_pool(g, u) >= 0)
     st = lb_fail(LB_ERR_UNSUPPORTED, "node '%s': a negative batchnorm scale before max pool '%s' is not lowered",
-                 n->name, g->nodes[u->pools[0]].name);
+                 n->name, g->nodes[lb_unit_first_pool(g, u)].name);
   if (st) lb_uweights_free(w);
   return st;
 }

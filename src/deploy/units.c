@@ -1,8 +1,9 @@
 /* The unit analysis: every fakequant node F of a quantized graph ends one unit, found by walking
  * back from F's input through the float ops that have an integer form:
- *   identities (flatten, dropout), clamps (relu, relu6, hardtanh: the clamp codes of F),
- *   maxpool (commutes with any non-decreasing per-channel map, so it runs on codes),
- *   one batchnorm right after a conv/linear (folded into multiplier and bias),
+ *   identities (flatten, dropout, reshape: codes keep their order), clamps (relu, relu6, hardtanh:
+ *   the clamp codes of F), maxpool (commutes with any non-decreasing per-channel map, so it runs
+ *   on codes), slice and pad (data movement; commutes with F's elementwise grid, a pad's new
+ *   cells hold F's code of the pad value), one batchnorm right after a conv/linear (folded),
  * down to a core: qconv2d/qconvbn2d/qlinear, add, gap or avgpool reading quantized tensors, the
  * graph input, or another quantized tensor (a rescale). Everything else is refused, naming the
  * node (e.g. the academic profile's residual add reading the float output of a batchnorm). */
@@ -14,6 +15,7 @@
 
 #include "deploy/units.h"
 #include "graph/ops.h"
+#include "graph/ops_shape.h"
 #include "lowbit/ikernel.h"
 
 static int op_is(const lb_graph *g, int node, const char *name) {
@@ -22,9 +24,18 @@ static int op_is(const lb_graph *g, int node, const char *name) {
 
 const char *lb_unit_op(const lb_graph *g, int node) { return node == 0 ? "input" : g->nodes[node].op->name; }
 
-static int is_identity(const lb_graph *g, int node) {
-  return op_is(g, node, "flatten") || op_is(g, node, "dropout");
+int lb_unit_is(const lb_graph *g, int node, const char *op) { return op_is(g, node, op); }
+
+int lb_unit_first_pool(const lb_graph *g, const lb_unit *u) {
+  for (int i = 0; i < u->n_post; i++)
+    if (op_is(g, u->post[i], "maxpool")) return u->post[i];
+  return -1;
 }
+
+static int is_identity(const lb_graph *g, int node) {
+  return op_is(g, node, "flatten") || op_is(g, node, "dropout") || op_is(g, node, "reshape");
+}
+static int is_move1(const lb_graph *g, int node) { return op_is(g, node, "slice") || op_is(g, node, "pad"); }
 static int is_clamp(const lb_graph *g, int node) {
   return op_is(g, node, "relu") || op_is(g, node, "relu6") || op_is(g, node, "hardtanh");
 }
@@ -88,6 +99,7 @@ typedef struct builder {
 } builder;
 
 static lb_status resolve_operand(builder *b, int node, int consumer, int *unit);
+static lb_status move_unit(builder *b, int node, int *unit);
 
 static int add_unit(builder *b, const lb_unit *u) {
   lb_units *us = b->us;
@@ -108,7 +120,49 @@ static lb_status not_quantized(builder *b, int consumer, int src) {
                  lb_unit_op(g, consumer), g->nodes[consumer].name, g->nodes[src].name, lb_unit_op(g, src));
 }
 
-/* The quantized tensor a core reads at `node` (through identities and maxpools). */
+static int same_grid(const lb_qgrid *a, const lb_qgrid *b) {
+  return a->scale == b->scale && a->zp == b->zp && a->qmin == b->qmin && a->qmax == b->qmax && a->bits == b->bits &&
+         a->is_signed == b->is_signed;
+}
+
+/* slice / pad / concat on quantized tensors: data movement on their codes, on their grid. */
+static lb_status move_unit(builder *b, int node, int *unit) {
+  const lb_graph *g = b->g;
+  const lb_node *n = &g->nodes[node];
+  lb_unit u;
+  memset(&u, 0, sizeof u);
+  u.kind = LB_U_MOVE;
+  u.node = u.core = node;
+  u.bn = -1;
+  for (int j = 0; j < LB_UNIT_MAX_IN; j++) u.operand[j] = -1;
+  if (n->n_inputs > LB_UNIT_MAX_IN) return lb_fail(LB_ERR_UNSUPPORTED, "node '%s': more than %d inputs", n->name, LB_UNIT_MAX_IN);
+  for (int j = 0; j < n->n_inputs; j++) {
+    lb_status st = resolve_operand(b, n->inputs[j], node, &u.operand[j]);
+    if (st) return st;
+    const lb_qgrid *q = &b->us->u[u.operand[j]].y;
+    if (j > 0 && !same_grid(q, &u.y))
+      return lb_fail(LB_ERR_UNSUPPORTED,
+                     "concat '%s' joins quantized tensors on different grids (input 0: scale %g zero point %d, input %d: "
+                     "scale %g zero point %d); the integer form needs one grid: quantize its output instead of its inputs",
+                     n->name, (double)u.y.scale, u.y.zp, j, (double)q->scale, q->zp);
+    if (j == 0) u.y = *q;
+  }
+  u.lo = u.y.qmin;
+  u.hi = u.y.qmax;
+  if (op_is(g, node, "pad")) { /* the pad value must be a code of the input's grid */
+    float v = n->fa[LB_PAD_VALUE];
+    double c = rint((double)v / u.y.scale) + u.y.zp;
+    if (!(c >= u.y.qmin && c <= u.y.qmax) || (float)((c - u.y.zp) * u.y.scale) != v)
+      return lb_fail(LB_ERR_UNSUPPORTED, "pad '%s': value %g is not on its input's grid (scale %g, zero point %d)",
+                     n->name, (double)v, (double)u.y.scale, u.y.zp);
+    u.fill = (int32_t)c;
+  }
+  *unit = add_unit(b, &u);
+  return *unit < 0 ? lb_fail(LB_ERR_NOMEM, "deploy: out of memory") : LB_OK;
+}
+
+/* The quantized tensor a core reads at `node` (through identities, maxpools, slices, pads and
+ * concats of quantized tensors). */
 static lb_status resolve_operand(builder *b, int node, int consumer, int *unit) {
   const lb_graph *g = b->g;
   while (is_identity(g, node)) node = g->nodes[node].inputs[0];
@@ -125,7 +179,7 @@ static lb_status resolve_operand(builder *b, int node, int consumer, int *unit) 
     u.kind = LB_U_MAXPOOL;
     u.node = u.core = node;
     u.operand[0] = src;
-    u.operand[1] = -1;
+    for (int j = 1; j < LB_UNIT_MAX_IN; j++) u.operand[j] = -1;
     u.bn = -1;
     u.y = b->us->u[src].y;
     u.lo = u.y.qmin;
@@ -133,6 +187,7 @@ static lb_status resolve_operand(builder *b, int node, int consumer, int *unit) 
     *unit = add_unit(b, &u);
     return *unit < 0 ? lb_fail(LB_ERR_NOMEM, "deploy: out of memory") : LB_OK;
   }
+  if (is_move1(g, node) || op_is(g, node, "concat")) return move_unit(b, node, unit);
   return not_quantized(b, consumer, node);
 }
 
@@ -155,14 +210,15 @@ static lb_status unit_for_fq(builder *b, int f) {
   memset(&u, 0, sizeof u);
   u.node = f;
   u.bn = -1;
-  u.operand[0] = u.operand[1] = -1;
+  for (int j = 0; j < LB_UNIT_MAX_IN; j++) u.operand[j] = -1;
   lb_status st = fq_grid(g, f, &u.y);
   if (st) return st;
   u.lo = u.y.qmin;
   u.hi = u.y.qmax;
   /* walk back: chain[] in reverse order */
   int chain[32], nc = 0, node = g->nodes[f].inputs[0];
-  while ((is_identity(g, node) || is_clamp(g, node) || op_is(g, node, "maxpool") || op_is(g, node, "batchnorm")) &&
+  while ((is_identity(g, node) || is_clamp(g, node) || op_is(g, node, "maxpool") || is_move1(g, node) ||
+          op_is(g, node, "batchnorm")) &&
          b->us->of_node[node] < 0) {
     if (nc == 32) return lb_fail(LB_ERR_UNSUPPORTED, "fakequant '%s': chain of float ops too long", g->nodes[f].name);
     chain[nc++] = node;
@@ -178,7 +234,10 @@ static lb_status unit_for_fq(builder *b, int f) {
   else if (op_is(g, node, "add")) u.kind = LB_U_ADD;
   else if (op_is(g, node, "gap")) u.kind = LB_U_GAP;
   else if (op_is(g, node, "avgpool")) u.kind = LB_U_AVGPOOL;
-  else
+  else if (op_is(g, node, "concat")) { /* a concat of quantized tensors, then F's grid */
+    u.kind = LB_U_RESCALE;
+    if ((st = resolve_operand(b, node, f, &u.operand[0]))) return st;
+  } else
     return lb_fail(LB_ERR_UNSUPPORTED, "fakequant '%s' quantizes the output of '%s' (%s), which has no integer form",
                    g->nodes[f].name, g->nodes[node].name, lb_unit_op(g, node));
   /* the chain, in forward order */
@@ -190,12 +249,22 @@ static lb_status unit_for_fq(builder *b, int f) {
         why = "a batchnorm is folded only right after a quantized conv/linear";
       else
         u.bn = c;
-    } else if (op_is(g, c, "maxpool")) {
-      if (u.kind == LB_U_INPUT) why = "max pooling of the float input is not lowered";
-      else if (u.n_pools == LB_UNIT_MAX_POOLS) why = "too many max pools in one unit";
-      else u.pools[u.n_pools++] = c;
+    } else if (op_is(g, c, "maxpool") || is_move1(g, c)) {
+      if (u.kind == LB_U_INPUT && op_is(g, c, "maxpool")) why = "max pooling of the float input is not lowered";
+      else if (u.n_post == LB_UNIT_MAX_POST) why = "too many max pools, slices and pads in one unit";
+      else {
+        if (op_is(g, c, "pad")) { /* F's arithmetic on the pad value */
+          float r = rintf(g->nodes[c].fa[LB_PAD_VALUE] * (1.0f / u.y.scale)) + (float)u.y.zp;
+          u.post_fill[u.n_post] = r < (float)u.y.qmin ? u.y.qmin : r > (float)u.y.qmax ? u.y.qmax : (int32_t)r;
+        }
+        u.post[u.n_post++] = c;
+      }
     } else if (is_clamp(g, c)) {
       narrow_clamp(g, c, &u.y, &u.lo, &u.hi);
+      int32_t clo = u.y.qmin, chi = u.y.qmax; /* a clamp after a pad also clamps its new cells */
+      narrow_clamp(g, c, &u.y, &clo, &chi);
+      for (int k = 0; k < u.n_post; k++)
+        if (op_is(g, u.post[k], "pad")) u.post_fill[k] = u.post_fill[k] < clo ? clo : u.post_fill[k] > chi ? chi : u.post_fill[k];
     }
     if (why) return lb_fail(LB_ERR_UNSUPPORTED, "node '%s' (%s) before fakequant '%s': %s", g->nodes[c].name,
                             lb_unit_op(g, c), g->nodes[f].name, why);
@@ -252,7 +321,7 @@ static lb_status output_unit(builder *b) {
   memset(&u, 0, sizeof u);
   u.node = g->output;
   u.bn = -1;
-  u.operand[0] = u.operand[1] = -1;
+  for (int j = 0; j < LB_UNIT_MAX_IN; j++) u.operand[j] = -1;
   if (op_is(g, node, "batchnorm") && is_weighted(g, g->nodes[node].inputs[0]) &&
       !op_is(g, g->nodes[node].inputs[0], "qconvbn2d")) {
     u.bn = node;
@@ -297,15 +366,6 @@ lb_status lb_units_build(const lb_graph *g, lb_units *us) {
                    g->nodes[i].name, lb_unit_op(g, i));
   }
   if (!st) st = output_unit(&b);
-  if (!st) {
-    for (int i = 0; i < us->n; i++) {
-      const lb_unit *u = &us->u[i];
-      int needs_pos = u->n_pools > 0 && u->kind != LB_U_RESCALE;
-      if (needs_pos && u->kind != LB_U_CONV && u->kind != LB_U_LINEAR)
-        st = lb_fail(LB_ERR_UNSUPPORTED, "max pool '%s' between '%s' and its quantizer is not lowered",
-                     g->nodes[u->pools[0]].name, g->nodes[u->core].name);
-    }
-  }
   if (st) lb_units_free(us);
   return st;
 }

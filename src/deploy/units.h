@@ -16,8 +16,9 @@ typedef enum lb_ukind {
   LB_U_ADD,       /* add(q, q) [-> act] -> fakequant */
   LB_U_GAP,       /* gap(q) [-> flatten/dropout] -> fakequant */
   LB_U_AVGPOOL,   /* avgpool(q) -> fakequant */
-  LB_U_RESCALE,   /* q [-> maxpool, act] -> fakequant (another grid) */
+  LB_U_RESCALE,   /* q [-> maxpool, slice, pad, act] -> fakequant (another grid) */
   LB_U_MAXPOOL,   /* maxpool(q) read directly by a core: same grid */
+  LB_U_MOVE,      /* slice/pad/concat of quantized tensors read directly by a core: same grid */
   LB_U_OUT_ACC,   /* the graph output is qconv/qlinear [-> batchnorm]: float (acc + bias_q) * scale */
   LB_U_OUT_CODES, /* the graph output is a quantized tensor: dequantized */
 } lb_ukind;
@@ -29,16 +30,20 @@ typedef struct lb_qgrid {
   int bits, is_signed;
 } lb_qgrid;
 
-#define LB_UNIT_MAX_POOLS 4
+#define LB_UNIT_MAX_IN 4   /* operands (a concat reads up to four) */
+#define LB_UNIT_MAX_POST 8 /* max pools, slices and pads between a core and its quantizer */
 
 typedef struct lb_unit {
   int kind;
   int node;          /* the node whose output is the unit's tensor (fakequant, maxpool, graph output) */
   int core;          /* the node that computes (conv, add, pool, ...; the fakequant for RESCALE's source) */
-  int operand[2];    /* units read (indices into the unit list), -1 */
+  int operand[LB_UNIT_MAX_IN]; /* units read (indices into the unit list), -1 */
   int bn;            /* batchnorm folded after the core, -1 */
-  int n_pools, pools[LB_UNIT_MAX_POOLS]; /* maxpools applied to the output codes (CONV) or to the
-                                            operand codes before rescaling (RESCALE) */
+  /* maxpool, slice and pad nodes applied in this order to the core's output codes (on y; for
+   * RESCALE after the rescale: requantization is monotone, so max pools commute with it) */
+  int n_post, post[LB_UNIT_MAX_POST];
+  int32_t post_fill[LB_UNIT_MAX_POST]; /* pad: the code of its value on y (clamps after it applied) */
+  int32_t fill;      /* MOVE of a pad: the code of the pad value on the operand's grid */
   lb_qgrid y;        /* output grid (codes units) */
   int32_t lo, hi;    /* output clamp (activation fused), within [qmin, qmax] */
   /* ADD: m1/m2 share the shift; RESCALE/GAP: m1 */
@@ -80,6 +85,10 @@ void lb_uweights_free(lb_uweights *w);
 lb_conv2d_desc lb_unit_conv_desc(const lb_graph *qg, const lb_unit *u, int batch);
 /* The pool geometry of a maxpool/avgpool node for a batch. */
 lb_pool_desc lb_unit_pool_desc(const lb_graph *qg, int node, int batch);
+/* The first max pool among a unit's post ops, -1. */
+int lb_unit_first_pool(const lb_graph *qg, const lb_unit *u);
+/* Whether node is a max pool / slice / pad / concat. */
+int lb_unit_is(const lb_graph *qg, int node, const char *op);
 /* Name of a node's op. */
 const char *lb_unit_op(const lb_graph *qg, int node);
 
