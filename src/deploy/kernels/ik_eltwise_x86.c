@@ -1,5 +1,5 @@
 /* Element-wise integer ops on x86: requant (AVX-512 with a 64-bit multiply, or AVX2 with a
- * 32x32->64 one plus bias*M), residual add (AVX2, 4 int64 lanes) and max pool (AVX2: vertical
+ * 32x32->64 one plus bias*M), residual add (AVX-512 8 or AVX2 4 int64 lanes) and max pool (AVX2: vertical
  * max of whole input rows 32 bytes at a time, then the window's columns). The rounding is
  * ik_x86.h's, the same as lb_requant; tails run the scalar definition. */
 #include <immintrin.h>
@@ -47,6 +47,43 @@ static void requant_plane512(const int32_t *acc, int64_t hw, const rq_terms *t, 
     _mm_storel_epi64((__m128i *)(y + i), _mm512_cvtepi64_epi8(q));
   }
   rq_tail(acc, i, hw, t, y);
+}
+#pragma GCC pop_options
+
+#pragma GCC push_options
+#pragma GCC target("avx512f,avx512bw,avx512dq,avx512vl")
+/* Residual add, 8 int64 lanes: p = x1 * M1 + x2 * M2 + cz with cz = -(z1 * M1 + z2 * M2) (|p| < 2^50,
+ * exact), then the rounding shift as one add and one arithmetic shift: for s > 0,
+ * (p + 2^(s-1) - 1 + ((p >> s) & 1)) >> s is p / 2^s rounded to nearest, ties to even (the
+ * added term reaches 2^s exactly when the dropped bits exceed half, or equal it with an odd
+ * quotient); s = 0 adds nothing. No overflow: |p| + 2^61 < 2^63. */
+static inline __m512i codes8(const void *x, int64_t i, int sgn) {
+  __m128i b = _mm_loadl_epi64((const __m128i *)((const uint8_t *)x + i));
+  return sgn ? _mm512_cvtepi8_epi64(b) : _mm512_cvtepu8_epi64(b);
+}
+
+static void add512(int64_t n, const void *x1, int s1, int32_t z1, int32_t M1, const void *x2, int s2, int32_t z2,
+                   int32_t M2, int s, int32_t zy, int32_t lo, int32_t hi, uint8_t *y) {
+  const __m512i m1 = _mm512_set1_epi64(M1), m2 = _mm512_set1_epi64(M2);
+  const __m512i cz = _mm512_set1_epi64(-((int64_t)z1 * M1 + (int64_t)z2 * M2));
+  const __m512i hm1 = _mm512_set1_epi64(s > 0 ? ((int64_t)1 << (s - 1)) - 1 : 0);
+  const __m512i odd = _mm512_set1_epi64(s > 0 ? 1 : 0), sh = _mm512_set1_epi64(s);
+  const __m512i vz = _mm512_set1_epi64(zy), vlo = _mm512_set1_epi64(lo), vhi = _mm512_set1_epi64(hi);
+  const int64_t nv = n / 8 * 8;
+#pragma omp parallel for schedule(static) if (n >= 262144)
+  for (int64_t i = 0; i < nv; i += 8) {
+    __m512i p = _mm512_add_epi64(_mm512_mul_epi32(codes8(x1, i, s1), m1), _mm512_mul_epi32(codes8(x2, i, s2), m2));
+    p = _mm512_add_epi64(p, cz);
+    __m512i r = _mm512_add_epi64(_mm512_add_epi64(p, hm1), _mm512_and_si512(_mm512_srav_epi64(p, sh), odd));
+    __m512i q = _mm512_add_epi64(_mm512_srav_epi64(r, sh), vz);
+    q = _mm512_min_epi64(_mm512_max_epi64(q, vlo), vhi);
+    _mm_storel_epi64((__m128i *)(y + i), _mm512_cvtepi64_epi8(q));
+  }
+  for (int64_t i = nv; i < n; i++) {
+    int64_t p = (int64_t)(ld8(x1, i, s1) - z1) * M1 + (int64_t)(ld8(x2, i, s2) - z2) * M2;
+    int64_t v = (int64_t)zy + lb_rshift_rne(p, s);
+    y[i] = (uint8_t)(v < lo ? lo : v > hi ? hi : v);
+  }
 }
 #pragma GCC pop_options
 
@@ -155,6 +192,10 @@ int ik_add_opt(lb_ik_isa isa, int64_t n, const void *x1, int x1_signed, int32_t 
   (void)y_signed;
   /* the vector path multiplies x - z in 32 bits: zero points must keep it small */
   if (isa == LB_IK_REF || z1 < -65536 || z1 > 65536 || z2 < -65536 || z2 > 65536) return 0;
+  if (isa == LB_IK_AVX512VNNI) {
+    add512(n, x1, x1_signed, z1, M1, x2, x2_signed, z2, M2, s, zy, lo, hi, y);
+    return 1;
+  }
   rq_terms t;
   terms(&t, 0, 1, s, zy, lo, hi);
   add256(n, x1, x1_signed, z1, M1, x2, x2_signed, z2, M2, &t, y);
