@@ -140,3 +140,23 @@ void lbrt_gap_run(const lbrt_gap *p, const uint8_t *x, uint8_t *y) {
     store(y, ch, requant(sum, p->mult, p->shift, p->yzp, p->lo, p->hi));
   }
 }
+
+void lbrt_slice(const lbrt_move *p, const uint8_t *x, uint8_t *y) {
+  for (int32_t o = 0; o < p->outer; o++)
+    for (int32_t i = 0; i < p->count; i++)
+      for (int32_t r = 0; r < p->inner; r++)
+        *y++ = x[((o * p->d[0]) + p->start + i * p->step) * p->inner + r];
+}
+
+void lbrt_pad(const lbrt_move *p, const uint8_t *x, uint8_t *y) {
+  for (int32_t o = 0; o < p->outer; o++)
+    for (int32_t i = -p->begin; i < p->d[0] + p->end; i++)
+      for (int32_t r = 0; r < p->inner; r++)
+        *y++ = i >= 0 && i < p->d[0] ? x[(o * p->d[0] + i) * p->inner + r] : (uint8_t)(p->fill & 0xff);
+}
+
+void lbrt_concat(const lbrt_move *p, const uint8_t *const *x, uint8_t *y) {
+  for (int32_t o = 0; o < p->outer; o++)
+    for (int32_t j = 0; j < p->n; j++)
+      for (int32_t i = 0; i < p->d[j] * p->inner; i++) *y++ = x[j][o * p->d[j] * p->inner + i];
+}

@@ -74,6 +74,16 @@ typedef struct lbrt_gap {
   uint8_t x_signed, y_signed;
 } lbrt_gap;
 
+/* Data movement on codes of one grid, the tensor viewed as (outer, d, inner) around one axis:
+ * slice y[o,i,r] = x[o, start + i*step, r] (i < count); pad adds `begin` and `end` cells of
+ * `fill` along the axis; concat joins n inputs of d[j] cells each. */
+typedef struct lbrt_move {
+  int32_t outer, inner, n;
+  int32_t d[4];
+  int32_t start, step, count; /* slice */
+  int32_t begin, end, fill;   /* pad */
+} lbrt_move;
+
 /* q = clamp(rintf(x * inv) + zp, lo, hi) (NaN gives zp); n floats -> n codes. */
 void lbrt_quantize(int32_t n, const float *x, float inv, int32_t zp, int32_t lo, int32_t hi, uint8_t *y);
 /* y = (float)(q - zp) * scale. */
@@ -84,6 +94,11 @@ void lbrt_maxpool(const lbrt_pool *p, const uint8_t *x, uint8_t *y);
 void lbrt_avgpool(const lbrt_pool *p, const uint8_t *x, uint8_t *y);
 void lbrt_add_run(const lbrt_add *p, const uint8_t *x1, const uint8_t *x2, uint8_t *y);
 void lbrt_gap_run(const lbrt_gap *p, const uint8_t *x, uint8_t *y);
+
+void lbrt_slice(const lbrt_move *p, const uint8_t *x, uint8_t *y);
+void lbrt_pad(const lbrt_move *p, const uint8_t *x, uint8_t *y);
+/* x: p->n input pointers. */
+void lbrt_concat(const lbrt_move *p, const uint8_t *const *x, uint8_t *y);
 
 /* The rounding every requantization uses: p / 2^s to nearest, ties to even (s in [0, 62]). */
 int64_t lbrt_shift_rne(int64_t p, int32_t s);

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "deploy_movenet.h"
 #include "deploy_testlib.h"
 #include "lowbit/export.h"
 
@@ -326,6 +327,14 @@ int main(void) {
     CHECK_MSG(odd != NULL, "oddnet: %s", lb_last_error());
     if (odd) export_case(odd, "tensorrt", conv_out ? "oddnet_convout" : "oddnet_dequant");
     lb_graph_free(odd);
+  }
+  for (int codes_out = 0; codes_out < 2; codes_out++) { /* slice, pad, concat steps */
+    lb_status st;
+    lb_augment mnorm = {{0.2f}, {0.3f}, 0, 0};
+    lb_graph *mv = mvn_quantized(codes_out, 0.0f, "tensorrt", &data, &mnorm, &st);
+    CHECK_MSG(mv != NULL, "movenet: %s", lb_last_error());
+    if (mv) export_case(mv, "tensorrt", codes_out ? "movenet_codes_out" : "movenet");
+    lb_graph_free(mv);
   }
   refusal_case();
   for (int k = 0; k < LB_PS_KIND_COUNT; k++) CHECK_MSG(kinds_seen[k] > 0, "no case exported a step of kind %d", k);

@@ -3,13 +3,15 @@
  * differ by at most a few output quantization steps (ONNX requantizes with a float multiply
  * where lowbit uses a fixed-point one, so a code can move by 1 LSB where a product falls
  * within rounding of a half, and such moves propagate). The worst logit difference, in units
- * of the logits' own spread, is printed. Skips the ONNX Runtime part visibly when it is
+ * of the logits' own spread, is printed. movenet adds the data-movement steps (Slice, Pad,
+ * Concat, Reshape on int8/uint8 codes). Skips the ONNX Runtime part visibly when it is
  * missing. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "deploy_movenet.h"
 #include "deploy_testlib.h"
 #include "lowbit/export.h"
 
@@ -21,7 +23,9 @@ static void images(const lb_dataset *d, float *x) {
 
 static void check(const char *model, const char *backend, int wbits, int abits, const lb_dataset *d, int ort) {
   lb_status st;
-  lb_graph *qg = dtl_quantized(model, backend, wbits, abits, LB_BN_FOLD_NONE, d, &st);
+  lb_augment mnorm = {{0.3f}, {0.35f}, 0, 0}; /* as images() */
+  lb_graph *qg = !strncmp(model, "movenet", 7) ? mvn_quantized(!strcmp(model, "movenet-codes"), 0.0f, backend, d, &mnorm, &st)
+                                               : dtl_quantized(model, backend, wbits, abits, LB_BN_FOLD_NONE, d, &st);
   CHECK_MSG(qg != NULL, "%s %s W%dA%d: %s", model, backend, wbits, abits, lb_last_error());
   if (!qg) return;
   lb_program *p = NULL;
@@ -82,6 +86,8 @@ int main(void) {
   check("resnet8", "snpe", 8, 8, &d, ort);
   check("resnet8", "vitis", 8, 8, &d, ort);
   check("mobilenetv2-tiny", "fbgemm", 8, 8, &d, ort);
+  check("movenet", "tensorrt", 8, 8, &d, ort);       /* slice, pad, concat, reshape (deploy_movenet.h) */
+  check("movenet-codes", "tensorrt", 8, 8, &d, ort);
   lb_dataset_free(&d);
   lbt_tmp_cleanup();
   int rc = lbt_finish("test_export_program");

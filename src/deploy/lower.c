@@ -250,15 +250,21 @@ static lb_status lower_unit(lowering *L, int ui) {
     lb_status st = lin ? LB_OK : check_layout(L, in0, u->core);
     return st ? st : weighted_step(L, ui, in0, t, lin ? LB_PS_LINEAR_OUT : LB_PS_CONV_OUT);
   }
-  if (u->kind == LB_U_MOVE)
-    return move_steps(L, u->core, ins, &u->y, u->fill, g->nodes[u->node].name, 0, &L->tensor_of_unit[ui]);
   /* the core writes the unit's tensor, or (post ops follow) an intermediate of the shape the
-   * first post op reads */
-  int t = u->n_post ? shaped_tensor(L, g->nodes[u->core].name, 1, &g->nodes[g->nodes[u->post[0]].inputs[0]].shape,
-                                    &u->y, LB_PT_CODES)
-                    : new_tensor(L, u->node, &u->y, LB_PT_CODES);
-  if (t < 0) return oom();
+   * first post op reads; a concat's piece is an intermediate too */
+  const lb_node *un = &g->nodes[u->node];
   lb_status st = LB_OK;
+  int t;
+  if (u->kind == LB_U_MOVE) {
+    st = move_steps(L, u->core, ins, &u->y, u->fill, u->n_post ? g->nodes[u->core].name : un->name,
+                    u->n_post || u->piece, &t);
+    if (st) return st;
+  } else {
+    t = u->n_post ? shaped_tensor(L, g->nodes[u->core].name, 1, &g->nodes[g->nodes[u->post[0]].inputs[0]].shape,
+                                  &u->y, LB_PT_CODES)
+                  : shaped_tensor(L, u->node ? un->name : "input", u->piece, &un->shape, &u->y, LB_PT_CODES);
+    if (t < 0) return oom();
+  }
   if (u->kind == LB_U_CONV || u->kind == LB_U_GAP || u->kind == LB_U_AVGPOOL || u->kind == LB_U_MAXPOOL)
     st = check_layout(L, in0, u->core);
   if (st) return st;
@@ -295,6 +301,7 @@ static lb_status lower_unit(lowering *L, int ui) {
       }
       break;
     }
+    case LB_U_MOVE: break; /* written above */
     default: return lb_fail(LB_ERR_STATE, "deploy: unit kind %d", u->kind);
   }
   if (st) return st;
@@ -304,11 +311,11 @@ static lb_status lower_unit(lowering *L, int ui) {
     const char *name = g->nodes[last ? u->node : node].name;
     if (strcmp(g->nodes[node].op->name, "maxpool")) {
       int one[LB_UNIT_MAX_IN] = {t, -1, -1, -1};
-      st = move_steps(L, node, one, &u->y, u->post_fill[i], name, !last, &t);
+      st = move_steps(L, node, one, &u->y, u->post_fill[i], name, !last || u->piece, &t);
       continue;
     }
     if ((st = check_layout(L, t, node))) break;
-    int tp = shaped_tensor(L, name, !last, &g->nodes[node].shape, &u->y, LB_PT_CODES);
+    int tp = shaped_tensor(L, name, !last || u->piece, &g->nodes[node].shape, &u->y, LB_PT_CODES);
     if (tp < 0 || !(s = new_step(L, LB_PS_MAXPOOL, node, t, -1, tp))) return oom();
     lb_pool_desc d = lb_unit_pool_desc(g, node, 1);
     set_pool(s, &d);

@@ -107,7 +107,7 @@ static int add_unit(builder *b, const lb_unit *u) {
   if (!nu) return -1;
   us->u = nu;
   us->u[us->n] = *u;
-  us->of_node[u->node] = us->n;
+  if (!u->piece) us->of_node[u->node] = us->n; /* a concat's piece is no graph tensor */
   return us->n++;
 }
 
@@ -204,19 +204,89 @@ static void narrow_clamp(const lb_graph *g, int c, const lb_qgrid *y, int32_t *l
   if (h < *hi) *hi = h < (double)y->qmin ? y->qmin - 1 : (int32_t)h;
 }
 
-static lb_status unit_for_fq(builder *b, int f) {
+/* Whether `node` is a quantized tensor seen through identities, max pools and data movement. */
+static int is_quantized_value(builder *b, int node) {
+  const lb_graph *g = b->g;
+  while (is_identity(g, node)) node = g->nodes[node].inputs[0];
+  if (b->us->of_node[node] >= 0) return 1;
+  if (op_is(g, node, "maxpool") || is_move1(g, node)) return is_quantized_value(b, g->nodes[node].inputs[0]);
+  if (!op_is(g, node, "concat")) return 0;
+  for (int j = 0; j < g->nodes[node].n_inputs; j++)
+    if (!is_quantized_value(b, g->nodes[node].inputs[j])) return 0;
+  return 1;
+}
+
+static lb_status chain_unit(builder *b, int f, int start, const lb_qgrid *y, const int *ext, int n_ext, int *out);
+
+/* The integer constants of a unit whose core, chain and grid are known (x0: operand 0's grid). */
+static lb_status unit_constants(builder *b, int f, lb_unit *u) {
+  const lb_graph *g = b->g;
+  int node = u->core;
+  char what[2 * LB_NAME_MAX + 16];
+  snprintf(what, sizeof what, "'%s' -> '%s'", g->nodes[node].name, g->nodes[f].name);
+  lb_status st = LB_OK;
+  if (u->kind == LB_U_CONV || u->kind == LB_U_LINEAR || u->kind == LB_U_GAP || u->kind == LB_U_AVGPOOL)
+    st = resolve_operand(b, g->nodes[node].inputs[0], node, &u->operand[0]);
+  if (!st && u->kind == LB_U_ADD) {
+    st = resolve_operand(b, g->nodes[node].inputs[0], node, &u->operand[0]);
+    if (!st) st = resolve_operand(b, g->nodes[node].inputs[1], node, &u->operand[1]);
+  }
+  if (st) return st;
+  const lb_qgrid *x0 = u->operand[0] >= 0 ? &b->us->u[u->operand[0]].y : NULL;
+  if (u->kind == LB_U_ADD) {
+    /* one shift for both operands: the larger multiplier sets it, the other is rounded to it */
+    double m1 = (double)b->us->u[u->operand[0]].y.scale / u->y.scale;
+    double m2 = (double)b->us->u[u->operand[1]].y.scale / u->y.scale;
+    int32_t M;
+    st = multiplier(m1 > m2 ? m1 : m2, what, &M, &u->shift);
+    if (st) return st;
+    u->m1 = (int32_t)llrint(ldexp(m1, u->shift));
+    u->m2 = (int32_t)llrint(ldexp(m2, u->shift));
+  } else if (u->kind == LB_U_RESCALE) {
+    st = multiplier((double)x0->scale / u->y.scale, what, &u->m1, &u->shift);
+  } else if (u->kind == LB_U_GAP) {
+    const lb_shape *in = &g->nodes[g->nodes[node].inputs[0]].shape;
+    st = multiplier((double)x0->scale / ((double)in->d[1] * in->d[2] * u->y.scale), what, &u->m1, &u->shift);
+  } else if (u->kind == LB_U_AVGPOOL) {
+    lb_pool_desc d = lb_unit_pool_desc(g, node, 1);
+    u->avg_max = d.kh * d.kw;
+    u->avg_m = calloc((size_t)u->avg_max + 1, sizeof *u->avg_m);
+    u->avg_s = calloc((size_t)u->avg_max + 1, sizeof *u->avg_s);
+    if (!u->avg_m || !u->avg_s) st = lb_fail(LB_ERR_NOMEM, "deploy: out of memory");
+    for (int c = 1; !st && c <= u->avg_max; c++)
+      st = multiplier((double)x0->scale / ((double)c * u->y.scale), what, &u->avg_m[c], &u->avg_s[c]);
+  }
+  return st;
+}
+
+/* Clamp node c on grid y: narrows the unit's [lo, hi] and the fills of the pads before it. */
+static void apply_clamp(const lb_graph *g, int c, lb_unit *u) {
+  narrow_clamp(g, c, &u->y, &u->lo, &u->hi);
+  int32_t clo = u->y.qmin, chi = u->y.qmax; /* a clamp after a pad also clamps its new cells */
+  narrow_clamp(g, c, &u->y, &clo, &chi);
+  for (int k = 0; k < u->n_post; k++)
+    if (op_is(g, u->post[k], "pad")) u->post_fill[k] = u->post_fill[k] < clo ? clo : u->post_fill[k] > chi ? chi : u->post_fill[k];
+}
+
+/* The unit that puts the value at `start` on fakequant f's grid y: walk back through the chain
+ * to a core, then the chain forward (batchnorm, max pools, slices, pads, clamps). A concat of
+ * float tensors as core joins one piece per input (each a unit of its own on y, named as an
+ * intermediate and not a graph tensor; ext: the clamps after the concat, which every piece
+ * applies). *out: the unit's index. */
+static lb_status chain_unit(builder *b, int f, int start, const lb_qgrid *y, const int *ext, int n_ext, int *out) {
   const lb_graph *g = b->g;
   lb_unit u;
   memset(&u, 0, sizeof u);
-  u.node = f;
+  u.node = ext ? start : f;
+  u.piece = ext != NULL;
   u.bn = -1;
   for (int j = 0; j < LB_UNIT_MAX_IN; j++) u.operand[j] = -1;
-  lb_status st = fq_grid(g, f, &u.y);
-  if (st) return st;
+  u.y = *y;
   u.lo = u.y.qmin;
   u.hi = u.y.qmax;
+  lb_status st = LB_OK;
   /* walk back: chain[] in reverse order */
-  int chain[32], nc = 0, node = g->nodes[f].inputs[0];
+  int chain[32], nc = 0, node = start;
   while ((is_identity(g, node) || is_clamp(g, node) || op_is(g, node, "maxpool") || is_move1(g, node) ||
           op_is(g, node, "batchnorm")) &&
          b->us->of_node[node] < 0) {
@@ -225,6 +295,7 @@ static lb_status unit_for_fq(builder *b, int f) {
     node = g->nodes[node].inputs[0];
   }
   u.core = node;
+  int join = 0;
   if (node == 0) u.kind = LB_U_INPUT;
   else if (b->us->of_node[node] >= 0) {
     u.kind = LB_U_RESCALE;
@@ -234,13 +305,20 @@ static lb_status unit_for_fq(builder *b, int f) {
   else if (op_is(g, node, "add")) u.kind = LB_U_ADD;
   else if (op_is(g, node, "gap")) u.kind = LB_U_GAP;
   else if (op_is(g, node, "avgpool")) u.kind = LB_U_AVGPOOL;
-  else if (op_is(g, node, "concat")) { /* a concat of quantized tensors, then F's grid */
+  else if (op_is(g, node, "concat") && is_quantized_value(b, node)) { /* quantized tensors joined, then y */
     u.kind = LB_U_RESCALE;
     if ((st = resolve_operand(b, node, f, &u.operand[0]))) return st;
+  } else if (op_is(g, node, "concat") && !u.piece) { /* float tensors joined: one piece each on y */
+    u.kind = LB_U_MOVE;
+    join = 1;
+  } else if (op_is(g, node, "concat")) {
+    return lb_fail(LB_ERR_UNSUPPORTED, "concat '%s' inside a concat of float tensors before fakequant '%s' is not lowered",
+                   g->nodes[node].name, g->nodes[f].name);
   } else
     return lb_fail(LB_ERR_UNSUPPORTED, "fakequant '%s' quantizes the output of '%s' (%s), which has no integer form",
                    g->nodes[f].name, g->nodes[node].name, lb_unit_op(g, node));
-  /* the chain, in forward order */
+  /* the chain, in forward order, then the clamps after a concat this piece feeds */
+  int clamps[32], n_clamps = 0;
   for (int i = nc - 1; i >= 0; i--) {
     int c = chain[i];
     const char *why = NULL;
@@ -260,57 +338,36 @@ static lb_status unit_for_fq(builder *b, int f) {
         u.post[u.n_post++] = c;
       }
     } else if (is_clamp(g, c)) {
-      narrow_clamp(g, c, &u.y, &u.lo, &u.hi);
-      int32_t clo = u.y.qmin, chi = u.y.qmax; /* a clamp after a pad also clamps its new cells */
-      narrow_clamp(g, c, &u.y, &clo, &chi);
-      for (int k = 0; k < u.n_post; k++)
-        if (op_is(g, u.post[k], "pad")) u.post_fill[k] = u.post_fill[k] < clo ? clo : u.post_fill[k] > chi ? chi : u.post_fill[k];
+      apply_clamp(g, c, &u);
+      clamps[n_clamps++] = c;
     }
     if (why) return lb_fail(LB_ERR_UNSUPPORTED, "node '%s' (%s) before fakequant '%s': %s", g->nodes[c].name,
                             lb_unit_op(g, c), g->nodes[f].name, why);
   }
+  for (int i = 0; i < n_ext; i++) apply_clamp(g, ext[i], &u);
   if (u.lo > u.hi)
     return lb_fail(LB_ERR_UNSUPPORTED, "fakequant '%s': the activation's range lies outside the quantizer's grid",
                    g->nodes[f].name);
-  char what[2 * LB_NAME_MAX + 16];
-  snprintf(what, sizeof what, "'%s' -> '%s'", g->nodes[node].name, g->nodes[f].name);
-  if (u.kind == LB_U_CONV || u.kind == LB_U_LINEAR || u.kind == LB_U_GAP || u.kind == LB_U_AVGPOOL) {
-    st = resolve_operand(b, g->nodes[node].inputs[0], node, &u.operand[0]);
-    if (st) return st;
+  if (join) { /* the pieces first: units come in the order they run */
+    const lb_node *cn = &g->nodes[node];
+    for (int j = 0; !st && j < cn->n_inputs && j < LB_UNIT_MAX_IN; j++)
+      st = chain_unit(b, f, cn->inputs[j], &u.y, clamps, n_clamps, &u.operand[j]);
+  } else {
+    st = unit_constants(b, f, &u);
   }
-  const lb_qgrid *x0 = u.operand[0] >= 0 ? &b->us->u[u.operand[0]].y : NULL;
-  if (u.kind == LB_U_ADD) {
-    st = resolve_operand(b, g->nodes[node].inputs[0], node, &u.operand[0]);
-    if (!st) st = resolve_operand(b, g->nodes[node].inputs[1], node, &u.operand[1]);
-    if (st) return st;
-    /* one shift for both operands: the larger multiplier sets it, the other is rounded to it */
-    double m1 = (double)b->us->u[u.operand[0]].y.scale / u.y.scale;
-    double m2 = (double)b->us->u[u.operand[1]].y.scale / u.y.scale;
-    int32_t M;
-    st = multiplier(m1 > m2 ? m1 : m2, what, &M, &u.shift);
-    if (st) return st;
-    u.m1 = (int32_t)llrint(ldexp(m1, u.shift));
-    u.m2 = (int32_t)llrint(ldexp(m2, u.shift));
-  } else if (u.kind == LB_U_RESCALE) {
-    st = multiplier((double)x0->scale / u.y.scale, what, &u.m1, &u.shift);
-  } else if (u.kind == LB_U_GAP) {
-    const lb_shape *in = &g->nodes[g->nodes[node].inputs[0]].shape;
-    st = multiplier((double)x0->scale / ((double)in->d[1] * in->d[2] * u.y.scale), what, &u.m1, &u.shift);
-  } else if (u.kind == LB_U_AVGPOOL) {
-    lb_pool_desc d = lb_unit_pool_desc(g, node, 1);
-    u.avg_max = d.kh * d.kw;
-    u.avg_m = calloc((size_t)u.avg_max + 1, sizeof *u.avg_m);
-    u.avg_s = calloc((size_t)u.avg_max + 1, sizeof *u.avg_s);
-    if (!u.avg_m || !u.avg_s) st = lb_fail(LB_ERR_NOMEM, "deploy: out of memory");
-    for (int c = 1; !st && c <= u.avg_max; c++)
-      st = multiplier((double)x0->scale / ((double)c * u.y.scale), what, &u.avg_m[c], &u.avg_s[c]);
-  }
-  if (!st && add_unit(b, &u) < 0) st = lb_fail(LB_ERR_NOMEM, "deploy: out of memory");
+  if (!st && (*out = add_unit(b, &u)) < 0) st = lb_fail(LB_ERR_NOMEM, "deploy: out of memory");
   if (st) {
     free(u.avg_m);
     free(u.avg_s);
   }
   return st;
+}
+
+static lb_status unit_for_fq(builder *b, int f) {
+  lb_qgrid y;
+  lb_status st = fq_grid(b->g, f, &y);
+  int unit;
+  return st ? st : chain_unit(b, f, b->g->nodes[f].inputs[0], &y, NULL, 0, &unit);
 }
 
 static lb_status output_unit(builder *b) {
@@ -334,11 +391,12 @@ static lb_status output_unit(builder *b) {
     st = resolve_operand(b, g->nodes[node].inputs[0], node, &u.operand[0]);
   } else {
     u.kind = LB_U_OUT_CODES;
-    st = resolve_operand(b, node, g->output, &u.operand[0]);
-    if (st)
+    if (!is_quantized_value(b, node))
       return lb_fail(LB_ERR_UNSUPPORTED,
                      "the graph output '%s' (%s) is neither a quantized conv/linear nor a quantized tensor", 
                      g->nodes[node].name, lb_unit_op(g, node));
+    st = resolve_operand(b, node, g->output, &u.operand[0]);
+    if (st) return st; /* e.g. a pad value off the grid */
     u.y = b->us->u[u.operand[0]].y;
   }
   if (st) return st;

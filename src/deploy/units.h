@@ -18,7 +18,8 @@ typedef enum lb_ukind {
   LB_U_AVGPOOL,   /* avgpool(q) -> fakequant */
   LB_U_RESCALE,   /* q [-> maxpool, slice, pad, act] -> fakequant (another grid) */
   LB_U_MAXPOOL,   /* maxpool(q) read directly by a core: same grid */
-  LB_U_MOVE,      /* slice/pad/concat of quantized tensors read directly by a core: same grid */
+  LB_U_MOVE,      /* slice/pad/concat of quantized tensors read directly by a core: same grid;
+                     or fq(concat(float...)): the concat of its pieces, [-> max pool, slice, pad] */
   LB_U_OUT_ACC,   /* the graph output is qconv/qlinear [-> batchnorm]: float (acc + bias_q) * scale */
   LB_U_OUT_CODES, /* the graph output is a quantized tensor: dequantized */
 } lb_ukind;
@@ -44,6 +45,8 @@ typedef struct lb_unit {
   int n_post, post[LB_UNIT_MAX_POST];
   int32_t post_fill[LB_UNIT_MAX_POST]; /* pad: the code of its value on y (clamps after it applied) */
   int32_t fill;      /* MOVE of a pad: the code of the pad value on the operand's grid */
+  int piece;         /* one input of a concat of float tensors, on the concat's quantizer grid:
+                        node is that input (its tensor is an intermediate, not a graph tensor) */
   lb_qgrid y;        /* output grid (codes units) */
   int32_t lo, hi;    /* output clamp (activation fused), within [qmin, qmax] */
   /* ADD: m1/m2 share the shift; RESCALE/GAP: m1 */

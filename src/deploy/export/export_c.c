@@ -30,7 +30,7 @@ static lb_status check_step(const lb_program *p, const lb_prog_step *s) {
   switch (s->kind) {
     case LB_PS_QUANTIZE: case LB_PS_CONV: case LB_PS_LINEAR: case LB_PS_CONV_OUT: case LB_PS_LINEAR_OUT:
     case LB_PS_ADD: case LB_PS_GAP: case LB_PS_AVGPOOL: case LB_PS_MAXPOOL: case LB_PS_RESCALE:
-    case LB_PS_DEQUANTIZE: break;
+    case LB_PS_DEQUANTIZE: case LB_PS_SLICE: case LB_PS_PAD: case LB_PS_CONCAT: break;
     default: return lb_fail(LB_ERR_UNSUPPORTED, "export C: step '%s': kind %d has no runtime kernel", s->name, s->kind);
   }
   if (is_weighted(s->kind)) {
@@ -42,7 +42,9 @@ static lb_status check_step(const lb_program *p, const lb_prog_step *s) {
                      s->name, (long long)s->w_len);
   }
   const lb_prog_tensor *o = &p->tensors[s->out];
-  for (int j = 0; j < 2 && o->kind == LB_PT_CODES; j++) {
+  if (s->kind >= LB_PS_SLICE && (s->mv_outer > INT32_MAX || s->mv_inner > INT32_MAX))
+    return lb_fail(LB_ERR_UNSUPPORTED, "export C: step '%s': data movement exceeds the runtime's 32-bit sizes", s->name);
+  for (int j = 0; j < LB_STEP_MAX_IN && o->kind == LB_PT_CODES; j++) {
     if (s->in[j] < 0) continue;
     const lb_prog_tensor *t = &p->tensors[s->in[j]];
     if (t->offset < o->offset + o->bytes && o->offset < t->offset + t->bytes)
@@ -205,10 +207,25 @@ static void gap_consts(cx *X, int i) {
   close_struct(X);
 }
 
+/* SLICE, PAD, CONCAT: the (outer, d, inner) view as the engine runs it. */
+static void move_consts(cx *X, int i) {
+  const lb_prog_step *s = &X->p->steps[i];
+  int n = 0;
+  while (n < LB_STEP_MAX_IN && s->in[n] >= 0) n++;
+  fprintf(X->f, "static const lbrt_move s%d = {\n", i);
+  const char *names[] = {"outer", "inner", "n", "d[0]", "d[1]", "d[2]", "d[3]", "start", "step", "count",
+                         "begin", "end", "fill"};
+  const int32_t vals[] = {(int32_t)s->mv_outer, (int32_t)s->mv_inner, n, s->mv_dim[0], s->mv_dim[1], s->mv_dim[2],
+                          s->mv_dim[3], s->mv_start, s->mv_step, s->mv_count, s->mv_begin, s->mv_end, s->mv_fill};
+  for (size_t j = 0; j < sizeof vals / sizeof vals[0]; j++) field_int(X, names[j], vals[j]);
+  close_struct(X);
+}
+
 static void step_comment(cx *X, int i) {
   const lb_prog_step *s = &X->p->steps[i];
   static const char *kinds[] = {"quantize", "conv", "linear", "conv (float output)", "linear (float output)", "add",
-                                "global average pool", "average pool", "max pool", "rescale", "dequantize"};
+                                "global average pool", "average pool", "max pool", "rescale", "dequantize",
+                                "slice", "pad", "concat"};
   fprintf(X->f, "\n/* step %d: %s '", i, kinds[s->kind]);
   cx_comment_name(X->f, s->name);
   fprintf(X->f, "'");
@@ -222,6 +239,7 @@ static lb_status step_consts(cx *X, int i) {
     case LB_PS_MAXPOOL: case LB_PS_AVGPOOL: pool_consts(X, i); break;
     case LB_PS_ADD: case LB_PS_RESCALE: add_consts(X, i); break;
     case LB_PS_GAP: gap_consts(X, i); break;
+    case LB_PS_SLICE: case LB_PS_PAD: case LB_PS_CONCAT: move_consts(X, i); break;
     default: break; /* quantize / dequantize take their few values as arguments */
   }
   return LB_OK;
@@ -235,7 +253,8 @@ static void step_call(cx *X, int i) {
                              [LB_PS_CONV_OUT] = "lbrt_conv_run", [LB_PS_LINEAR_OUT] = "lbrt_conv_run",
                              [LB_PS_ADD] = "lbrt_add_run", [LB_PS_RESCALE] = "lbrt_add_run",
                              [LB_PS_GAP] = "lbrt_gap_run", [LB_PS_AVGPOOL] = "lbrt_avgpool",
-                             [LB_PS_MAXPOOL] = "lbrt_maxpool"};
+                             [LB_PS_MAXPOOL] = "lbrt_maxpool", [LB_PS_SLICE] = "lbrt_slice",
+                             [LB_PS_PAD] = "lbrt_pad", [LB_PS_CONCAT] = "lbrt_concat"};
   FILE *b = X->f;
   if (s->kind == LB_PS_QUANTIZE) {
     fprintf(b, "  lbrt_quantize(%lld, x, ", (long long)numel(out));
@@ -248,6 +267,16 @@ static void step_call(cx *X, int i) {
     fprintf(b, ", %d, %d, ", in->is_signed, (int)in->zp);
     cx_float(b, in->scale);
     fprintf(b, ", ");
+  } else if (s->kind == LB_PS_CONCAT) {
+    fprintf(b, "  {\n    const uint8_t *const in[] = {");
+    for (int j = 0; j < LB_STEP_MAX_IN && s->in[j] >= 0; j++) {
+      fprintf(b, j ? ", " : "");
+      tensor_expr(X, s->in[j]);
+    }
+    fprintf(b, "};\n    lbrt_concat(&s%d, in, ", i);
+    tensor_expr(X, s->out);
+    fprintf(b, ");\n  } /* %d */\n", i);
+    return;
   } else {
     fprintf(b, "  %s(&s%d, ", fn[s->kind], i);
     tensor_expr(X, s->in[0]);

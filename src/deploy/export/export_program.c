@@ -8,6 +8,7 @@
  * exact in QOperator form: ConvInteger/MatMulInteger + Add(bias) + Cast + Mul(scale), the same
  * single multiply as the engine. */
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -245,6 +246,40 @@ static const char *float_step(px *x, const lb_prog_step *s) {
   return quantize(x, s->name, y, to, s->lo, s->hi);
 }
 
+/* v as (N, a, b, c) (0 copies N). */
+static const char *reshape4(px *x, const char *name, const char *v, int64_t a, int64_t b, int64_t c) {
+  int64_t shape[4] = {0, a, b, c};
+  const char *in[2] = {v, lb_ob_ints(x->b, "shape", shape, 4)};
+  return lb_ob_node(x->b, "Reshape", name, in, 2, "view");
+}
+
+/* SLICE / PAD / CONCAT: each input viewed as (N, outer, d, inner), the ONNX operator on axis 2
+ * on the 8-bit codes, the result back to the output tensor's (N, c, h, w). */
+static const char *move_step(px *x, const lb_prog_step *s) {
+  const lb_prog_tensor *to = &x->p->tensors[s->out];
+  const char *in[LB_STEP_MAX_IN];
+  int n = 0;
+  for (; n < LB_STEP_MAX_IN && s->in[n] >= 0; n++)
+    in[n] = reshape4(x, s->name, x->names[s->in[n]], s->mv_outer, s->mv_dim[n], s->mv_inner);
+  const char *y;
+  if (s->kind == LB_PS_SLICE) {
+    int64_t start = s->mv_start, step = s->mv_step, axis = 2;
+    int64_t end = start + (int64_t)(s->mv_count - 1) * step + (step > 0 ? 1 : -1);
+    if (end < 0) end = INT64_MIN; /* a negative step through index 0: clamped to -1 by ONNX */
+    const char *args[5] = {in[0], lb_ob_ints(x->b, "starts", &start, 1), lb_ob_ints(x->b, "ends", &end, 1),
+                           lb_ob_ints(x->b, "axes", &axis, 1), lb_ob_ints(x->b, "steps", &step, 1)};
+    y = lb_ob_node(x->b, "Slice", s->name, args, 5, "slice");
+  } else if (s->kind == LB_PS_PAD) {
+    int64_t pads[8] = {0, 0, s->mv_begin, 0, 0, 0, s->mv_end, 0};
+    const char *args[3] = {in[0], lb_ob_ints(x->b, "pads", pads, 8), lb_ob_scalar_u8(x->b, "fill", otype(to), s->mv_fill)};
+    y = lb_ob_node(x->b, "Pad", s->name, args, 3, "pad");
+  } else {
+    y = lb_ob_node(x->b, "Concat", s->name, in, n, "concat");
+    lb_ob_attr_int(x->b, "axis", 2);
+  }
+  return reshape4(x, s->name, y, to->c, to->h, to->w);
+}
+
 static lb_status export_step(px *x, const lb_prog_step *s, const char **out) {
   const lb_prog_tensor *to = &x->p->tensors[s->out];
   switch (s->kind) {
@@ -278,6 +313,11 @@ static lb_status export_step(px *x, const lb_prog_step *s, const char **out) {
       break;
     case LB_PS_DEQUANTIZE:
       *out = dequantize(x, s->name, s->in[0]);
+      break;
+    case LB_PS_SLICE:
+    case LB_PS_PAD:
+    case LB_PS_CONCAT:
+      *out = move_step(x, s);
       break;
     default:
       return lb_fail(LB_ERR_UNSUPPORTED, "onnx export: step '%s' has kind %d, which has no ONNX mapping", s->name, s->kind);
