@@ -99,11 +99,11 @@ static inline lb_graph *mvn_graph(int codes_out, float pad_value, lb_status *st)
   return g;
 }
 
-/* movenet quantized for a backend at W8A8 and calibrated on d (normalisation norm). */
-static inline lb_graph *mvn_quantized(int codes_out, float pad_value, const char *backend, const lb_dataset *d,
-                                      const lb_augment *norm, lb_status *st) {
-  lb_graph *g = mvn_graph(codes_out, pad_value, st), *qg = NULL;
-  if (!g) return NULL;
+/* A float graph quantized for a backend at W8A8 (STE, min/max observers) and calibrated on d
+ * with normalisation norm; g is consumed. */
+static inline lb_graph *mvn_quantize_w8a8(lb_graph *g, const char *backend, const lb_dataset *d, const lb_augment *norm,
+                                          lb_status *st) {
+  lb_graph *qg = NULL;
   lb_qplan_request req = {.backend = backend, .wbits = 8, .abits = 8, .est = LB_EST_STE,
                           .w_observer = LB_OBS_MINMAX, .a_observer = LB_OBS_MINMAX};
   lb_qplan plan;
@@ -119,6 +119,13 @@ static inline lb_graph *mvn_quantized(int codes_out, float pad_value, const char
     return NULL;
   }
   return qg;
+}
+
+/* movenet quantized for a backend at W8A8 and calibrated on d. */
+static inline lb_graph *mvn_quantized(int codes_out, float pad_value, const char *backend, const lb_dataset *d,
+                                      const lb_augment *norm, lb_status *st) {
+  lb_graph *g = mvn_graph(codes_out, pad_value, st);
+  return g ? mvn_quantize_w8a8(g, backend, d, norm, st) : NULL;
 }
 
 #endif

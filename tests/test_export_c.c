@@ -50,24 +50,9 @@ static lb_graph *odd_graph(int conv_out, lb_status *st) {
 
 /* Quantize and calibrate oddnet as dtl_quantized does the zoo models. */
 static lb_graph *odd_quantized(int conv_out, const char *backend, lb_status *st) {
-  lb_graph *g = odd_graph(conv_out, st), *qg = NULL;
-  if (!g) return NULL;
-  lb_qplan_request req = {.backend = backend, .wbits = 8, .abits = 8, .est = LB_EST_STE,
-                          .w_observer = LB_OBS_MINMAX, .a_observer = LB_OBS_MINMAX};
-  lb_qplan plan;
-  *st = lb_qplan_make(g, &req, &plan);
-  if (!*st) {
-    *st = lb_quant_apply(g, &plan, &qg);
-    lb_qplan_free(&plan);
-  }
-  lb_graph_free(g);
+  lb_graph *g = odd_graph(conv_out, st);
   lb_augment norm = {{0.2f}, {0.3f}, 0, 0};
-  if (!*st) *st = lb_quant_calibrate(qg, &data, &norm, data.n, 16);
-  if (*st) {
-    lb_graph_free(qg);
-    return NULL;
-  }
-  return qg;
+  return g ? mvn_quantize_w8a8(g, backend, &data, &norm, st) : NULL;
 }
 
 static void note_coverage(const lb_program *p) {
