@@ -5,6 +5,7 @@
  * depend on the thread count. */
 #include <emmintrin.h>
 #include <xmmintrin.h>
+#include <math.h>
 #include <omp.h>
 #include <string.h>
 
@@ -65,7 +66,7 @@ void ik_wlayout_build(const ik_plan *pl, const lb_iconv *c, int G, void *dst) {
 typedef struct ik_scr {
   void *wl;                 /* weight layout (NULL when prepacked) */
   int32_t *c0, *c1;         /* zero-point terms (VNNI) */
-  int64_t *rq;              /* 6 arrays of Kv*lanes: bias, biasm, mul, shift, mask, half */
+  int64_t *rq;              /* 8 arrays of Kv*lanes: bias, biasm, mul, shift, mask, half, md, bd */
   unsigned char *slot0;     /* first per-thread slot */
   size_t slot_bytes;
 } ik_scr;
@@ -88,7 +89,7 @@ static ik_scr scr_map(const lb_iconv *c, const ik_plan *pl, void *scratch) {
   m.c1 = (int32_t *)p;
   p += ik_round(kl * 4);
   m.rq = (int64_t *)p;
-  p += ik_round(6 * kl * 8);
+  p += ik_round(8 * kl * 8);
   m.slot0 = p;
   m.slot_bytes = slot_bytes(pl);
   return m;
@@ -97,7 +98,7 @@ static ik_scr scr_map(const lb_iconv *c, const ik_plan *pl, void *scratch) {
 size_t ik_nhwc_scratch(const lb_iconv *c, const ik_plan *pl, int n) {
   (void)n;
   size_t kl = (size_t)pl->Kv * pl->lanes;
-  size_t b = IK_ALIGN + (c->opt.buf ? 0 : ik_round(ik_wlayout_bytes(pl))) + 2 * ik_round(kl * 4) + ik_round(6 * kl * 8);
+  size_t b = IK_ALIGN + (c->opt.buf ? 0 : ik_round(ik_wlayout_bytes(pl))) + 2 * ik_round(kl * 4) + ik_round(8 * kl * 8);
   return b + (size_t)(c->opt.slots > 0 ? c->opt.slots : 1) * slot_bytes(pl);
 }
 
@@ -276,6 +277,22 @@ void ik_nhwc_run(const lb_iconv *c, const ik_plan *pl, ik_tile_fn tile, int G, i
     e.requant = 1;
     e.bias = bias, e.biasm = biasm, e.mul = mul, e.shift = shift, e.mask = mask, e.half = half;
     e.zp = rq->zp, e.lo = rq->lo, e.hi = rq->hi, e.y_signed = rq->y_signed;
+    /* Doubles give the same bits when every result that escapes the clamp is computed exactly:
+     * such a v = (acc + bias) * M / 2^s has |v| <= B = max(|lo - zp|, |hi - zp|) + 1, so
+     * |(acc + bias) * M| <= B * 2^s, an integer below 2^53 when B <= 2^10 and s <= 43; then
+     * (acc + bias) * m is exact (m = M * 2^-s is exact too), and clamping to the integer
+     * bounds before the round-to-nearest-even conversion changes nothing. Results outside
+     * the band are off by a relative 2^-53 at most and clamp the same way. */
+    double *md = (double *)(m.rq + 6 * kl), *bd = (double *)(m.rq + 7 * kl);
+    int64_t bl = (int64_t)rq->lo - rq->zp, bh = (int64_t)rq->hi - rq->zp;
+    int64_t band = (bl < 0 ? -bl : bl) > (bh < 0 ? -bh : bh) ? (bl < 0 ? -bl : bl) : (bh < 0 ? -bh : bh);
+    e.dbl = band + 1 <= 1024;
+    for (int k = 0; k < kl; k++) {
+      md[k] = ldexp((double)mul[k], -(int)shift[k]);
+      bd[k] = (double)bias[k];
+      if (shift[k] > 43) e.dbl = 0;
+    }
+    e.md = md, e.bd = bd, e.dlo = (double)bl, e.dhi = (double)bh;
   }
   const int64_t outs = (int64_t)pl->K * pl->P;
   const unsigned char *xend = (const unsigned char *)x + (int64_t)n * pl->C * pl->H * pl->W; /* n images of codes */

@@ -32,6 +32,11 @@ typedef struct ik_epi {
   const int64_t *bias, *biasm, *mul, *shift, *mask, *half;
   int32_t zp, lo, hi;
   int y_signed;
+  /* the same requant in doubles, exact where dbl is set (see ik_nhwc.c): per channel
+   * m = M * 2^-s and bias, and the clamp bounds lo - zp, hi - zp */
+  int dbl;
+  const double *md, *bd;
+  double dlo, dhi;
 } ik_epi;
 
 /* Tile: pixels (oh, ow0 .. ow0+np-1) of one image, k vectors [kv0, kv0+nkv). wl: the weight
