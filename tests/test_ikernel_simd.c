@@ -69,7 +69,7 @@ static int conv_case(lb_ik_isa isa, lb_rng *r, int iter) {
   fill_w(w, nw, bits, wsgn, r);
   fill_zp(zp, d.k, bits, wsgn, r);
   rand_rq(d.k, bias, M, sh, r);
-  if (iter % 2) /* every shift <= 43: the fused epilogue may round in doubles (ik_nhwc.c) */
+  if (iter % 2) /* every shift <= 43: the fused epilogue rounds in doubles (ik_nhwc.c) */
     for (int i = 0; i < d.k; i++)
       if (sh[i] > 43) sh[i] = rnd(r, 30, 43);
   int32_t zx = use_zp ? rand_zx(xsgn, r) : 0;

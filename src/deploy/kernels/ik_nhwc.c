@@ -278,19 +278,19 @@ void ik_nhwc_run(const lb_iconv *c, const ik_plan *pl, ik_tile_fn tile, int G, i
     e.bias = bias, e.biasm = biasm, e.mul = mul, e.shift = shift, e.mask = mask, e.half = half;
     e.zp = rq->zp, e.lo = rq->lo, e.hi = rq->hi, e.y_signed = rq->y_signed;
     /* Doubles give the same bits when every result that escapes the clamp is computed exactly:
-     * such a v = (acc + bias) * M / 2^s has |v| <= B = max(|lo - zp|, |hi - zp|) + 1, so
-     * |(acc + bias) * M| <= B * 2^s, an integer below 2^53 when B <= 2^10 and s <= 43; then
+     * such a v = (acc + bias) * M / 2^s has |v| < B = max(|lo - zp|, |hi - zp|) + 1, so
+     * |(acc + bias) * M| < B * 2^s, an integer below 2^53 when B * 2^s <= 2^53; then
      * (acc + bias) * m is exact (m = M * 2^-s is exact too), and clamping to the integer
      * bounds before the round-to-nearest-even conversion changes nothing. Results outside
      * the band are off by a relative 2^-53 at most and clamp the same way. */
     double *md = (double *)(m.rq + 6 * kl), *bd = (double *)(m.rq + 7 * kl);
     int64_t bl = (int64_t)rq->lo - rq->zp, bh = (int64_t)rq->hi - rq->zp;
     int64_t band = (bl < 0 ? -bl : bl) > (bh < 0 ? -bh : bh) ? (bl < 0 ? -bl : bl) : (bh < 0 ? -bh : bh);
-    e.dbl = band + 1 <= 1024;
+    e.dbl = 1;
     for (int k = 0; k < kl; k++) {
       md[k] = ldexp((double)mul[k], -(int)shift[k]);
       bd[k] = (double)bias[k];
-      if (shift[k] > 43) e.dbl = 0;
+      if (ldexp((double)(band + 1), (int)shift[k]) > 9007199254740992.0) e.dbl = 0; /* 2^53 */
     }
     e.md = md, e.bd = bd, e.dlo = (double)bl, e.dhi = (double)bh;
   }
