@@ -1,4 +1,4 @@
-/* The deploy verbs end to end: lowbit deploy / run / verify on a small quantized model, their
+/* The deploy verbs end to end: lowbit deploy / run / verify / eval (of a program) on a small quantized model, their
  * JSON, exit codes, and clear errors (a backend the model breaks, an academic residual net, a
  * corrupt program, a program from another model). */
 #include <stdio.h>
@@ -45,6 +45,20 @@ int main(void) {
     CHECK_MSG(strstr(lbt_err, "layer1.0.add") && strstr(lbt_err, "profile"), "%s", lbt_err);
     CHECK(lbt_run_cli("run --program %s --data fashion-mnist --limit 64 --accuracy --json --out %s", p, preds) == 0);
     CHECK_MSG(strstr(lbt_out, "\"accuracy\":") && strstr(lbt_out, "\"images\":64"), "%s", lbt_out);
+    /* eval on a program: the engine's accuracy, same as run's; no loss, said so */
+    char run_acc[64] = "", *a = strstr(lbt_out, "\"accuracy\":");
+    if (a) snprintf(run_acc, sizeof run_acc, "%.*s", (int)strcspn(a, ",}"), a);
+    CHECK(lbt_run_cli("eval %s --data fashion-mnist --limit 64 --json", p) == 0);
+    CHECK_MSG(run_acc[0] && strstr(lbt_out, run_acc) && strstr(lbt_out, "\"loss\":null") &&
+                  strstr(lbt_out, "\"images\":64") && strstr(lbt_out, "\"program\":true"),
+              "%s vs run's %s", lbt_out, run_acc);
+    CHECK(lbt_run_cli("eval --model %s --data fashion-mnist --limit 64 --mean 0 --std 1 --json", p) == 0);
+    CHECK_MSG(run_acc[0] && strstr(lbt_out, run_acc), "the program's own normalisation given explicitly: %s", lbt_out);
+    CHECK(lbt_run_cli("eval %s --data fashion-mnist --limit 16", p) == 0);
+    CHECK_MSG(strstr(lbt_out, "accuracy") && strstr(lbt_out, "no loss"), "%s", lbt_out);
+    CHECK(lbt_run_cli("eval %s --data fashion-mnist --limit 16 --std 0", p) == 2);
+    CHECK(lbt_run_cli("eval %s --limit 16", p) == 2);
+    CHECK_MSG(strstr(lbt_err, "--data"), "%s", lbt_err);
     char buf[1024];
     lbt_slurp(preds, buf, sizeof buf);
     int lines = 0;
@@ -65,6 +79,8 @@ int main(void) {
       free(bytes);
       CHECK(lbt_run_cli("run --program %s --data fashion-mnist --limit 8", bad) == 2);
       CHECK_MSG(strstr(lbt_err, "bad.lbp") && strstr(lbt_err, "checksum"), "%s", lbt_err);
+      CHECK(lbt_run_cli("eval %s --data fashion-mnist --limit 8", bad) == 2);
+      CHECK_MSG(strstr(lbt_err, "checksum"), "%s", lbt_err);
     }
     CHECK(lbt_run_cli("run --data fashion-mnist") == 2);
   }

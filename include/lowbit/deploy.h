@@ -132,6 +132,11 @@ size_t lb_engine_arena_bytes(const lb_engine *e);
 const char *lb_engine_isa(const lb_engine *e);
 void lb_engine_free(lb_engine *e);
 
+/* Top-1 correct count of p on every image of d, normalised by norm, through an engine of the
+ * given batch size (data and program must agree on the image size). */
+lb_status lb_program_evaluate(const lb_program *p, const lb_dataset *d, const lb_augment *norm, int batch,
+                              int64_t *correct);
+
 /* ---- deploy-exact simulation -------------------------------------------------------------- */
 typedef struct lb_sim lb_sim;
 /* Evaluates qg node by node in eval mode (independent of any program), for batches up to max_batch. */
