@@ -78,6 +78,36 @@ static inline __m512i xquad(const uint8_t *x, int64_t c, int64_t C, uint32_t fli
   return _mm512_set1_epi32((int32_t)(v ^ flip));
 }
 
+/* NB blocks of 16 outputs over all channel groups, BITS-wide fields widened in registers */
+static inline __attribute__((always_inline)) void vnni_blocks(const lin_geo *g, const uint8_t *wb, const uint8_t *xs,
+                                                              int staged, const uint8_t *x, int64_t C, uint32_t flip,
+                                                              const int BITS, const int NB, __m512i acc[4]) {
+  const int per = 8 / BITS;
+  const int64_t span = 4 * per;
+  const __m512i nib = _mm512_set1_epi8((char)((1 << BITS) - 1));
+  #pragma GCC unroll 4
+  for (int b = 0; b < NB; b++) acc[b] = _mm512_setzero_si512();
+  for (int64_t grp = 0; grp < g->groups; grp++) {
+    __m512i xq[4];
+    #pragma GCC unroll 4
+    for (int f = 0; f < per; f++)
+      xq[f] = staged ? _mm512_set1_epi32(*(const ik_i32u *)(xs + grp * span + 4 * f)) : xquad(x, grp * span + 4 * f, C, flip);
+    #pragma GCC unroll 4
+    for (int b = 0; b < NB; b++) {
+      __m512i v = _mm512_loadu_si512(wb + ((int64_t)b * g->groups + grp) * 64);
+      if (BITS == 8) {
+        acc[b] = _mm512_dpbusd_epi32(acc[b], xq[0], v);
+      } else {
+        #pragma GCC unroll 4
+        for (int f = 0; f < per; f++) {
+          __m512i u = f == 0 ? v : _mm512_srli_epi16(v, (unsigned)(f * BITS));
+          acc[b] = _mm512_dpbusd_epi32(acc[b], xq[f], _mm512_and_si512(u, nib));
+        }
+      }
+    }
+  }
+}
+
 static void vnni_rows(const lb_ilinear *l, const lin_geo *g, const uint8_t *x, int32_t zx, int32_t *out, int blk0,
                       int blk1) {
   const int64_t C = l->c;
@@ -86,7 +116,6 @@ static void vnni_rows(const lb_ilinear *l, const lin_geo *g, const uint8_t *x, i
   const int32_t zxu = zx + (l->x_signed ? 128 : 0);
   uint32_t sxu = 0;
   for (int64_t c = 0; c < C; c++) sxu += (uint32_t)(x[c] ^ (flip & 0xff));
-  const __m512i nib = _mm512_set1_epi8((char)((1 << bits) - 1));
   const int64_t span = 4 * per;
   /* x as u8, zero-padded to whole groups, so each quad is one broadcast load (folded into
    * vpdpbusd); rows too long for the stack copy read their quads one by one */
@@ -98,23 +127,18 @@ static void vnni_rows(const lb_ilinear *l, const lin_geo *g, const uint8_t *x, i
   }
   for (int blk = blk0; blk < blk1; blk += 4) {
     int nb = blk1 - blk < 4 ? blk1 - blk : 4;
-    __m512i acc[4] = {_mm512_setzero_si512(), _mm512_setzero_si512(), _mm512_setzero_si512(), _mm512_setzero_si512()};
     const uint8_t *wb = (const uint8_t *)l->opt.buf + (int64_t)blk * g->groups * 64;
-    for (int64_t grp = 0; grp < g->groups; grp++) {
-      __m512i xq[8];
-      for (int f = 0; f < per; f++)
-        xq[f] = staged ? _mm512_set1_epi32(*(const ik_i32u *)(xs + grp * span + 4 * f)) : xquad(x, grp * span + 4 * f, C, flip);
-      for (int b = 0; b < nb; b++) {
-        __m512i v = _mm512_loadu_si512(wb + ((int64_t)b * g->groups + grp) * 64);
-        if (bits == 8) {
-          acc[b] = _mm512_dpbusd_epi32(acc[b], xq[0], v);
-        } else {
-          for (int f = 0; f < per; f++) {
-            __m512i u = _mm512_and_si512(_mm512_srli_epi16(v, (unsigned)(f * bits)), nib);
-            acc[b] = _mm512_dpbusd_epi32(acc[b], xq[f], u);
-          }
-        }
-      }
+    __m512i acc[4];
+    switch (bits * 8 + nb) { /* constant widths and block counts keep the accumulators in registers */
+#define IK_LIN_CASE(BITS, NB) \
+  case (BITS) * 8 + (NB): vnni_blocks(g, wb, xs, staged, x, C, flip, BITS, NB, acc); break;
+#define IK_LIN_CASES(BITS) IK_LIN_CASE(BITS, 1) IK_LIN_CASE(BITS, 2) IK_LIN_CASE(BITS, 3) IK_LIN_CASE(BITS, 4)
+      IK_LIN_CASES(8)
+      IK_LIN_CASES(4)
+      IK_LIN_CASES(2)
+#undef IK_LIN_CASES
+#undef IK_LIN_CASE
+    default: return;
     }
     for (int b = 0; b < nb; b++) {
       int k0 = (blk + b) * 16, nk = l->k - k0 < 16 ? l->k - k0 : 16;

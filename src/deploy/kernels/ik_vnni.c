@@ -53,8 +53,8 @@ static inline __attribute__((always_inline)) __m128i requant16_dbl(const ik_epi 
 static inline __attribute__((always_inline)) void tile_nk(const ik_plan *pl, const int8_t *w, const uint8_t *img,
                                                           int oh, int ow0, const int NP, const int NKV, int kv0,
                                                           const ik_epi *e, int32_t *acc, void *y) {
-  __m512i a[8][4];
-  #pragma GCC unroll 8
+  __m512i a[16][4];
+  #pragma GCC unroll 16
   for (int j = 0; j < NP; j++)
     #pragma GCC unroll 8
     for (int g = 0; g < NKV; g++) a[j][g] = _mm512_setzero_si512();
@@ -69,7 +69,7 @@ static inline __attribute__((always_inline)) void tile_nk(const ik_plan *pl, con
         __m512i wv[4];
         #pragma GCC unroll 8
         for (int g = 0; g < NKV; g++) wv[g] = _mm512_loadu_si512(wp + g * 64);
-        #pragma GCC unroll 8
+        #pragma GCC unroll 16
         for (int j = 0; j < NP; j++) {
           __m512i b = bcast4(xp + j * pstep + 4 * c4);
           #pragma GCC unroll 8
@@ -82,32 +82,41 @@ static inline __attribute__((always_inline)) void tile_nk(const ik_plan *pl, con
   for (int g = 0; g < NKV; g++) {
     const int kb = (kv0 + g) * 16;
     if (!e->requant) {
-      #pragma GCC unroll 8
+      #pragma GCC unroll 16
       for (int j = 0; j < NP; j++) store_acc(pl, correct(e, a[j][g], kb, p0 + j), kb, p0 + j, acc);
       continue;
     }
-    __m128i rows[8];
-    #pragma GCC unroll 8
-    for (int j = 0; j < 8; j++)
-      rows[j] = j >= NP ? rows[0]
-                : e->dbl ? requant16_dbl(e, correct(e, a[j][g], kb, p0 + j), kb)
-                         : requant16(e, correct(e, a[j][g], kb, p0 + j), kb);
-    ik_store_k16xnp((uint8_t *)y + (int64_t)kb * pl->P + p0, pl->P, pl->K - kb < 16 ? pl->K - kb : 16, NP, rows);
+    #pragma GCC unroll 2
+    for (int h = 0; h < NP; h += 8) { /* 8 pixels per byte transpose */
+      __m128i rows[8];
+      #pragma GCC unroll 8
+      for (int j = 0; j < 8; j++)
+        rows[j] = h + j >= NP ? rows[0]
+                  : e->dbl ? requant16_dbl(e, correct(e, a[h + j][g], kb, p0 + h + j), kb)
+                           : requant16(e, correct(e, a[h + j][g], kb, p0 + h + j), kb);
+      ik_store_k16xnp((uint8_t *)y + (int64_t)kb * pl->P + p0 + h, pl->P, pl->K - kb < 16 ? pl->K - kb : 16,
+                      NP - h < 8 ? NP - h : 8, rows);
+    }
   }
 }
 
 #define IK_CASE(NKV, NP) \
-  case (NKV) * 16 + (NP): tile_nk(pl, wl, img, oh, ow, NP, NKV, kv0, e, acc, y); break;
+  case (NKV) * 32 + (NP): tile_nk(pl, wl, img, oh, ow, NP, NKV, kv0, e, acc, y); break;
 #define IK_CASES(NKV) \
   IK_CASE(NKV, 1) IK_CASE(NKV, 2) IK_CASE(NKV, 3) IK_CASE(NKV, 4) IK_CASE(NKV, 5) IK_CASE(NKV, 6) IK_CASE(NKV, 7) IK_CASE(NKV, 8)
+#define IK_CASES16(NKV) \
+  IK_CASES(NKV) IK_CASE(NKV, 9) IK_CASE(NKV, 10) IK_CASE(NKV, 11) IK_CASE(NKV, 12) IK_CASE(NKV, 13) IK_CASE(NKV, 14) \
+  IK_CASE(NKV, 15) IK_CASE(NKV, 16)
 
 void ik_tile_vnni(const ik_plan *pl, const void *wl, const void *img, int oh, int ow0, int np, int kv0, int nkv,
                   const ik_epi *e, int32_t *acc, void *y) {
-  const int npmax = nkv <= 3 ? 8 : 6; /* acc + weight + broadcast registers stay within 32 */
+  /* acc + weight + broadcast registers stay within 32; one k vector takes 16 pixels so that
+   * enough independent vpdpbusd chains cover the instruction's latency */
+  const int npmax = nkv == 1 ? 16 : nkv <= 3 ? 8 : 6;
   for (int ow = ow0; ow < ow0 + np;) {
     int cnt = ow0 + np - ow < npmax ? ow0 + np - ow : npmax;
-    switch (nkv * 16 + cnt) {
-      IK_CASES(1)
+    switch (nkv * 32 + cnt) {
+      IK_CASES16(1)
       IK_CASES(2)
       IK_CASES(3)
       IK_CASES(4)
