@@ -104,7 +104,7 @@ static int same_grid(const lb_prog_tensor *a, const lb_prog_tensor *b) {
 static lb_status check_move(const lb_program *p, const lb_prog_step *s, int n_in) {
   const lb_prog_tensor *out = &p->tensors[s->out];
   const int64_t big = (int64_t)1 << 30;
-  if (s->mv_outer < 1 || s->mv_inner < 1 || s->mv_outer > big || s->mv_inner > big)
+  if (s->mv_outer < 1 || s->mv_inner < 1 || s->mv_outer > big || s->mv_inner > big || s->mv_outer * s->mv_inner > big)
     return BAD("program: step '%s': bad data-movement view", s->name);
   int64_t sum = 0;
   for (int j = 0; j < LB_STEP_MAX_IN; j++) {
@@ -121,9 +121,9 @@ static lb_status check_move(const lb_program *p, const lb_prog_step *s, int n_in
   }
   int64_t dout = sum;
   if (s->kind == LB_PS_SLICE) {
-    int64_t last = (int64_t)s->mv_start + (int64_t)(s->mv_count - 1) * s->mv_step;
-    if (s->mv_step == 0 || s->mv_count < 1 || s->mv_start < 0 || s->mv_start >= s->mv_dim[0] || last < 0 ||
-        last >= s->mv_dim[0])
+    int ok = s->mv_step != 0 && s->mv_count >= 1 && s->mv_start >= 0 && s->mv_start < s->mv_dim[0];
+    int64_t last = ok ? (int64_t)s->mv_start + ((int64_t)s->mv_count - 1) * s->mv_step : -1;
+    if (!ok || last < 0 || last >= s->mv_dim[0])
       return BAD("program: step '%s': slice start %d, step %d, count %d outside %d", s->name, s->mv_start, s->mv_step,
                  s->mv_count, s->mv_dim[0]);
     dout = s->mv_count;
