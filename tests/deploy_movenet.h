@@ -2,8 +2,9 @@
  * integer program has, shared by the deploy and export tests:
  *   - a ResNet-style shortcut: strided slices on h and w and a zero channel pad on the float
  *     output of a relu, quantized at the residual add (a unit walking through slice/pad);
- *   - a concat of two float tensors (a relu and a conv), quantized after an asymmetric spatial
- *     zero pad (the ONNX SAME-conv form): one piece per concat input on the quantizer's grid;
+ *   - a concat of two float tensors (a relu and a conv) and a max pool of a quantized tensor,
+ *     quantized after an asymmetric spatial zero pad (the ONNX SAME-conv form): one piece per
+ *     concat input on the quantizer's grid (a rescale for the quantized one);
  *   - a negative-step slice and a reshape to a vector before the linear layer;
  *   - tail 1 (codes_out): the output is reshape(pad(slice(concat(q, q)))) of a max pool of a
  *     quantized tensor, data movement on one grid (value `pad_value`; off the grid is refused).
@@ -68,14 +69,16 @@ static inline lb_graph *mvn_graph(int codes_out, float pad_value, lb_status *st)
   if (!*st) *st = mvn_conv(g, "c3", &r3, 8, 1, 1, 0);
   if (!*st) *st = mvn_unary(g, "relu", "c3.relu", &r3);
   if (!*st) *st = mvn_conv(g, "c4", &c4, 8, 3, 1, 1);
-  k[0] = r3;
-  k[1] = c4;
+  int mp = r2, mp3[8] = {3, 3, 1, 1, 1, 1, 0, 0}, k3[3];
+  if (!*st) *st = lb_graph_add(g, "maxpool", "mp", &mp, 1, mp3, 8, NULL, 0, &mp);
+  k3[0] = r3;
+  k3[1] = c4;
+  k3[2] = mp; /* a max pool of a quantized tensor (the plan quantizes pool inputs) */
   int axis0[1] = {0};
-  if (!*st) *st = lb_graph_add(g, "concat", "cat", k, 2, axis0, 1, NULL, 0, &x);
+  if (!*st) *st = lb_graph_add(g, "concat", "cat", k3, 3, axis0, 1, NULL, 0, &x);
   if (!*st) *st = mvn_pad(g, "same.pad", &x, same_pad, 0.0f);
   if (!*st) *st = mvn_conv(g, "c5", &x, 16, 3, 2, 0);
   if (!*st) *st = mvn_unary(g, "relu", "c5.relu", &x);
-  (void)r2;
   if (!codes_out) {
     int rs[2] = {1, 16 * 7 * 7}, lin[2] = {10, 1};
     if (!*st) *st = mvn_slice(g, "flip_w", &x, 2, 6, -1, 7);

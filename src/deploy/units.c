@@ -269,10 +269,11 @@ static void apply_clamp(const lb_graph *g, int c, lb_unit *u) {
 }
 
 /* The unit that puts the value at `start` on fakequant f's grid y: walk back through the chain
- * to a core, then the chain forward (batchnorm, max pools, slices, pads, clamps). A concat of
- * float tensors as core joins one piece per input (each a unit of its own on y, named as an
- * intermediate and not a graph tensor; ext: the clamps after the concat, which every piece
- * applies). *out: the unit's index. */
+ * to a core, then the chain forward (batchnorm, max pools, slices, pads, clamps). A concat as
+ * core joins one piece per input, each a unit of its own on y (its core's requantization, or a
+ * rescale of a quantized input: nothing is rounded twice, and the inputs' grids may differ),
+ * named as an intermediate and not a graph tensor; ext: the clamps after the concat, which every
+ * piece applies. *out: the unit's index. */
 static lb_status chain_unit(builder *b, int f, int start, const lb_qgrid *y, const int *ext, int n_ext, int *out) {
   const lb_graph *g = b->g;
   lb_unit u;
@@ -305,12 +306,13 @@ static lb_status chain_unit(builder *b, int f, int start, const lb_qgrid *y, con
   else if (op_is(g, node, "add")) u.kind = LB_U_ADD;
   else if (op_is(g, node, "gap")) u.kind = LB_U_GAP;
   else if (op_is(g, node, "avgpool")) u.kind = LB_U_AVGPOOL;
-  else if (op_is(g, node, "concat") && is_quantized_value(b, node)) { /* quantized tensors joined, then y */
-    u.kind = LB_U_RESCALE;
-    if ((st = resolve_operand(b, node, f, &u.operand[0]))) return st;
-  } else if (op_is(g, node, "concat") && !u.piece) { /* float tensors joined: one piece each on y */
+  else if (op_is(g, node, "concat") && !u.piece) { /* one piece per input on y (a rescale for a
+                                                         quantized input), then CONCAT: any grids */
     u.kind = LB_U_MOVE;
     join = 1;
+  } else if (op_is(g, node, "concat") && is_quantized_value(b, node)) { /* in a piece: one grid, then y */
+    u.kind = LB_U_RESCALE;
+    if ((st = resolve_operand(b, node, f, &u.operand[0]))) return st;
   } else if (op_is(g, node, "concat")) {
     return lb_fail(LB_ERR_UNSUPPORTED, "concat '%s' inside a concat of float tensors before fakequant '%s' is not lowered",
                    g->nodes[node].name, g->nodes[f].name);
