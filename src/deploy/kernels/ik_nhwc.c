@@ -104,7 +104,7 @@ size_t ik_nhwc_scratch(const lb_iconv *c, const ik_plan *pl, int n) {
 
 /* 16 channels x 16 pixels of bytes (rows r[c] = channel c's pixels) into 16 pixels x 16
  * channels, 4 stages of unpacks; each output is one pixel's 16 channels. */
-static void transpose16(const __m128i r[16], __m128i out[16]) {
+static inline __attribute__((always_inline)) void transpose16(const __m128i r[16], __m128i out[16]) {
   __m128i s1[8][2], s2[4][4], s3[2][8];
   for (int c = 0; c < 8; c++) {
     s1[c][0] = _mm_unpacklo_epi8(r[2 * c], r[2 * c + 1]); /* pixels 0..7, 2 channels each */
