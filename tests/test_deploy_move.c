@@ -2,7 +2,7 @@
  * references, and movenet (tests/deploy_movenet.h: a ResNet shortcut, a concat of float tensors,
  * an asymmetric pad, a negative-step slice, reshapes, a data-movement output) lowered, verified
  * at 0 LSB against the deploy-exact simulation, saved and loaded; refusals of a pad value off
- * the grid and of corrupted data-movement steps. */
+ * the grid and of corrupted data-movement steps, and random step bytes behind a valid checksum. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -155,6 +155,51 @@ static void corrupt_case(const lb_program *p) {
   }
 }
 
+/* Random bytes of the "steps" section changed behind a valid checksum: the loader refuses, or
+ * the program runs without touching memory it does not own (the sanitizer build watches). */
+static void fuzz_steps_case(const lb_program *p) {
+  uint8_t *bytes = NULL, *m;
+  size_t len = 0, at = 16, start = 0, end = 0;
+  if (lb_program_to_bytes(p, &bytes, &len)) return;
+  while (at + 24 <= len && !end) { /* sections: tag[16], u64 length, body */
+    uint64_t n;
+    memcpy(&n, bytes + at + 16, 8);
+    if (!strcmp((const char *)bytes + at, "steps")) start = at + 24, end = start + (size_t)n;
+    at += 24 + (size_t)n;
+  }
+  CHECK(end > start && end <= len);
+  m = malloc(len);
+  lb_rng r;
+  lb_rng_seed(&r, 5);
+  int refused = 0, ran = 0;
+  float *x = lbt_falloc(2 * 784), *y = lbt_falloc(20);
+  for (int i = 0; i < 2 * 784; i++) x[i] = (float)(i % 17) - 8.0f;
+  for (int t = 0; m && end > start && t < 600; t++) {
+    memcpy(m, bytes, len);
+    for (int k = 0; k < 1 + t % 3; k++) m[start + lb_rng_below(&r, (uint32_t)(end - start))] = (uint8_t)lb_rng_u64(&r);
+    uint32_t c = lb_crc32(0, m, len - 4);
+    memcpy(m + len - 4, &c, 4);
+    lb_program *q = NULL;
+    if (lb_program_from_bytes(m, len, &q)) {
+      refused++;
+      continue;
+    }
+    lb_engine *e = NULL;
+    if (!lb_engine_create(q, 2, 0, &e)) {
+      CHECK_OK(lb_engine_run(e, 2, x, y));
+      ran++;
+    }
+    lb_engine_free(e);
+    lb_program_free(q);
+  }
+  printf("steps corrupted behind a valid checksum: %d refused, %d ran\n", refused, ran);
+  CHECK(refused > 0);
+  free(m);
+  free(x);
+  free(y);
+  free(bytes);
+}
+
 static void refusal_case(void) {
   lb_status st;
   lb_graph *qg = mvn_quantized(1, 0.3f, "tensorrt", &data, &norm, &st);
@@ -175,6 +220,7 @@ int main(void) {
   lb_program_free(movenet_case(0, "fbgemm"));
   lb_program *q = movenet_case(1, "tensorrt");
   if (q) corrupt_case(q);
+  if (q) fuzz_steps_case(q);
   refusal_case();
   lb_program_free(p);
   lb_program_free(q);

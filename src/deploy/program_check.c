@@ -139,6 +139,21 @@ static lb_status check_move(const lb_program *p, const lb_prog_step *s, int n_in
   return LB_OK;
 }
 
+/* Pool offsets a step's kind does not read must be absent (-1): the engine forms pointers from
+ * every offset it is given. */
+static lb_status check_unused(const lb_prog_step *s) {
+  int k = s->kind, ok;
+  int weighted = k == LB_PS_CONV || k == LB_PS_LINEAR || k == LB_PS_CONV_OUT || k == LB_PS_LINEAR_OUT;
+  if (!weighted)
+    ok = s->w_off == -1 && s->w_len == 0 && s->wzp_off == -1 && s->bias_off == -1 && s->neg_off == -1 &&
+         s->scale_off == -1 && (k == LB_PS_AVGPOOL || (s->mult_off == -1 && s->shift_off == -1));
+  else if (k == LB_PS_CONV_OUT || k == LB_PS_LINEAR_OUT)
+    ok = s->mult_off == -1 && s->shift_off == -1 && s->neg_off == -1;
+  else
+    ok = s->scale_off == -1;
+  return ok ? LB_OK : BAD("program: step '%s': pool offsets set that its kind does not read", s->name);
+}
+
 static lb_status check_step(const lb_program *p, int i, const char *made) {
   const lb_prog_step *s = &p->steps[i];
   if (!memchr(s->name, 0, sizeof s->name)) return BAD("program: step %d: name not terminated", i);
@@ -161,6 +176,8 @@ static lb_status check_step(const lb_program *p, int i, const char *made) {
     return BAD("program: step '%s': output tensor of the wrong kind", s->name);
   if (!out_float && (s->lo < out->qmin || s->hi > out->qmax || s->lo > s->hi))
     return BAD("program: step '%s': clamp [%d, %d] outside the grid", s->name, s->lo, s->hi);
+  lb_status su = check_unused(s);
+  if (su) return su;
   int ok_shift = s->add_shift >= 0 && s->add_shift <= 62 && s->add_m1 >= 0 && s->add_m2 >= 0;
   switch (s->kind) {
     case LB_PS_QUANTIZE:
