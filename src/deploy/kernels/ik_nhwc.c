@@ -33,32 +33,33 @@ size_t ik_wlayout_bytes(const ik_plan *pl) {
   return (size_t)pl->Kv * (size_t)pl->lanes * (size_t)pl->R * (size_t)pl->S * (size_t)pl->Cp * (size_t)pl->esize;
 }
 
-/* The value a layout stores for weight (k, c, r, s): see ik_nhwc.h. */
-static int layout_value(const lb_iconv *c, int k, int ch, int r, int s, int esize) {
-  const uint8_t *row = c->w.data + (int64_t)k * c->w.row_bytes;
-  int v = ik_wget(row, ((int64_t)ch * c->d.r + r) * c->d.s + s, c->w.bits, c->w.sgn);
-  if (esize == 2) return v - c->w.zp[k];
-  return (c->wbits == 8 && !c->w_signed) ? v - 128 : v;
-}
-
+/* Builds the layout row by row, reading each packed row in order (the narrow-weight layouts
+ * are rebuilt at every run, so this is kept cheap): value t = (ch * R + r) * S + s of row k
+ * goes to its place in the group of k vectors holding k. Stored values: see ik_nhwc.h. */
 void ik_wlayout_build(const ik_plan *pl, const lb_iconv *c, int G, void *dst) {
   memset(dst, 0, ik_wlayout_bytes(pl));
-  const int L = pl->lanes, cs = pl->cstep, cgs = pl->Cp / cs;
-  for (int kv0 = 0; kv0 < pl->Kv; kv0 += G) {
-    int nkv = pl->Kv - kv0 < G ? pl->Kv - kv0 : G;
-    int64_t base = (int64_t)kv0 * L * pl->R * pl->S * pl->Cp; /* earlier groups are full */
-    for (int r = 0; r < pl->R; r++)
-      for (int s = 0; s < pl->S; s++)
-        for (int cg = 0; cg < cgs; cg++)
-          for (int kk = 0; kk < nkv * L; kk++)
-            for (int ci = 0; ci < cs; ci++) {
-              int k = kv0 * L + kk, ch = cg * cs + ci;
-              if (k >= pl->K || ch >= pl->C) continue;
-              int64_t at = base + ((((int64_t)r * pl->S + s) * cgs + cg) * nkv * L + kk) * cs + ci;
-              int v = layout_value(c, k, ch, r, s, pl->esize);
-              if (pl->esize == 1) ((int8_t *)dst)[at] = (int8_t)v;
-              else ((int16_t *)dst)[at] = (int16_t)v;
-            }
+  const int L = pl->lanes, cs = pl->cstep, cgs = pl->Cp / cs, bits = c->w.bits, sgn = c->w.sgn;
+  const int off8 = (c->wbits == 8 && !c->w_signed) ? 128 : 0;
+  for (int k = 0; k < pl->K; k++) {
+    const uint8_t *row = c->w.data + (int64_t)k * c->w.row_bytes;
+    const int kv0 = k / L / G * G, nkv = pl->Kv - kv0 < G ? pl->Kv - kv0 : G, kk = k - kv0 * L;
+    const int64_t base = (int64_t)kv0 * L * pl->R * pl->S * pl->Cp; /* earlier groups are full */
+    const int zk = pl->esize == 2 ? c->w.zp[k] : off8;
+    int64_t t = 0;
+    for (int ch = 0; ch < pl->C; ch++)
+      for (int r = 0; r < pl->R; r++)
+        for (int q = 0; q < pl->S; q++, t++) {
+          int v;
+          if (bits == 8) {
+            v = sgn ? (int)(int8_t)row[t] : (int)row[t];
+          } else { /* 4 or 2 bits, low fields first */
+            unsigned u = (row[(t * bits) >> 3] >> ((t * bits) & 7)) & ((1u << bits) - 1u);
+            v = (sgn && (u >> (bits - 1))) ? (int)u - (1 << bits) : (int)u;
+          }
+          int64_t at = base + ((((int64_t)r * pl->S + q) * cgs + ch / cs) * nkv * L + kk) * cs + ch % cs;
+          if (pl->esize == 1) ((int8_t *)dst)[at] = (int8_t)(v - zk);
+          else ((int16_t *)dst)[at] = (int16_t)(v - zk);
+        }
   }
 }
 
