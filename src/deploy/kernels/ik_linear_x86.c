@@ -163,38 +163,61 @@ static inline int16_t xm16(const uint8_t *x, int64_t c, int64_t C, int sgn, int3
   return (int16_t)((sgn ? (int32_t)(int8_t)x[c] : (int32_t)x[c]) - zx);
 }
 
+/* NB blocks of 8 outputs over all channel groups, BITS-wide fields (constants, as in VNNI) */
+static inline __attribute__((always_inline)) void avx2_blocks(const lin_geo *g, const uint8_t *wb, const uint8_t *x,
+                                                              int64_t C, int sgn, int32_t zx, int wsigned8,
+                                                              const int BITS, const int NB, __m256i acc[4]) {
+  const int per = 8 / BITS;
+  const int64_t span = 2 * per;
+  const __m256i nib = _mm256_set1_epi16((short)((1 << BITS) - 1));
+  #pragma GCC unroll 4
+  for (int b = 0; b < NB; b++) acc[b] = _mm256_setzero_si256();
+  for (int64_t grp = 0; grp < g->groups; grp++) {
+    __m256i xp[4];
+    #pragma GCC unroll 4
+    for (int f = 0; f < per; f++) {
+      int64_t c = grp * span + 2 * f;
+      uint32_t pair = (uint16_t)xm16(x, c, C, sgn, zx) | ((uint32_t)(uint16_t)xm16(x, c + 1, C, sgn, zx) << 16);
+      xp[f] = _mm256_set1_epi32((int32_t)pair);
+    }
+    #pragma GCC unroll 4
+    for (int b = 0; b < NB; b++) {
+      __m128i raw = _mm_loadu_si128((const __m128i *)(wb + ((int64_t)b * g->groups + grp) * 16));
+      __m256i v = wsigned8 ? _mm256_cvtepi8_epi16(raw) : _mm256_cvtepu8_epi16(raw);
+      if (BITS == 8) {
+        acc[b] = _mm256_add_epi32(acc[b], _mm256_madd_epi16(xp[0], v));
+      } else {
+        #pragma GCC unroll 4
+        for (int f = 0; f < per; f++) {
+          __m256i u = _mm256_and_si256(_mm256_srli_epi16(v, f * BITS), nib);
+          acc[b] = _mm256_add_epi32(acc[b], _mm256_madd_epi16(xp[f], u));
+        }
+      }
+    }
+  }
+}
+
 static void avx2_rows(const lb_ilinear *l, const lin_geo *g, const uint8_t *x, int32_t zx, int32_t *out, int blk0,
                       int blk1) {
   const int64_t C = l->c;
-  const int bits = l->wbits, per = g->per, sgn = l->x_signed;
+  const int bits = l->wbits, sgn = l->x_signed;
   uint32_t sx = 0;
   for (int64_t c = 0; c < C; c++) sx += (uint32_t)xm16(x, c, C, sgn, zx);
-  const __m256i nib = _mm256_set1_epi16((short)((1 << bits) - 1));
   const int wsigned8 = bits == 8 && l->w_signed;
-  const int64_t span = 2 * per;
   for (int blk = blk0; blk < blk1; blk += 4) {
     int nb = blk1 - blk < 4 ? blk1 - blk : 4;
-    __m256i acc[4] = {_mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256()};
     const uint8_t *wb = (const uint8_t *)l->opt.buf + (int64_t)blk * g->groups * 16;
-    for (int64_t grp = 0; grp < g->groups; grp++) {
-      __m256i xp[4];
-      for (int f = 0; f < per; f++) {
-        int64_t c = grp * span + 2 * f;
-        uint32_t pair = (uint16_t)xm16(x, c, C, sgn, zx) | ((uint32_t)(uint16_t)xm16(x, c + 1, C, sgn, zx) << 16);
-        xp[f] = _mm256_set1_epi32((int32_t)pair);
-      }
-      for (int b = 0; b < nb; b++) {
-        __m128i raw = _mm_loadu_si128((const __m128i *)(wb + ((int64_t)b * g->groups + grp) * 16));
-        __m256i v = wsigned8 ? _mm256_cvtepi8_epi16(raw) : _mm256_cvtepu8_epi16(raw);
-        if (bits == 8) {
-          acc[b] = _mm256_add_epi32(acc[b], _mm256_madd_epi16(xp[0], v));
-        } else {
-          for (int f = 0; f < per; f++) {
-            __m256i u = _mm256_and_si256(_mm256_srli_epi16(v, f * bits), nib);
-            acc[b] = _mm256_add_epi32(acc[b], _mm256_madd_epi16(xp[f], u));
-          }
-        }
-      }
+    __m256i acc[4];
+    switch (bits * 8 + nb) {
+#define IK_LIN_CASE(BITS, NB) \
+  case (BITS) * 8 + (NB): avx2_blocks(g, wb, x, C, sgn, zx, wsigned8, BITS, NB, acc); break;
+#define IK_LIN_CASES(BITS) IK_LIN_CASE(BITS, 1) IK_LIN_CASE(BITS, 2) IK_LIN_CASE(BITS, 3) IK_LIN_CASE(BITS, 4)
+      IK_LIN_CASES(8)
+      IK_LIN_CASES(4)
+      IK_LIN_CASES(2)
+#undef IK_LIN_CASES
+#undef IK_LIN_CASE
+    default: return;
     }
     for (int b = 0; b < nb; b++) {
       int k0 = (blk + b) * 8, nk = l->k - k0 < 8 ? l->k - k0 : 8;
