@@ -56,6 +56,11 @@ static int conv_case(lb_ik_isa isa, lb_rng *r, int iter) {
   d.stride_h = rnd(r, 1, 3), d.stride_w = rnd(r, 1, 3);
   d.pad_h = rnd(r, 0, 2), d.pad_w = rnd(r, 0, 2);
   d.dil_h = rnd(r, 1, 2), d.dil_w = rnd(r, 1, 2);
+  if (iter % 8 == 5) { /* 1x1 with a stride and no padding: the copy keeps only the sampled pixels */
+    d.r = d.s = 1, d.pad_h = d.pad_w = 0;
+    d.stride_h = rnd(r, 1, 3), d.stride_w = rnd(r, 0, 2) ? 2 : rnd(r, 1, 3);
+    d.w = rnd(r, 20, 70), d.c = d.groups * rnd(r, 14, 40);
+  }
   if (lb_conv2d_init(&d) != LB_OK) return 0; /* window larger than the input: draw again */
   const int bitsv[3] = {8, 4, 2};
   int bits = bitsv[iter % 3], wsgn = rnd(r, 0, 1), xsgn = rnd(r, 0, 1), use_zp = rnd(r, 0, 2) == 0;

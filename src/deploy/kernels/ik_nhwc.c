@@ -26,6 +26,11 @@ void ik_plan_init(ik_plan *pl, const lb_iconv *c, int lanes, int cstep, int esiz
   pl->Kv = (d->k + lanes - 1) / lanes;
   pl->esize = esize;
   pl->taps = (int64_t)d->c * d->r * d->s;
+  pl->csh = d->stride_h, pl->csw = d->stride_w;
+  if (esize == 1 && d->r == 1 && d->s == 1 && d->pad_h == 0 && d->pad_w == 0 && (d->stride_h > 1 || d->stride_w > 1)) {
+    pl->sub = 1; /* copying the unsampled pixels was most of a 1x1 stride-2 layer's time */
+    pl->Hp = d->oh, pl->Wp = d->ow, pl->sh = pl->sw = 1;
+  }
   pl->img_bytes = (size_t)pl->Hp * (size_t)pl->Wp * (size_t)pl->Cp * (size_t)esize;
 }
 
@@ -127,6 +132,43 @@ static inline __attribute__((always_inline)) void transpose16(const __m128i r[16
   }
 }
 
+/* The sampled pixels (oh * csh, ow * csw) of one image as an OH x OW channels-last buffer (no
+ * padding: plan sub). Stride 2 along rows packs the even bytes of 32 with SSE2, then transposes
+ * 16 channels x 16 pixels; other strides and the tails copy bytes. */
+static void sub_copy(const ik_plan *pl, const unsigned char *xb, const unsigned char *xend, int x_signed, uint8_t *o) {
+  const int64_t plane = (int64_t)pl->H * pl->W;
+  const int Cp = pl->Cp;
+  const uint8_t fx = x_signed ? 0x80 : 0;
+  const __m128i flip = _mm_set1_epi8((char)fx), even = _mm_set1_epi16(0xff);
+  for (int oh = 0; oh < pl->OH; oh++) {
+    const unsigned char *src = xb + (int64_t)oh * pl->csh * pl->W;
+    uint8_t *orow = o + (int64_t)oh * pl->OW * Cp;
+    int cb = 0;
+    for (; cb + 16 <= pl->C && pl->csw == 2; cb += 16) {
+      int w = 0;
+      if (oh + 2 < pl->OH) /* the 16 planes are 16 short streams: fetch the rows two samples ahead */
+        for (int c = 0; c < 16; c++)
+          _mm_prefetch((const char *)(src + (cb + c) * plane + (int64_t)2 * pl->csh * pl->W), _MM_HINT_T0);
+      /* 16 pixels at a time, the row's tail too when the 32-byte reads stay inside x */
+      for (; w < pl->OW && src + (cb + 15) * plane + 2 * w + 32 <= xend; w += 16) {
+        __m128i r[16], t[16];
+        for (int c = 0; c < 16; c++) {
+          const unsigned char *p = src + (cb + c) * plane + 2 * w;
+          __m128i lo = _mm_and_si128(_mm_loadu_si128((const __m128i *)p), even);
+          __m128i hi = _mm_and_si128(_mm_loadu_si128((const __m128i *)(p + 16)), even);
+          r[c] = _mm_xor_si128(_mm_packus_epi16(lo, hi), flip);
+        }
+        transpose16(r, t);
+        for (int q = 0; q < 16 && w + q < pl->OW; q++) _mm_storeu_si128((__m128i *)(orow + (int64_t)(w + q) * Cp + cb), t[q]);
+      }
+      for (; w < pl->OW; w++)
+        for (int c = cb; c < cb + 16; c++) orow[(int64_t)w * Cp + c] = src[c * plane + (int64_t)w * 2] ^ fx;
+    }
+    for (int c = cb; c < pl->C; c++)
+      for (int w = 0; w < pl->OW; w++) orow[(int64_t)w * Cp + c] = src[c * plane + (int64_t)w * pl->csw] ^ fx;
+  }
+}
+
 /* The image b as a padded channels-last buffer: u8 codes (int8 moved to uint8 by +128; padding
  * is the zero point, padded channels 0) or int16 x - zx (padding and padded channels 0). */
 static void image_copy(const ik_plan *pl, const void *x, const unsigned char *xend, int x_signed, int b, int32_t zx,
@@ -147,6 +189,10 @@ static void image_copy(const ik_plan *pl, const void *x, const unsigned char *xe
         memcpy(o + done, o, k);
         done += k;
       }
+    }
+    if (pl->sub) {
+      sub_copy(pl, xb, xend, x_signed, o);
+      return;
     }
     for (int hp = 0; hp < pl->Hp && Cp == pl->C; hp++) {
       int inner = hp >= pl->ph && hp < pl->ph + pl->H;

@@ -19,6 +19,9 @@ typedef struct ik_plan {
   int esize;       /* bytes per image element: 1 (u8 codes) or 2 (int16 x - zx) */
   int64_t taps;    /* real taps per output channel: C * R * S */
   size_t img_bytes;
+  /* 1x1 without padding and with a stride (u8 copies only): the copy keeps only the sampled
+   * pixels, an OH x OW image the tiles then read with stride 1; csh/csw are the conv's strides */
+  int sub, csh, csw;
 } ik_plan;
 
 /* The epilogue a tile applies: zero-point corrections (VNNI), then either int32 out or requant. */
