@@ -61,6 +61,8 @@ static int conv_case(lb_ik_isa isa, lb_rng *r, int iter) {
     d.stride_h = rnd(r, 1, 3), d.stride_w = rnd(r, 0, 2) ? 2 : rnd(r, 1, 3);
     d.w = rnd(r, 20, 70), d.c = d.groups * rnd(r, 14, 40);
   }
+  if (iter % 8 == 3) /* one input channel, 2..4 taps a row: the taps are folded into channels */
+    d.groups = 1, d.c = 1, d.s = rnd(r, 2, 4), d.dil_w = 1;
   if (lb_conv2d_init(&d) != LB_OK) return 0; /* window larger than the input: draw again */
   const int bitsv[3] = {8, 4, 2};
   int bits = bitsv[iter % 3], wsgn = rnd(r, 0, 1), xsgn = rnd(r, 0, 1), use_zp = rnd(r, 0, 2) == 0;

@@ -11,6 +11,8 @@
 
 #include "deploy/kernels/ik_nhwc.h"
 
+#define IK_FOLD_ROW 4096 /* widest padded row a folded copy takes (a stack buffer) */
+
 void ik_plan_init(ik_plan *pl, const lb_iconv *c, int lanes, int cstep, int esize) {
   const lb_conv2d_desc *d = &c->d;
   memset(pl, 0, sizeof *pl);
@@ -31,6 +33,10 @@ void ik_plan_init(ik_plan *pl, const lb_iconv *c, int lanes, int cstep, int esiz
     pl->sub = 1; /* copying the unsampled pixels was most of a 1x1 stride-2 layer's time */
     pl->Hp = d->oh, pl->Wp = d->ow, pl->sh = pl->sw = 1;
   }
+  if (esize == 1 && d->c == 1 && d->s >= 2 && d->s <= 4 && d->dil_w == 1 && d->w + 2 * d->pad_w <= IK_FOLD_ROW) {
+    pl->fold = 1, pl->fW = d->w, pl->fpw = d->pad_w, pl->fsw = d->stride_w, pl->fS = d->s;
+    pl->C = d->s, pl->Cp = 4, pl->S = 1, pl->sw = 1, pl->dw = 1, pl->pw = 0, pl->W = d->ow, pl->Wp = d->ow;
+  }
   pl->img_bytes = (size_t)pl->Hp * (size_t)pl->Wp * (size_t)pl->Cp * (size_t)esize;
 }
 
@@ -44,6 +50,7 @@ size_t ik_wlayout_bytes(const ik_plan *pl) {
 void ik_wlayout_build(const ik_plan *pl, const lb_iconv *c, int G, void *dst) {
   memset(dst, 0, ik_wlayout_bytes(pl));
   const int L = pl->lanes, cs = pl->cstep, cgs = pl->Cp / cs, bits = c->w.bits, sgn = c->w.sgn;
+  const int C0 = pl->fold ? 1 : pl->C, S0 = pl->fold ? pl->fS : pl->S; /* the packed rows' geometry */
   const int off8 = (c->wbits == 8 && !c->w_signed) ? 128 : 0;
   for (int k = 0; k < pl->K; k++) {
     const uint8_t *row = c->w.data + (int64_t)k * c->w.row_bytes;
@@ -51,9 +58,10 @@ void ik_wlayout_build(const ik_plan *pl, const lb_iconv *c, int G, void *dst) {
     const int64_t base = (int64_t)kv0 * L * pl->R * pl->S * pl->Cp; /* earlier groups are full */
     const int zk = pl->esize == 2 ? c->w.zp[k] : off8;
     int64_t t = 0;
-    for (int ch = 0; ch < pl->C; ch++)
+    for (int ch0 = 0; ch0 < C0; ch0++)
       for (int r = 0; r < pl->R; r++)
-        for (int q = 0; q < pl->S; q++, t++) {
+        for (int q0 = 0; q0 < S0; q0++, t++) {
+          const int ch = pl->fold ? q0 : ch0, q = pl->fold ? 0 : q0; /* folded: tap q0 is channel q0 */
           int v;
           if (bits == 8) {
             v = sgn ? (int)(int8_t)row[t] : (int)row[t];
@@ -169,12 +177,40 @@ static void sub_copy(const ik_plan *pl, const unsigned char *xb, const unsigned 
   }
 }
 
+/* Image b of a one-channel input as fold pixels (plan fold): each padded row is built once,
+ * then every output column takes 4 bytes from it with the lanes past fS cleared. */
+static void fold_copy(const ik_plan *pl, const void *x, int x_signed, int b, int zxu, uint8_t *o) {
+  const int Wpo = pl->fW + 2 * pl->fpw;
+  const uint8_t fx = x_signed ? 0x80 : 0;
+  const uint32_t keep = pl->fS == 4 ? 0xffffffffu : ((uint32_t)1 << (8 * pl->fS)) - 1u;
+  const uint8_t *xb = (const uint8_t *)x + (int64_t)b * pl->H * pl->fW;
+  uint8_t tr[IK_FOLD_ROW + 4];
+  memset(tr + Wpo, 0, 4); /* the last column's 4-byte read passes the row by up to 3 bytes */
+  for (int hp = 0; hp < pl->Hp; hp++) {
+    int h = hp - pl->ph;
+    memset(tr, zxu, (size_t)Wpo);
+    if (h >= 0 && h < pl->H)
+      for (int w = 0; w < pl->fW; w++) tr[pl->fpw + w] = xb[(int64_t)h * pl->fW + w] ^ fx;
+    uint8_t *orow = o + (int64_t)hp * pl->OW * 4;
+    for (int ow = 0; ow < pl->OW; ow++) {
+      uint32_t v;
+      memcpy(&v, tr + (int64_t)ow * pl->fsw, 4);
+      v &= keep; /* little-endian: byte t is tap t */
+      memcpy(orow + 4 * ow, &v, 4);
+    }
+  }
+}
+
 /* The image b as a padded channels-last buffer: u8 codes (int8 moved to uint8 by +128; padding
  * is the zero point, padded channels 0) or int16 x - zx (padding and padded channels 0). */
 static void image_copy(const ik_plan *pl, const void *x, const unsigned char *xend, int x_signed, int b, int32_t zx,
                        int zxu, void *img) {
   const int64_t plane = (int64_t)pl->H * pl->W;
   const unsigned char *xb = (const unsigned char *)x + (int64_t)b * pl->C * plane;
+  if (pl->esize == 1 && pl->fold) {
+    fold_copy(pl, x, x_signed, b, zxu, img);
+    return;
+  }
   if (pl->esize == 1) {
     uint8_t *o = img;
     const int Cp = pl->Cp;

@@ -22,6 +22,12 @@ typedef struct ik_plan {
   /* 1x1 without padding and with a stride (u8 copies only): the copy keeps only the sampled
    * pixels, an OH x OW image the tiles then read with stride 1; csh/csw are the conv's strides */
   int sub, csh, csw;
+  /* one input channel, 2..4 taps per kernel row, no column dilation (u8 copies only): a row's
+   * taps are folded into the channels of one pixel (fold pixel (hp, ow) holds the padded input
+   * at (hp, ow * fsw + t), t < fS), so each kernel row is one vpdpbusd instead of S, and the tiles
+   * see C = fS, S = 1, stride_w 1 on an Hp x OW image; fW/fpw/fsw/fS are the conv's W, pad_w,
+   * stride_w and S */
+  int fold, fW, fpw, fsw, fS;
 } ik_plan;
 
 /* The epilogue a tile applies: zero-point corrections (VNNI), then either int32 out or requant. */
