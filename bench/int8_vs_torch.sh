@@ -7,8 +7,9 @@
 # Fashion-MNIST test split. Targets (issue 4): >= 1.0x PyTorch int8 at batch 256, >= 2.5x own
 # fp32, batch-1 latency <= 0.5x PyTorch's.
 # The machine is shared, so the three sides are measured back to back in each of --rounds rounds
-# (default 3), each side taking its best of --tries runs (default 5; lowbit: whole runs over the
-# test split, PyTorch: blocks of 10 batches), and the ratios of each round are printed with their
+# (default 3), each side taking its best of --tries runs (default 5) of 10 batches of 256 (lowbit:
+# the first 2,560 test images; PyTorch: 10 batches) and of 300 (lowbit) or 500 (PyTorch) single
+# images, and the ratios of each round are printed with their
 # median: a round in which another job took the cores shows as an outlier instead of deciding
 # the result.
 #   bash bench/int8_vs_torch.sh [--threads 2] [--rounds 3] [--tries 5]   (BUILD_DIR defaults to build)
@@ -44,7 +45,7 @@ fp32_run() {
 }
 echo "resnet8 W8A8 (tensorrt profile), $threads threads, $rounds rounds of best-of-$tries (commit $(git rev-parse --short HEAD 2>/dev/null || echo '?'))"
 for r in $(seq "$rounds"); do
-  int_b256=$(best int_run --batch 256)
+  int_b256=$(best int_run --batch 256 --limit 2560)
   int_b1=$(best int_run --batch 1 --limit 300)
   fp32_ips=$(best fp32_run)
   torch=$(/usr/bin/python3 bench/int8_vs_torch.py --threads "$threads" --tries "$tries")
