@@ -221,6 +221,16 @@ static const char *output_layer(px *x, const lb_prog_step *s) {
   return lb_ob_node(x->b, "Mul", s->name, m, 2, "out");
 }
 
+/* Window attributes of a pool step, on the node just added. */
+static void pool_attrs(px *x, const lb_prog_step *s) {
+  int64_t k[2] = {s->pool_kh, s->pool_kw}, st[2] = {s->pool_sh, s->pool_sw};
+  int64_t pads[4] = {s->pool_ph, s->pool_pw, s->pool_ph, s->pool_pw};
+  lb_ob_attr_ints(x->b, "kernel_shape", k, 2);
+  lb_ob_attr_ints(x->b, "strides", st, 2);
+  lb_ob_attr_ints(x->b, "pads", pads, 4);
+  lb_ob_attr_int(x->b, "ceil_mode", s->pool_ceil);
+}
+
 /* Steps without an integer ONNX operator: dequantize, float op, quantize. */
 static const char *float_step(px *x, const lb_prog_step *s) {
   const lb_prog_tensor *to = &x->p->tensors[s->out];
@@ -235,13 +245,8 @@ static const char *float_step(px *x, const lb_prog_step *s) {
   } else if (s->kind == LB_PS_AVGPOOL) {
     const char *in[1] = {a};
     y = lb_ob_node(x->b, "AveragePool", s->name, in, 1, "avg");
-    int64_t k[2] = {s->pool_kh, s->pool_kw}, st[2] = {s->pool_sh, s->pool_sw};
-    int64_t pads[4] = {s->pool_ph, s->pool_pw, s->pool_ph, s->pool_pw};
-    lb_ob_attr_ints(x->b, "kernel_shape", k, 2);
-    lb_ob_attr_ints(x->b, "strides", st, 2);
-    lb_ob_attr_ints(x->b, "pads", pads, 4);
+    pool_attrs(x, s);
     lb_ob_attr_int(x->b, "count_include_pad", s->pool_count_pad);
-    lb_ob_attr_int(x->b, "ceil_mode", s->pool_ceil);
   }
   return quantize(x, s->name, y, to, s->lo, s->hi);
 }
@@ -297,12 +302,7 @@ static lb_status export_step(px *x, const lb_prog_step *s, const char **out) {
     case LB_PS_MAXPOOL: {
       const char *in[1] = {x->names[s->in[0]]};
       *out = lb_ob_node(x->b, "MaxPool", s->name, in, 1, to->name);
-      int64_t k[2] = {s->pool_kh, s->pool_kw}, st[2] = {s->pool_sh, s->pool_sw};
-      int64_t pads[4] = {s->pool_ph, s->pool_pw, s->pool_ph, s->pool_pw};
-      lb_ob_attr_ints(x->b, "kernel_shape", k, 2);
-      lb_ob_attr_ints(x->b, "strides", st, 2);
-      lb_ob_attr_ints(x->b, "pads", pads, 4);
-      lb_ob_attr_int(x->b, "ceil_mode", s->pool_ceil);
+      pool_attrs(x, s);
       break;
     }
     case LB_PS_ADD:
