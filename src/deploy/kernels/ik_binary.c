@@ -14,6 +14,7 @@
  * scalar POPCNT instruction on 64-bit words. */
 #include <immintrin.h>
 #include <omp.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "deploy/kernels/ik_simd.h"
@@ -119,6 +120,13 @@ lb_status ik_binary_prepare(lb_iconv *c) {
           }
         }
   }
+  /* +1 weights per (k, tap), so a border pixel's correction is a sum over its padded taps */
+  int32_t *wpop = calloc((size_t)d->k * (size_t)d->r * (size_t)d->s, sizeof *wpop);
+  if (!wpop) return lb_fail(LB_ERR_NOMEM, "iconv: binary tap counts");
+  for (int k = 0; k < d->k; k++)
+    for (int r = 0; r < d->r; r++)
+      for (int q = 0; q < d->s; q++)
+        for (int ch = 0; ch < d->c; ch++) wpop[((int64_t)k * d->r + r) * d->s + q] += wbit(c, k, ch, r, q);
   int64_t nb = 0;
   for (int oh = 0; oh < d->oh; oh++)
     for (int ow = 0; ow < d->ow; ow++) {
@@ -132,7 +140,7 @@ lb_status ik_binary_prepare(lb_iconv *c) {
             int ih = oh * d->stride_h - d->pad_h + r * d->dil_h, iw = ow * d->stride_w - d->pad_w + s * d->dil_w;
             if (ih >= 0 && ih < d->h && iw >= 0 && iw < d->w) continue;
             missing += d->c;
-            for (int ch = 0; ch < d->c; ch++) corr += wbit(c, k, ch, r, s);
+            corr += wpop[((int64_t)k * d->r + r) * d->s + s];
           }
         if (!missing) break;
         any = 1;
@@ -140,6 +148,7 @@ lb_status ik_binary_prepare(lb_iconv *c) {
       }
       if (any) m.bpix[nb++] = (int32_t)p;
     }
+  free(wpop);
   return LB_OK;
 }
 
