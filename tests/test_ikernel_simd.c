@@ -225,6 +225,21 @@ static void eltwise_case(lb_ik_isa isa, lb_rng *r) {
     CHECK_MSG(memcmp(p0, p1, (size_t)py) == 0, "%s maxpool %dx%d k=%dx%d", lb_ik_isa_name(isa), d.h, d.w, d.kh, d.kw);
     free(px_), free(p0), free(p1);
   }
+  /* global average pool (planes longer and shorter than a 64-byte vector) */
+  {
+    int gn = rnd(r, 1, 3), gc = rnd(r, 1, 9), gs = rnd(r, 0, 1), gys = rnd(r, 0, 1);
+    int64_t ghw = rnd(r, 0, 1) ? rnd(r, 1, 70) : rnd(r, 100, 300);
+    int64_t gx = gn * gc * ghw;
+    uint8_t *xg = malloc((size_t)gx), *g0 = malloc((size_t)(gn * gc)), *g1 = malloc((size_t)(gn * gc));
+    for (int64_t i = 0; i < gx; i++) xg[i] = (uint8_t)lb_rng_u64(r);
+    int32_t gzx = rand_zx(gs, r), gM = (int32_t)((1u << 30) + lb_rng_below(r, 1u << 30));
+    int gsh = rnd(r, 31, 45);
+    lb_ik_gap(LB_IK_REF, gn, gc, ghw, xg, gs, gzx, gM, gsh, gys ? 5 : 7, gys ? -128 : 0, gys ? 127 : 255, gys, g0);
+    lb_ik_gap(isa, gn, gc, ghw, xg, gs, gzx, gM, gsh, gys ? 5 : 7, gys ? -128 : 0, gys ? 127 : 255, gys, g1);
+    CHECK_MSG(memcmp(g0, g1, (size_t)(gn * gc)) == 0, "%s gap n=%d c=%d hw=%lld", lb_ik_isa_name(isa), gn, gc,
+              (long long)ghw);
+    free(xg), free(g0), free(g1);
+  }
   free(acc), free(y0), free(y1), free(x1), free(x2);
 }
 

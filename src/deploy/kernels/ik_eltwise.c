@@ -99,7 +99,7 @@ void lb_ik_avgpool(lb_ik_isa isa, const lb_pool_desc *d, const void *x, int x_si
 
 void lb_ik_gap(lb_ik_isa isa, int n, int c, int64_t hw, const void *x, int x_signed, int32_t zx, int32_t M, int s,
                int32_t zy, int32_t lo, int32_t hi, int y_signed, void *y) {
-  (void)isa; /* one variant: it reads each input once and is memory-bound */
+  if (ik_gap_opt(ik_isa_clamp(isa), n, c, hw, x, x_signed, zx, M, s, zy, lo, hi, y_signed, y)) return;
   const int64_t planes = (int64_t)n * c;
 #pragma omp parallel for schedule(static) if (planes * hw >= 65536)
   for (int64_t pl = 0; pl < planes; pl++) {

@@ -1,5 +1,6 @@
 /* Element-wise integer ops on x86: requant (AVX-512 with a 64-bit multiply, or AVX2 with a
- * 32x32->64 one plus bias*M), residual add (AVX-512 8 or AVX2 4 int64 lanes) and max pool (AVX2: vertical
+ * 32x32->64 one plus bias*M), residual add (AVX-512 8 or AVX2 4 int64 lanes), global average pool
+ * (AVX-512 vpsadbw) and max pool (AVX2: vertical
  * max of whole input rows 32 bytes at a time, then the window's columns). The rounding is
  * ik_x86.h's, the same as lb_requant; tails run the scalar definition. */
 #include <immintrin.h>
@@ -83,6 +84,29 @@ static void add512(int64_t n, const void *x1, int s1, int32_t z1, int32_t M1, co
     int64_t p = (int64_t)(ld8(x1, i, s1) - z1) * M1 + (int64_t)(ld8(x2, i, s2) - z2) * M2;
     int64_t v = (int64_t)zy + lb_rshift_rne(p, s);
     y[i] = (uint8_t)(v < lo ? lo : v > hi ? hi : v);
+  }
+}
+#pragma GCC pop_options
+
+#pragma GCC push_options
+#pragma GCC target("avx512f,avx512bw,avx512dq,avx512vl")
+/* Global average pool: each plane's code sum with vpsadbw (int8 codes moved to uint8 by +128,
+ * taken back as 128 * hw), then the scalar requant of the plane's sum. */
+static void gap512(int64_t planes, int64_t hw, const void *x, int sgn, int32_t zx, int32_t M, int s, int32_t zy,
+                   int32_t lo, int32_t hi, uint8_t *y) {
+  const __m512i flip = _mm512_set1_epi8(sgn ? (char)0x80 : 0), zero = _mm512_setzero_si512();
+#pragma omp parallel for schedule(static) if (planes * hw >= 65536)
+  for (int64_t pl = 0; pl < planes; pl++) {
+    const uint8_t *xp = (const uint8_t *)x + pl * hw;
+    __m512i acc = _mm512_setzero_si512();
+    for (int64_t i = 0; i < hw; i += 64) {
+      int64_t left = hw - i;
+      __mmask64 m = left >= 64 ? ~(__mmask64)0 : (((__mmask64)1 << left) - 1);
+      __m512i v = _mm512_xor_si512(_mm512_maskz_loadu_epi8(m, xp + i), flip);
+      acc = _mm512_add_epi64(acc, _mm512_sad_epu8(_mm512_maskz_mov_epi8(m, v), zero));
+    }
+    int64_t a = _mm512_reduce_add_epi64(acc) - (sgn ? 128 * hw : 0) - (int64_t)zx * hw;
+    y[pl] = (uint8_t)lb_requant(a, M, s, zy, lo, hi);
   }
 }
 #pragma GCC pop_options
@@ -205,5 +229,13 @@ int ik_add_opt(lb_ik_isa isa, int64_t n, const void *x1, int x1_signed, int32_t 
 int ik_maxpool_opt(lb_ik_isa isa, const lb_pool_desc *d, const void *x, int x_signed, void *y) {
   if (isa == LB_IK_REF || d->w > IK_POOL_ROW) return 0;
   maxpool256(d, x, x_signed, y);
+  return 1;
+}
+
+int ik_gap_opt(lb_ik_isa isa, int n, int c, int64_t hw, const void *x, int x_signed, int32_t zx, int32_t M, int s,
+               int32_t zy, int32_t lo, int32_t hi, int y_signed, void *y) {
+  (void)y_signed; /* lo/hi are inside the output type: its low byte is the code either way */
+  if (isa != LB_IK_AVX512VNNI) return 0;
+  gap512((int64_t)n * c, hw, x, x_signed, zx, M, s, zy, lo, hi, y);
   return 1;
 }
