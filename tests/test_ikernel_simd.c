@@ -4,6 +4,7 @@
  * (s = 0, large shifts, big biases, clamps), binary conv, linear (batch 1 and more), requant,
  * add and max pool. Also: results do not depend on the thread count. Skips (77) on a CPU
  * without AVX2. */
+#include <math.h>
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
@@ -243,6 +244,27 @@ static void eltwise_case(lb_ik_isa isa, lb_rng *r) {
   free(acc), free(y0), free(y1), free(x1), free(x2);
 }
 
+/* lb_ik_quantize takes no variant: LOWBIT_KERNELS=ref selects the reference loop */
+static void quantize_case(lb_rng *r) {
+  int n = rnd(r, 1, 200), ys = rnd(r, 0, 1);
+  float *x = malloc((size_t)n * sizeof *x), inv = 1.0f / (0.01f + (float)lb_rng_below(r, 1000) * 1e-4f);
+  uint8_t *y0 = malloc((size_t)n), *y1 = malloc((size_t)n);
+  for (int i = 0; i < n; i++) {
+    int kind = rnd(r, 0, 9);
+    x[i] = ((float)lb_rng_below(r, 2000001) - 1e6f) * 1e-4f; /* +-100, often on .5 steps after scaling */
+    if (kind == 0) x[i] = (float)rnd(r, -300, 300) * 0.5f / inv; /* near exact ties */
+    if (kind == 1) x[i] = rnd(r, 0, 1) ? NAN : INFINITY;
+    if (kind == 2) x[i] = -1e30f;
+  }
+  int32_t zp = ys ? rnd(r, -20, 20) : rnd(r, 0, 60), lo = ys ? -128 : 0, hi = ys ? 127 : 255;
+  setenv("LOWBIT_KERNELS", "ref", 1);
+  lb_ik_quantize(n, x, inv, zp, lo, hi, ys, y0);
+  unsetenv("LOWBIT_KERNELS");
+  lb_ik_quantize(n, x, inv, zp, lo, hi, ys, y1);
+  CHECK_MSG(memcmp(y0, y1, (size_t)n) == 0, "%s quantize n=%d", lb_ik_isa_name(lb_ik_select()), n);
+  free(x), free(y0), free(y1);
+}
+
 int main(void) {
   lb_ik_isa best = lb_ik_select();
   if (best == LB_IK_REF) return lbt_skip("ikernel_simd", "this CPU runs only the reference kernels (no AVX2)");
@@ -259,5 +281,6 @@ int main(void) {
     for (int it = 0; it < 60; it++) eltwise_case((lb_ik_isa)isa, &rng);
     printf("ikernel_simd: %s compared with the reference\n", lb_ik_isa_name((lb_ik_isa)isa));
   }
+  for (int it = 0; it < 40; it++) quantize_case(&rng);
   return lbt_finish("ikernel_simd");
 }

@@ -113,7 +113,8 @@ void lb_ik_gap(lb_ik_isa isa, int n, int c, int64_t hw, const void *x, int x_sig
 /* NaN inputs quantize to the zero point (the real value 0): a clamp cannot order them. */
 void lb_ik_quantize(int64_t n, const float *x, float inv, int32_t zp, int32_t lo, int32_t hi, int y_signed, void *y) {
   const float flo = (float)lo, fhi = (float)hi, fzp = (float)zp;
-  for (int64_t i = 0; i < n; i++) {
+  /* no variant argument: the variant this process selects (LOWBIT_KERNELS=ref gives this loop) */
+  for (int64_t i = ik_quantize_opt(lb_ik_select(), n, x, inv, zp, lo, hi, y); i < n; i++) {
     float r = rintf(x[i] * inv) + fzp;
     int32_t q = r != r ? zp : r < flo ? lo : r > fhi ? hi : (int32_t)r;
     st8(y, i, y_signed, q);

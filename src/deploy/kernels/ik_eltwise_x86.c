@@ -1,6 +1,6 @@
 /* Element-wise integer ops on x86: requant (AVX-512 with a 64-bit multiply, or AVX2 with a
  * 32x32->64 one plus bias*M), residual add (AVX-512 8 or AVX2 4 int64 lanes), global average pool
- * (AVX-512 vpsadbw) and max pool (AVX2: vertical
+ * (AVX-512 vpsadbw), input quantization (AVX-512) and max pool (AVX2: vertical
  * max of whole input rows 32 bytes at a time, then the window's columns). The rounding is
  * ik_x86.h's, the same as lb_requant; tails run the scalar definition. */
 #include <immintrin.h>
@@ -108,6 +108,26 @@ static void gap512(int64_t planes, int64_t hw, const void *x, int sgn, int32_t z
     int64_t a = _mm512_reduce_add_epi64(acc) - (sgn ? 128 * hw : 0) - (int64_t)zx * hw;
     y[pl] = (uint8_t)lb_requant(a, M, s, zy, lo, hi);
   }
+}
+#pragma GCC pop_options
+
+#pragma GCC push_options
+#pragma GCC target("avx512f,avx512bw,avx512dq,avx512vl")
+/* Input quantization, 16 floats at a time with the reference's operations in its order: the
+ * float product, rounding in the current mode (as rintf), the float add of zp; NaN -> zp. */
+static int64_t quantize512(int64_t n, const float *x, float inv, int32_t zp, int32_t lo, int32_t hi, uint8_t *y) {
+  const __m512 vinv = _mm512_set1_ps(inv), fzp = _mm512_set1_ps((float)zp);
+  const __m512 flo = _mm512_set1_ps((float)lo), fhi = _mm512_set1_ps((float)hi);
+  const __m512i vzp = _mm512_set1_epi32(zp);
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    __m512 r = _mm512_roundscale_ps(_mm512_mul_ps(_mm512_loadu_ps(x + i), vinv), _MM_FROUND_CUR_DIRECTION);
+    r = _mm512_add_ps(r, fzp);
+    __mmask16 nan = _mm512_cmp_ps_mask(r, r, _CMP_UNORD_Q);
+    __m512i q = _mm512_cvttps_epi32(_mm512_min_ps(_mm512_max_ps(r, flo), fhi));
+    _mm_storeu_si128((__m128i *)(y + i), _mm512_cvtepi32_epi8(_mm512_mask_mov_epi32(q, nan, vzp)));
+  }
+  return i;
 }
 #pragma GCC pop_options
 
@@ -238,4 +258,9 @@ int ik_gap_opt(lb_ik_isa isa, int n, int c, int64_t hw, const void *x, int x_sig
   if (isa != LB_IK_AVX512VNNI) return 0;
   gap512((int64_t)n * c, hw, x, x_signed, zx, M, s, zy, lo, hi, y);
   return 1;
+}
+
+int64_t ik_quantize_opt(lb_ik_isa isa, int64_t n, const float *x, float inv, int32_t zp, int32_t lo, int32_t hi,
+                        void *y) {
+  return isa == LB_IK_AVX512VNNI ? quantize512(n, x, inv, zp, lo, hi, y) : 0;
 }

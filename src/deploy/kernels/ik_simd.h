@@ -29,6 +29,9 @@ int ik_requant_opt(lb_ik_isa isa, int n, int k, int64_t hw, const int32_t *acc, 
 int ik_add_opt(lb_ik_isa isa, int64_t n, const void *x1, int x1_signed, int32_t z1, int32_t M1, const void *x2,
                int x2_signed, int32_t z2, int32_t M2, int s, int32_t zy, int32_t lo, int32_t hi, int y_signed, void *y);
 int ik_maxpool_opt(lb_ik_isa isa, const lb_pool_desc *d, const void *x, int x_signed, void *y);
+/* quantize: elements [0, returned count) done, the caller finishes the tail */
+int64_t ik_quantize_opt(lb_ik_isa isa, int64_t n, const float *x, float inv, int32_t zp, int32_t lo, int32_t hi,
+                        void *y);
 int ik_gap_opt(lb_ik_isa isa, int n, int c, int64_t hw, const void *x, int x_signed, int32_t zx, int32_t M, int s,
                int32_t zy, int32_t lo, int32_t hi, int y_signed, void *y);
 
