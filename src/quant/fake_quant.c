@@ -233,6 +233,33 @@ void lb_fq_backward_lsq(const lb_qspec *q, const lb_shape *shape, const float *x
   if (n <= 0) return;
   if (q->symmetric) dzero = NULL;
   const int64_t C = l.C, inner = l.inner, outer = l.outer;
+  if (C == 1 && (dscale || dzero)) {
+    /* one parameter over all n elements: fixed chunks (by size only), partials added in order.
+     * Each chunk's dx is computed right before its sums, so the sums read x and dy from cache
+     * (the backward is memory bound; a separate dx pass read them from memory twice). */
+    double ps[FQ_MAX_CHUNKS], pz[FQ_MAX_CHUNKS];
+    int64_t nch = (n + FQ_MIN_CHUNK - 1) / FQ_MIN_CHUNK;
+    if (nch > FQ_MAX_CHUNKS) nch = FQ_MAX_CHUNKS;
+    int64_t chunk = (n + nch - 1) / nch;
+    lsq_par p = lsq_par_of(&l, scale[0], zp_backward(&l, zero, 0), grad_factor);
+#pragma omp parallel for schedule(static) if (n >= FQ_PAR_MIN)
+    for (int64_t k = 0; k < nch; k++) {
+      int64_t lo = k * chunk, hi = lo + chunk < n ? lo + chunk : n;
+      ps[k] = 0.0;
+      pz[k] = 0.0;
+      if (hi <= lo) continue;
+      if (dx) lsq_dx_run(x + lo, dy + lo, dx + lo, hi - lo, &p);
+      lsq_sum_run(x + lo, dy + lo, hi - lo, &p, &ps[k], &pz[k]);
+    }
+    double ss = 0.0, sz = 0.0;
+    for (int64_t k = 0; k < nch; k++) {
+      ss += ps[k];
+      sz += pz[k];
+    }
+    if (dscale) dscale[0] += (float)ss;
+    if (dzero) dzero[0] += (float)sz;
+    return;
+  }
   if (dx) {
     int64_t nch = (n + FQ_MIN_CHUNK - 1) / FQ_MIN_CHUNK;
 #pragma omp parallel for schedule(static) if (n >= FQ_PAR_MIN)
@@ -249,29 +276,6 @@ void lb_fq_backward_lsq(const lb_qspec *q, const lb_shape *shape, const float *x
     }
   }
   if (!dscale && !dzero) return;
-  if (C == 1) {
-    /* one parameter over all n elements: fixed chunks (by size only), partials added in order */
-    double ps[FQ_MAX_CHUNKS], pz[FQ_MAX_CHUNKS];
-    int64_t nch = (n + FQ_MIN_CHUNK - 1) / FQ_MIN_CHUNK;
-    if (nch > FQ_MAX_CHUNKS) nch = FQ_MAX_CHUNKS;
-    int64_t chunk = (n + nch - 1) / nch;
-    lsq_par p = lsq_par_of(&l, scale[0], zp_backward(&l, zero, 0), grad_factor);
-#pragma omp parallel for schedule(static) if (n >= FQ_PAR_MIN)
-    for (int64_t k = 0; k < nch; k++) {
-      int64_t lo = k * chunk, hi = lo + chunk < n ? lo + chunk : n;
-      ps[k] = 0.0;
-      pz[k] = 0.0;
-      if (hi > lo) lsq_sum_run(x + lo, dy + lo, hi - lo, &p, &ps[k], &pz[k]);
-    }
-    double ss = 0.0, sz = 0.0;
-    for (int64_t k = 0; k < nch; k++) {
-      ss += ps[k];
-      sz += pz[k];
-    }
-    if (dscale) dscale[0] += (float)ss;
-    if (dzero) dzero[0] += (float)sz;
-    return;
-  }
   /* several parameters: each reduced serially, in element order, by one thread */
 #pragma omp parallel for schedule(static) if (n >= FQ_PAR_MIN)
   for (int64_t c = 0; c < C; c++) {
