@@ -96,7 +96,7 @@ typedef struct lb_result {
   double fp32_acc, sim_acc;
   int has_int_acc;       /* 0: int_acc is null and int_note says why */
   double int_acc;
-  char int_note[256];
+  char int_note[640];  /* "no integer program: " + a whole lb_last_error() message */
   double drop;           /* fp32_acc - sim_acc (positive: accuracy lost) */
   int64_t size_bytes, fp32_size_bytes;
   double bops, fp32_bops;
