@@ -64,14 +64,7 @@ static inline lb_graph *dtl_quantized_ex(const char *model, const char *backend,
   if (!*st) *st = lb_graph_init_params(g, 7);
   if (*st) return NULL;
   dtl_randomise_bn(g, 11);
-  lb_qplan_request req;
-  memset(&req, 0, sizeof req);
-  req.backend = backend;
-  req.wbits = wbits;
-  req.abits = abits;
-  req.est = LB_EST_STE;
-  req.w_observer = LB_OBS_MINMAX;
-  req.a_observer = LB_OBS_MINMAX;
+  lb_qplan_request req = lbt_qplan_request(backend, wbits, abits, LB_EST_STE);
   req.bn_fold = bn_fold;
   lb_qplan plan;
   *st = lb_qplan_make(g, &req, &plan);

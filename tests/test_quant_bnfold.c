@@ -52,11 +52,7 @@ static lb_graph *make_float(uint64_t seed, int relu) {
 }
 
 static lb_graph *apply_fold(const lb_graph *g, lb_bn_fold fold) {
-  lb_qplan_request r;
-  memset(&r, 0, sizeof r);
-  r.backend = "academic";
-  r.wbits = r.abits = 8;
-  r.est = LB_EST_STE;
+  lb_qplan_request r = lbt_qplan_request("academic", 8, 8, LB_EST_STE);
   r.bn_fold = fold;
   lb_qplan p;
   lb_graph *qg = NULL;

@@ -13,14 +13,9 @@
 static char rep[1 << 16];
 
 static lb_qplan_request req(const char *backend, int bits) {
-  lb_qplan_request r;
-  memset(&r, 0, sizeof r);
-  r.backend = backend;
-  r.wbits = r.abits = bits;
   const lb_backend *b = lb_backend_find(backend);
-  r.est = b && b->log_grid ? LB_EST_LOG : LB_EST_LSQ; /* nnie has one quantizer of its own */
-  r.w_observer = r.a_observer = LB_OBS_MINMAX;
-  return r;
+  /* nnie has one quantizer of its own */
+  return lbt_qplan_request(backend, bits, bits, b && b->log_grid ? LB_EST_LOG : LB_EST_LSQ);
 }
 
 /* Plan and apply; `edit` may change the plan first (NULL: as planned). */

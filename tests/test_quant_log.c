@@ -250,13 +250,7 @@ static void test_running_max(void) {
 }
 
 static lb_qplan_request req(const char *backend, int bits, lb_estimator est) {
-  lb_qplan_request r;
-  memset(&r, 0, sizeof r);
-  r.backend = backend;
-  r.wbits = r.abits = bits;
-  r.est = est;
-  r.w_observer = r.a_observer = LB_OBS_MINMAX;
-  return r;
+  return lbt_qplan_request(backend, bits, bits, est);
 }
 
 static void make_dataset(lb_dataset *d, int n, uint64_t seed) {

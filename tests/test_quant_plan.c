@@ -7,15 +7,7 @@
 #include "testutil.h"
 
 static lb_qplan_request req(const char *backend, int wbits, int abits, lb_estimator est) {
-  lb_qplan_request r;
-  memset(&r, 0, sizeof r);
-  r.backend = backend;
-  r.wbits = wbits;
-  r.abits = abits;
-  r.est = est;
-  r.w_observer = LB_OBS_MINMAX;
-  r.a_observer = LB_OBS_MINMAX;
-  return r;
+  return lbt_qplan_request(backend, wbits, abits, est);
 }
 
 static const lb_qplan_entry *entry_for(const lb_graph *g, const lb_qplan *p, const char *node) {

@@ -283,6 +283,17 @@ int lbt_run_cli(const char *fmt, ...) {
   return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
+lb_qplan_request lbt_qplan_request(const char *backend, int wbits, int abits, lb_estimator est) {
+  lb_qplan_request r;
+  memset(&r, 0, sizeof r);
+  r.backend = backend;
+  r.wbits = wbits;
+  r.abits = abits;
+  r.est = est;
+  r.w_observer = r.a_observer = LB_OBS_MINMAX;
+  return r;
+}
+
 int lbt_ort_available(void) {
   char path[1024];
   snprintf(path, sizeof path, "%s/node_modules/onnxruntime-node/package.json", lbt_source_dir());

@@ -140,6 +140,9 @@ int lbt_run_cli(const char *fmt, ...)
 #include "lowbit/quant.h"
 lb_qspec lbt_qspec(int bits, int is_signed, int symmetric, int narrow, lb_qgran gran, int axis, int group,
                    lb_qscale_kind scale_kind);
+/* A plan request with min/max observers and no BN folding (tests set the rest by field). */
+#include "lowbit/qgraph.h"
+lb_qplan_request lbt_qplan_request(const char *backend, int wbits, int abits, lb_estimator est);
 
 /* ONNX Runtime (npm onnxruntime-node in <source>/node_modules, run by tools/ort_run.js) as the
  * outside runtime exports are checked against. lbt_ort_available says why not (stderr) and
