@@ -52,6 +52,8 @@ static void test_recipe(void) {
   char key[160];
   lb_cell_key(&cells[0], key, sizeof key);
   CHECK_MSG(!strcmp(key, "lsq|W4A4|academic|none|seed 1"), "%s", key);
+  lb_cell_key(&cells[9], key, sizeof key); /* seed outermost: the last cell of seed 1 */
+  CHECK_MSG(!strcmp(key, "ptq:mse|W8A8|vitis|fold|seed 1"), "%s", key);
   lb_cell_key(&cells[19], key, sizeof key);
   CHECK_MSG(!strcmp(key, "ptq:mse|W8A8|vitis|fold|seed 2"), "%s", key);
   CHECK(lb_cell_is_qat(&cells[0]) && !lb_cell_is_qat(&cells[19]));

@@ -77,7 +77,7 @@ typedef struct lb_cell {
   uint64_t seed;
 } lb_cell;
 
-/* The cells in run order (group, method, bits, backend, seed). Returns the count; cells may be
+/* The cells in run order (seed, group, method, bits, backend). Returns the count; cells may be
  * NULL to count only; at most cap are written. */
 int lb_recipe_cells(const lb_recipe *r, lb_cell *cells, int cap);
 /* "lsq|W4A4|academic|none|seed 1": the identity of a cell inside a recipe. */

@@ -404,12 +404,14 @@ int lb_cell_is_qat(const lb_cell *c) { return strcmp(c->method, "ptq") != 0; }
 
 int lb_recipe_cells(const lb_recipe *r, lb_cell *cells, int cap) {
   int n = 0;
-  for (int g = 0; g < r->n_groups; g++) {
-    const lb_recipe_group *G = &r->groups[g];
-    for (int m = 0; m < G->n_methods; m++)
-      for (int b = 0; b < G->n_bits; b++)
-        for (int k = 0; k < G->n_backends; k++)
-          for (int s = 0; s < r->n_seeds; s++) {
+  /* seed outermost: a partial run (--max-cells, Ctrl-C) finishes a whole table at the first
+   * seed before starting the next */
+  for (int s = 0; s < r->n_seeds; s++)
+    for (int g = 0; g < r->n_groups; g++) {
+      const lb_recipe_group *G = &r->groups[g];
+      for (int m = 0; m < G->n_methods; m++)
+        for (int b = 0; b < G->n_bits; b++)
+          for (int k = 0; k < G->n_backends; k++) {
             if (cells && n < cap) {
               lb_cell *c = &cells[n];
               memset(c, 0, sizeof *c);
@@ -423,7 +425,7 @@ int lb_recipe_cells(const lb_recipe *r, lb_cell *cells, int cap) {
             }
             n++;
           }
-  }
+    }
   return n;
 }
 
