@@ -109,8 +109,7 @@ static void refusal_case(void) {
     const char *says;
   } bad[] = {
       {"lenet5", "fbgemm", "conv2=float", 4, 4, 1, LB_ERR_UNSUPPORTED, "'conv2' (conv2d) has no weight quantizer"},
-      {"lenet5", "academic", NULL, 1, 8, 1, LB_ERR_UNSUPPORTED, "1-bit weights"},
-      {"lenet5", "academic", NULL, 8, 1, 1, LB_ERR_UNSUPPORTED, "1-bit activations"},
+      {"mobilenetv2-tiny", "qdq", NULL, 4, 1, 1, LB_ERR_UNSUPPORTED, "binary (+-1) activations are not lowered"},
       {"lenet5", "fbgemm", NULL, 4, 4, 0, LB_ERR_STATE, "calibrate"},
   };
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
@@ -161,6 +160,14 @@ int main(void) {
   CHECK(exact_case("lenet5", "academic", 4, 4, 0) == 0);
   CHECK(exact_case("lenet5", "fbgemm", 4, 4, 0) == 0);
   CHECK(exact_case("mlp", "academic", 8, 8, 0) == 0);
+  /* binary (+-1) weights: with {0, 1} activations where every quantized input follows a ReLU on
+   * an unsigned grid (lenet5 academic), with 2-bit activations where some are signed (qdq quantizes
+   * signed everywhere; residual adds, bottlenecks) */
+  CHECK(exact_case("lenet5", "academic", 1, 1, 0) == 0);
+  CHECK(exact_case("lenet5", "qdq", 1, 2, 0) == 0);
+  CHECK(exact_case("resnet8", "qdq", 1, 2, LB_BN_FOLD_PYTORCH) == 0);
+  CHECK(exact_case("resnet8", "tvm", 1, 2, LB_BN_FOLD_MERGE) == 0);
+  CHECK(exact_case("mobilenetv2-tiny", "qdq", 1, 2, LB_BN_FOLD_PYTORCH) == 0);
   ref_kernels_case();
   refusal_case();
   lb_dataset_free(&data);

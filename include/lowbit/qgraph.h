@@ -58,7 +58,7 @@ typedef struct lb_qcfg {
  *   +3 estimator, +4 observer kind
  * and 1 float attribute (init). "enabled" off makes the quantizer the identity (calibration). */
 #define LB_QCFG_IATTRS 5
-enum { LB_QF_SIGNED = 1, LB_QF_SYMMETRIC = 2, LB_QF_NARROW = 4, LB_QF_POW2 = 8, LB_QF_ENABLED = 16 };
+enum { LB_QF_SIGNED = 1, LB_QF_SYMMETRIC = 2, LB_QF_NARROW = 4, LB_QF_POW2 = 8, LB_QF_ENABLED = 16, LB_QF_BINARY = 32 };
 /* fakequant: quantizer at ia[0..4], init at fa[0]. */
 #define LB_FQ_IA 0
 #define LB_FQ_FA 0

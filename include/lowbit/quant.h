@@ -46,6 +46,12 @@ typedef struct lb_qspec {
   int axis;                 /* channel / group granularity: the channel axis (weights: 0) */
   int group;                /* group granularity: elements per group */
   lb_qscale_kind scale_kind;
+  int binary;               /* the two values -1 and +1 (codes), y = s * sign(x) with sign(0) = +1:
+                               BinaryConnect/XNOR-Net's grid. Needs bits 1, signed, symmetric, not
+                               narrow; its range is [-1, 1] with 0 never produced. The STE passes
+                               |x| <= s (hardtanh's window); LSQ's scale gradient is q - x/s
+                               inside and q outside; every observer sets s = mean|x| (the
+                               least-squares scale of s*sign(x)). src/quant/binary_quant.c */
 } lb_qspec;
 
 /* Check a spec on its own (shape NULL) or against the tensor it will quantize. Clear errors:
@@ -144,7 +150,8 @@ lb_status lb_observer_update(lb_observer *o, const lb_shape *shape, const float 
  *   affine:             s = (hi - lo) / (qmax - qmin), zero = clamp(qmin - rint(lo / s), qmin, qmax)
  * LSQ on symmetric specs ignores the range: s = 2*mean|x|/sqrt(qmax), zero 0. On affine specs it
  * is the min/max range above (LSQ+'s fallback init): LSQ's step with the zero point at the
- * minimum can leave a low-bit grid without positive levels. */
+ * minimum can leave a low-bit grid without positive levels. Binary specs take s = mean|x|
+ * under every observer. */
 lb_status lb_observer_compute(const lb_observer *o, float *scale, float *zero);
 void lb_observer_free(lb_observer *o);
 

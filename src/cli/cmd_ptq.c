@@ -14,7 +14,7 @@ int lb_cmd_ptq(int argc, char **argv) {
       {"backend", LB_ARG_STR, &backend, "target rules (lowbit backends lists them; default academic)", 0},
       {"layer-bits", LB_ARG_STR, &j.layer_bits, "per-layer bits: NAME=W/A[,...] (- keeps the plan's; NAME=float leaves a layer unquantized; lowbit info lists names)", 0},
       {"bn-fold", LB_ARG_STR, &bn_fold, "BN folding: none (default), merge, freeze, fold (PyTorch ConvBn2d), naive, whitepaper", 0},
-      {"w", LB_ARG_INT, &wbits, "weight bits (default 8)", 0},
+      {"w", LB_ARG_INT, &wbits, "weight bits (default 8; 1 = binary +-1)", 0},
       {"a", LB_ARG_INT, &abits, "activation bits (default 8)", 0},
       {"observer", LB_ARG_STR, &observer, "activation observer: minmax, ema, percentile, mse, kl, lsq", 0},
       {"w-observer", LB_ARG_STR, &w_observer, "weight observer (default minmax)", 0},

@@ -36,7 +36,7 @@ int lb_cmd_qat(int argc, char **argv) {
       {"backend", LB_ARG_STR, &backend, "target rules (lowbit backends lists them; default academic)", 0},
       {"layer-bits", LB_ARG_STR, &j.layer_bits, "per-layer bits: NAME=W/A[,...] (- keeps the plan's; NAME=float leaves a layer unquantized; lowbit info lists names)", 0},
       {"bn-fold", LB_ARG_STR, &bn_fold, "BN folding: none (default), merge, freeze, fold (PyTorch ConvBn2d), naive, whitepaper", 0},
-      {"w", LB_ARG_INT, &wbits, "weight bits (default 4)", 0},
+      {"w", LB_ARG_INT, &wbits, "weight bits (default 4; 1 = binary +-1)", 0},
       {"a", LB_ARG_INT, &abits, "activation bits (default 4)", 0},
       {"epochs", LB_ARG_INT, &o.epochs, "epochs of fine-tuning (default 5)", 0},
       {"lr", LB_ARG_FLOAT, &o.lr, "peak learning rate (default 0.01, cosine to 0)", 0},

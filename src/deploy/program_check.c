@@ -20,7 +20,7 @@ static lb_status check_tensor(const lb_program *p, int i) {
   if (t->kind == LB_PT_FLOAT) return t->bytes == 0 ? LB_OK : BAD("program: float tensor '%s' has arena bytes", t->name);
   if (t->kind != LB_PT_CODES) return BAD("program: tensor '%s': unknown kind %d", t->name, t->kind);
   int32_t lo = t->is_signed ? -128 : 0, hi = t->is_signed ? 127 : 255;
-  if (t->bits < 2 || t->bits > 8 || (t->is_signed != 0 && t->is_signed != 1) || t->qmin < lo || t->qmax > hi ||
+  if (t->bits < 1 || t->bits > 8 || (t->is_signed != 0 && t->is_signed != 1) || t->qmin < lo || t->qmax > hi ||
       t->qmin > t->qmax || t->zp < lo || t->zp > hi || !(t->scale > 0.0f) || !isfinite(t->scale))
     return BAD("program: tensor '%s': bad grid (bits %d, range [%d, %d], zero point %d, scale %g)", t->name, t->bits,
                t->qmin, t->qmax, t->zp, (double)t->scale);

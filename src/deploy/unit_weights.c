@@ -3,7 +3,9 @@
  * Weight codes are what the node's weight quantizer computes, operation for operation:
  * q = clamp(rint(w * (1/s)) + zp, qmin, qmax) with s = lb_qscale_effective(spec, w_scale[k]) and
  * zp = clamp(rint(w_zero[k])) (qconvbn2d quantizes its folded weight w * gamma/sqrt(var + eps),
- * computed in float as the op does). Unsigned codes are stored shifted by half the container
+ * computed in float as the op does); binary weights are sign(w), -1/+1, in a 2-bit container
+ * (the 1-bit XNOR kernels need binary activations, which are not lowered). Unsigned codes are
+ * stored shifted by half the container
  * (q - 2^(cb-1), zp - 2^(cb-1), cb = 2, 4 or 8 bits): (q - zp) is unchanged and every weight is
  * a signed container value.
  *
@@ -55,11 +57,10 @@ lb_status lb_unit_weights(const lb_graph *g, const lb_units *us, int unit, lb_uw
   if (cfg.est != LB_EST_STE && cfg.est != LB_EST_LSQ && cfg.est != LB_EST_LSQ_PLUS)
     return lb_fail(LB_ERR_UNSUPPORTED, "node '%s': %s weights are not lowered (ste, lsq and lsq+ grids are)", n->name,
                    lb_estimator_name(cfg.est));
-  if (cfg.spec.bits < 2 || cfg.spec.bits > 8)
+  if ((cfg.spec.bits < 2 && !cfg.spec.binary) || cfg.spec.bits > 8)
     return lb_fail(LB_ERR_UNSUPPORTED,
-                   "node '%s': %d-bit weights; the engine runs 2..8-bit uniform weights (binary +-1 weights need a "
-                   "spec lowbit cannot express yet)",
-                   n->name, cfg.spec.bits);
+                   "node '%s': %d-bit %s weights; the engine runs binary (+-1) and 2..8-bit uniform weights", n->name,
+                   cfg.spec.bits, cfg.spec.is_signed ? "signed" : "unsigned");
   if (cfg.spec.gran == LB_QGRAN_GROUP)
     return lb_fail(LB_ERR_UNSUPPORTED, "node '%s': group-wise weight scales are not lowered", n->name);
   const lb_param *wp = &g->params[n->first_param];
@@ -109,8 +110,13 @@ lb_status lb_unit_weights(const lb_graph *g, const lb_units *us, int unit, lb_uw
     double sum_abs = 0.0;
     for (int64_t i = 0; i < per; i++) {
       float wf = is_cbn ? wv[j * per + i] * f : wv[j * per + i];
-      float r = rintf(wf * inv) + zpf;
-      r = r < (float)qmin ? (float)qmin : r > (float)qmax ? (float)qmax : r;
+      float r;
+      if (cfg.spec.binary) {
+        r = wf >= 0.0f ? 1.0f : -1.0f; /* binary_quant.c */
+      } else {
+        r = rintf(wf * inv) + zpf;
+        r = r < (float)qmin ? (float)qmin : r > (float)qmax ? (float)qmax : r;
+      }
       w->codes[j * per + i] = (int8_t)((int32_t)r - shift);
       sum_abs += fabs((double)r - zpf);
     }

@@ -63,8 +63,11 @@ static lb_status fq_grid(const lb_graph *g, int f, lb_qgrid *q) {
   if (cfg.spec.bits > 8)
     return lb_fail(LB_ERR_UNSUPPORTED, "fakequant '%s': %d-bit activations; the integer engine runs at most 8",
                    n->name, cfg.spec.bits);
-  if (cfg.spec.bits < 2)
-    return lb_fail(LB_ERR_UNSUPPORTED, "fakequant '%s': 1-bit activations are not supported by this lowering", n->name);
+  if (cfg.spec.binary)
+    return lb_fail(LB_ERR_UNSUPPORTED,
+                   "fakequant '%s': binary (+-1) activations are not lowered yet (no sign requantization in the "
+                   "integer program); unsigned 1-bit activations ({0, 1}, after a ReLU) are",
+                   n->name);
   lb_qspec_range(&cfg.spec, &q->qmin, &q->qmax);
   q->bits = cfg.spec.bits;
   q->is_signed = cfg.spec.is_signed;

@@ -31,39 +31,39 @@
 
 static const lb_backend backend_academic = {
     "academic", "per-tensor symmetric, unsigned after ReLU, any bits, first/last layer 8-bit, conv/linear inputs only",
-    {0, 1, 1, 0, PT, 0, 0, FP}, {0, 1, 1, 0, PT, 0, 0, FP}, 1, 0, 1, 0, 0};
+    {0, 1, 1, 0, PT, 0, 0, FP, 0}, {0, 1, 1, 0, PT, 0, 0, FP, 0}, 1, 0, 1, 0, 0};
 
 static const lb_backend backend_tensorrt = {
     "tensorrt", "8-bit; weights per-channel symmetric [-127,127], activations per-tensor symmetric [-127,127]",
-    {8, 1, 1, 1, PC, 0, 0, FP}, {8, 1, 1, 1, PT, 0, 0, FP}, 0, 8, 0, 1, 0};
+    {8, 1, 1, 1, PC, 0, 0, FP, 0}, {8, 1, 1, 1, PT, 0, 0, FP, 0}, 0, 8, 0, 1, 0};
 
 static const lb_backend backend_snpe = {
     "snpe", "8-bit; weights and activations per-tensor affine uint8",
-    {8, 0, 0, 0, PT, 0, 0, FP}, {8, 0, 0, 0, PT, 0, 0, FP}, 0, 8, 0, 1, 0};
+    {8, 0, 0, 0, PT, 0, 0, FP, 0}, {8, 0, 0, 0, PT, 0, 0, FP, 0}, 0, 8, 0, 1, 0};
 
 static const lb_backend backend_fbgemm = {
     "fbgemm", "weights per-channel affine, activations per-tensor affine (unsigned), any bits",
-    {0, 0, 0, 0, PC, 0, 0, FP}, {0, 0, 0, 0, PT, 0, 0, FP}, 0, 0, 1, 1, 0};
+    {0, 0, 0, 0, PC, 0, 0, FP, 0}, {0, 0, 0, 0, PT, 0, 0, FP, 0}, 0, 0, 1, 1, 0};
 
 static const lb_backend backend_openvino = {
     "openvino", "8-bit; weights per-channel symmetric 7-bit [-64,63], activations per-tensor symmetric, unsigned after ReLU",
-    {7, 1, 1, 0, PC, 0, 0, FP}, {8, 1, 1, 0, PT, 0, 0, FP}, 1, 8, 0, 1, 0};
+    {7, 1, 1, 0, PC, 0, 0, FP, 0}, {8, 1, 1, 0, PT, 0, 0, FP, 0}, 1, 8, 0, 1, 0};
 
 static const lb_backend backend_vitis = {
     "vitis", "8-bit; weights and activations per-tensor symmetric [-128,127], power-of-two scales",
-    {8, 1, 1, 0, PT, 0, 0, P2}, {8, 1, 1, 0, PT, 0, 0, P2}, 0, 8, 0, 1, 0};
+    {8, 1, 1, 0, PT, 0, 0, P2, 0}, {8, 1, 1, 0, PT, 0, 0, P2, 0}, 0, 8, 0, 1, 0};
 
 static const lb_backend backend_tvm = {
     "tvm", "per-tensor symmetric, power-of-two scales, any bits",
-    {0, 1, 1, 0, PT, 0, 0, P2}, {0, 1, 1, 0, PT, 0, 0, P2}, 0, 0, 1, 1, 0};
+    {0, 1, 1, 0, PT, 0, 0, P2, 0}, {0, 1, 1, 0, PT, 0, 0, P2, 0}, 0, 0, 1, 1, 0};
 
 static const lb_backend backend_qdq = {
     "qdq", "ONNX QDQ; weights per-channel symmetric narrow, activations per-tensor symmetric narrow, any bits",
-    {0, 1, 1, 1, PC, 0, 0, FP}, {0, 1, 1, 1, PT, 0, 0, FP}, 0, 0, 1, 1, 0};
+    {0, 1, 1, 1, PC, 0, 0, FP, 0}, {0, 1, 1, 1, PT, 0, 0, FP, 0}, 0, 0, 1, 1, 0};
 
 static const lb_backend backend_nnie = {
     "nnie", "8-bit logarithmic: 0 and +-2^((k+z)/16), z = rint(16 log2 c) - 127, c = running max|x|",
-    {8, 1, 1, 0, PT, 0, 0, FP}, {8, 1, 1, 0, PT, 0, 0, FP}, 0, 8, 0, 1, 1};
+    {8, 1, 1, 0, PT, 0, 0, FP, 0}, {8, 1, 1, 0, PT, 0, 0, FP, 0}, 0, 8, 0, 1, 1};
 
 static const lb_backend *const backend_table[] = {&backend_academic, &backend_tensorrt, &backend_snpe,
                                                   &backend_fbgemm,   &backend_openvino, &backend_vitis,

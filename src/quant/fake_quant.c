@@ -1,11 +1,9 @@
 /* Uniform fake quantization (quantize-dequantize) with its straight-through and LSQ/LSQ+
  * gradients, operation for operation as PyTorch 1.13's CPU kernels
  * (fake_quantize_per_{tensor,channel}_affine and _fake_quantize_learnable_per_{tensor,channel}_affine),
- * so that forward values and dx match bit for bit.
+ * so that forward values and dx match bit for bit. Binary (+-1) specs go to binary_quant.c.
  *
- * Layout: every granularity is seen as a tensor of (outer, C, inner) where element
- * (o, c, i) sits at (o*C + c)*inner + i and uses parameter c. Per tensor: (1, 1, numel); per
- * channel on axis a: (prod d[<a], d[a], prod d[>a]); per group: (1, numel/group, group).
+ * Layout: (outer, C, inner) as fq_dims.h.
  *
  * Determinism: element-wise outputs are trivially deterministic. dscale/dzero are sums; a single
  * parameter is reduced over fixed chunks (chunk boundaries depend on the size only) whose partial
@@ -14,6 +12,8 @@
 #include <math.h>
 
 #include "lowbit/quant.h"
+#include "quant/binary_quant.h"
+#include "quant/fq_dims.h"
 
 #define FQ_PAR_MIN (1 << 16)  /* elements before threads pay off (memory bound) */
 #define FQ_MAX_CHUNKS 64      /* partial sums for a single-parameter reduction */
@@ -27,25 +27,16 @@ typedef struct fq_layout {
 
 static fq_layout layout_of(const lb_qspec *q, const lb_shape *shape) {
   fq_layout l;
-  int64_t n = lb_shape_numel(shape);
   int32_t lo, hi;
   lb_qspec_range(q, &lo, &hi);
   l.qmin = (float)lo;
   l.qmax = (float)hi;
   l.sym = q->symmetric;
   l.tensor = q->gran == LB_QGRAN_TENSOR;
-  l.outer = 1;
-  l.C = 1;
-  l.inner = n;
-  if (q->gran == LB_QGRAN_CHANNEL) {
-    l.C = shape->d[q->axis];
-    l.inner = 1;
-    for (int i = 0; i < q->axis; i++) l.outer *= shape->d[i];
-    for (int i = q->axis + 1; i < shape->ndim; i++) l.inner *= shape->d[i];
-  } else if (q->gran == LB_QGRAN_GROUP) {
-    l.C = n / q->group;
-    l.inner = q->group;
-  }
+  lb_fq_dims d = lb_fq_dims_of(q, shape);
+  l.outer = d.outer;
+  l.C = d.C;
+  l.inner = d.inner;
   return l;
 }
 
@@ -109,6 +100,10 @@ static void fwd_rows(const fq_layout *l, const float *x, const float *scale, con
 
 void lb_fq_forward(const lb_qspec *q, const lb_shape *shape, const float *x, const float *scale, const float *zero,
                    float *y) {
+  if (q->binary) {
+    lb_fqb_forward(q, shape, x, scale, y);
+    return;
+  }
   fq_layout l = layout_of(q, shape);
   int64_t n = l.outer * l.C * l.inner;
   if (n <= 0) return;
@@ -136,6 +131,10 @@ static void ste_run(const float *x, const float *dy, float *dx, int64_t n, float
 void lb_fq_backward_ste(const lb_qspec *q, const lb_shape *shape, const float *x, const float *scale,
                         const float *zero, const float *dy, float *dx) {
   if (!dx) return;
+  if (q->binary) {
+    lb_fqb_backward(q, shape, x, scale, dy, 0.0f, dx, NULL);
+    return;
+  }
   fq_layout l = layout_of(q, shape);
   int64_t n = l.outer * l.C * l.inner;
   if (n <= 0) return;
@@ -228,6 +227,10 @@ static void lsq_sum_run(const float *x, const float *dy, int64_t n, const lsq_pa
 
 void lb_fq_backward_lsq(const lb_qspec *q, const lb_shape *shape, const float *x, const float *scale,
                         const float *zero, const float *dy, float grad_factor, float *dx, float *dscale, float *dzero) {
+  if (q->binary) {
+    lb_fqb_backward(q, shape, x, scale, dy, grad_factor, dx, dscale);
+    return;
+  }
   fq_layout l = layout_of(q, shape);
   int64_t n = l.outer * l.C * l.inner;
   if (n <= 0) return;

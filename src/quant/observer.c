@@ -330,6 +330,11 @@ lb_status lb_observer_compute(const lb_observer *o, float *scale, float *zero) {
   for (int64_t p = 0; p < o->n_params; p++) {
     const double *P = param_state(o, p);
     double lo = P[OBS_P_MIN], hi = P[OBS_P_MAX];
+    if (o->spec.binary) { /* s * sign(x) fits best (least squares) at s = mean|x|, whatever the observer */
+      scale[p] = obs_finish_scale(&o->spec, (float)(P[OBS_P_CNT] > 0 ? P[OBS_P_SUM] / P[OBS_P_CNT] : 0.0));
+      zero[p] = 0.0f;
+      continue;
+    }
     switch (o->kind) {
     case LB_OBS_MINMAX:
     case LB_OBS_EMA_MINMAX: break;

@@ -70,11 +70,47 @@ static lb_status check_spec(const lb_qspec *q, const char *what, const lb_qplan_
   return LB_OK;
 }
 
+/* A signed 1-bit grid is the binary one, -1/+1 (two's complement 1 bit, {-1, 0}, is useless).
+ * Activations after a ReLU keep the unsigned {0, 1} grid; 1-bit weights on a backend with
+ * unsigned weights are refused by the plan (check_binary_weights). */
+static void make_binary(lb_qspec *q) {
+  if (q->bits != 1 || !q->is_signed) return;
+  q->binary = 1;
+  q->symmetric = 1;
+  q->narrow = 0;
+}
+
+/* New bits for a planned spec: a binary grid that gets more bits takes the backend's zero-point
+ * rule back (tmpl may be NULL: keep symmetric); a signed one that gets 1 bit becomes binary. */
+static void set_bits(lb_qspec *q, int bits, const lb_qspec *tmpl) {
+  if (q->binary && bits != 1) {
+    q->binary = 0;
+    if (tmpl) {
+      q->symmetric = tmpl->symmetric;
+      q->narrow = tmpl->narrow && q->is_signed;
+    }
+  }
+  q->bits = bits;
+  make_binary(q);
+}
+
+/* 1-bit weights are binary only on backends with signed weights; elsewhere the two levels
+ * would be {0, s}. Sets the error and returns 1 when refused. */
+static int binary_refused(const lb_backend *b) {
+  if (b->weight.is_signed) return 0;
+  lb_fail(LB_ERR_UNSUPPORTED,
+          "quant plan: %s has unsigned weights, whose 1-bit grid is {0, s}; binary (+-1) weights need a backend with "
+          "signed weights (lowbit backends lists them)",
+          b->name);
+  return 1;
+}
+
 static lb_qcfg weight_cfg(const lb_backend *b, const lb_qplan_request *r, int bits8) {
   lb_qcfg c;
   memset(&c, 0, sizeof c);
   c.spec = b->weight;
   if (!b->fixed_bits) c.spec.bits = bits8 ? 8 : r->wbits;
+  make_binary(&c.spec);
   c.est = b->log_grid ? LB_EST_LOG : r->est;
   c.observer = b->log_grid ? LB_OBS_MINMAX : r->w_observer;
   c.init = 0;
@@ -90,6 +126,7 @@ static lb_qcfg act_cfg(const lb_backend *b, const lb_qplan_request *r, int bits8
     c.spec.is_signed = 0;
     c.spec.narrow = 0;
   }
+  make_binary(&c.spec);
   if (b->log_grid) {
     c.est = LB_EST_LOG;
     c.observer = LB_OBS_MINMAX;
@@ -128,6 +165,7 @@ lb_status lb_qplan_make(const lb_graph *g, const lb_qplan_request *r, lb_qplan *
       snprintf(ask, sizeof ask, "A%d", r->abits);
     return lb_fail(LB_ERR_UNSUPPORTED, "quant plan: %s runs %d-bit only; asked for %s", b->name, b->fixed_bits, ask);
   }
+  if (r->wbits == 1 && binary_refused(b)) return LB_ERR_UNSUPPORTED;
   if ((int)r->est < 0 || r->est >= LB_EST_COUNT) return lb_fail(LB_ERR_ARG, "quant plan: unknown estimator %d", (int)r->est);
   if ((int)r->w_observer < 0 || r->w_observer >= LB_OBS_KIND_COUNT || (int)r->a_observer < 0 ||
       r->a_observer >= LB_OBS_KIND_COUNT)
@@ -228,8 +266,9 @@ lb_status lb_qplan_override(const lb_graph *g, lb_qplan *plan, const char *layer
                    b->fixed_bits, wbits, abits);
   lb_qplan_entry *e = &plan->e[k];
   lb_qcfg w = e->weight, a = e->input[0];
-  if (wbits) w.spec.bits = wbits;
-  if (abits) a.spec.bits = abits;
+  if (wbits == 1 && b && binary_refused(b)) return LB_ERR_UNSUPPORTED;
+  if (wbits) set_bits(&w.spec, wbits, b ? &b->weight : NULL);
+  if (abits) set_bits(&a.spec, abits, b ? &b->act : NULL);
   lb_qplan_request r = {.backend = plan->backend, .wbits = w.spec.bits, .abits = a.spec.bits};
   char what[LB_NAME_MAX + 32];
   snprintf(what, sizeof what, "weights of '%s'", layer);

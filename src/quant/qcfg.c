@@ -20,7 +20,7 @@ void lb_qcfg_pack(const lb_qcfg *c, int enabled, int *ia, float *fa) {
   ia[0] = c->spec.bits;
   ia[1] = (c->spec.is_signed ? LB_QF_SIGNED : 0) | (c->spec.symmetric ? LB_QF_SYMMETRIC : 0) |
           (c->spec.narrow ? LB_QF_NARROW : 0) | (c->spec.scale_kind == LB_QSCALE_POW2 ? LB_QF_POW2 : 0) |
-          (enabled ? LB_QF_ENABLED : 0);
+          (c->spec.binary ? LB_QF_BINARY : 0) | (enabled ? LB_QF_ENABLED : 0);
   ia[2] = c->spec.gran == LB_QGRAN_CHANNEL ? 1 : 0;
   ia[3] = (int)c->est;
   ia[4] = (int)c->observer;
@@ -33,6 +33,7 @@ lb_status lb_qcfg_unpack(const int *ia, const float *fa, lb_qcfg *c, int *enable
   c->spec.is_signed = (ia[1] & LB_QF_SIGNED) != 0;
   c->spec.symmetric = (ia[1] & LB_QF_SYMMETRIC) != 0;
   c->spec.narrow = (ia[1] & LB_QF_NARROW) != 0;
+  c->spec.binary = (ia[1] & LB_QF_BINARY) != 0;
   c->spec.scale_kind = (ia[1] & LB_QF_POW2) ? LB_QSCALE_POW2 : LB_QSCALE_FLOAT;
   if (ia[2] != 0 && ia[2] != 1) return lb_fail(LB_ERR_ARG, "quantizer: granularity %d is not supported in graph ops", ia[2]);
   c->spec.gran = ia[2] ? LB_QGRAN_CHANNEL : LB_QGRAN_TENSOR;

@@ -30,6 +30,10 @@ lb_status lb_qspec_validate(const lb_qspec *q, const lb_shape *shape) {
   if (!q) return lb_fail(LB_ERR_ARG, "quantizer spec: no spec given");
   if (q->bits < 1 || q->bits > 16)
     return lb_fail(LB_ERR_ARG, "quantizer spec: %d bits (1 to 16 supported)", q->bits);
+  if (q->binary && (q->bits != 1 || !q->is_signed || !q->symmetric || q->narrow))
+    return lb_fail(LB_ERR_ARG, "quantizer spec: a binary (+-1) grid needs 1 bit, signed, symmetric and not narrow "
+                   "(got %d bits%s%s%s)", q->bits, q->is_signed ? "" : ", unsigned", q->symmetric ? "" : ", affine",
+                   q->narrow ? ", narrow" : "");
   if (q->narrow && !q->is_signed)
     return lb_fail(LB_ERR_ARG, "quantizer spec: narrow range needs a signed spec (uint%d has no most negative value "
                    "to drop)", q->bits);
@@ -73,7 +77,10 @@ lb_status lb_qspec_validate(const lb_qspec *q, const lb_shape *shape) {
 
 void lb_qspec_range(const lb_qspec *q, int32_t *qmin, int32_t *qmax) {
   int32_t lo, hi;
-  if (q->is_signed) {
+  if (q->binary) {
+    lo = -1;
+    hi = 1;
+  } else if (q->is_signed) {
     lo = -(int32_t)(1L << (q->bits - 1)) + (q->narrow ? 1 : 0);
     hi = (int32_t)(1L << (q->bits - 1)) - 1;
   } else {
@@ -106,6 +113,10 @@ char *lb_qspec_str(const lb_qspec *q, char *buf, size_t cap) {
     snprintf(g, sizeof g, "per-group(%d)", q->group);
   else
     snprintf(g, sizeof g, "%s", gran_name(q->gran));
+  if (q->binary) {
+    snprintf(buf, cap, "binary(+-1) %s%s", g, q->scale_kind == LB_QSCALE_POW2 ? " pow2" : "");
+    return buf;
+  }
   snprintf(buf, cap, "%s%d %s%s %s%s", q->is_signed ? "int" : "uint", q->bits, q->symmetric ? "sym" : "affine",
            q->narrow ? " narrow" : "", g, q->scale_kind == LB_QSCALE_POW2 ? " pow2" : "");
   return buf;
