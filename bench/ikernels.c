@@ -67,7 +67,8 @@ static void conv_layer(const layer *L, int n, lb_ik_isa isa) {
   TIME_IT(t_fp32, lb_conv2d_forward(&d, xf, wf, NULL, yf, fs));
   uint8_t *x = malloc(nx), *y = malloc(ny), *xb = malloc((size_t)n * d.h * d.w * ((d.c + 7) / 8));
   int8_t *w = malloc(nw), *xs = malloc(nx);
-  int32_t *bias = calloc((size_t)d.k, 4), *M = malloc((size_t)d.k * 4), *acc = malloc(ny * 4);
+  int64_t *bias = calloc((size_t)d.k, sizeof *bias);
+  int32_t *M = malloc((size_t)d.k * 4), *acc = malloc(ny * 4);
   int *s = malloc((size_t)d.k * sizeof(int));
   for (int k = 0; k < d.k; k++) M[k] = 1 << 30, s[k] = 38;
   fill(x, nx, 1);

@@ -34,8 +34,11 @@ int64_t lbrt_shift_rne(int64_t p, int32_t s) {
 
 static int32_t clamp(int64_t v, int32_t lo, int32_t hi) { return v < lo ? lo : v > hi ? hi : (int32_t)v; }
 
+static int32_t requant_product(int64_t p, int32_t s, int32_t zp, int32_t lo, int32_t hi) {
+  return clamp(zp + lbrt_shift_rne(p, s), lo, hi);
+}
 static int32_t requant(int64_t a, int32_t m, int32_t s, int32_t zp, int32_t lo, int32_t hi) {
-  return clamp(zp + lbrt_shift_rne(a * m, s), lo, hi);
+  return requant_product(a * m, s, zp, lo, hi);
 }
 
 /* The clamp keeps q inside the code type, so int8 and uint8 codes store the same way. */
@@ -77,13 +80,15 @@ void lbrt_conv_run(const lbrt_conv *p, const uint8_t *x, void *y) {
   for (int32_t k = 0; k < p->k; k++)
     for (int32_t oy = 0; oy < p->oh; oy++)
       for (int32_t ox = 0; ox < p->ow; ox++) {
-        int64_t a = (int64_t)conv_acc(p, x, k, oy, ox) + (p->bias ? p->bias[k] : 0);
+        int32_t acc = conv_acc(p, x, k, oy, ox), b = p->bias ? p->bias[k] : 0;
         int32_t o = k * hw + oy * p->ow + ox;
         if (p->scale) {
-          ((float *)y)[o] = (float)a * p->scale[k];
-        } else {
+          ((float *)y)[o] = (float)((int64_t)acc + b) * p->scale[k];
+        } else { /* the bias in product units: acc * M + bias * M + bfrac, then the shift */
+          int64_t m = p->mult[k];
+          int64_t a = (int64_t)acc * m + (int64_t)b * m + (p->bfrac ? p->bfrac[k] : 0);
           if (p->neg && p->neg[k]) a = -a;
-          store((uint8_t *)y, o, requant(a, p->mult[k], p->shift[k], p->yzp, p->lo, p->hi));
+          store((uint8_t *)y, o, requant_product(a, p->shift[k], p->yzp, p->lo, p->hi));
         }
       }
 }

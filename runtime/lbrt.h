@@ -43,6 +43,7 @@ typedef struct lbrt_conv {
   const uint8_t *wt;        /* packed weight codes */
   const int32_t *wzp;       /* k weight zero points, or NULL (all 0) */
   const int32_t *bias;      /* k, on the accumulator grid, or NULL */
+  const int32_t *bfrac;     /* k, the rest of the bias in product units (codes output), or NULL */
   const int32_t *mult;      /* k Q31 multipliers (codes output) */
   const int32_t *shift;     /* k shifts in [0, 62] (codes output) */
   const int32_t *neg;       /* k sign flags (1: negate before requantizing), or NULL */

@@ -184,11 +184,13 @@ static void check_conv(const cshape *t, int bits, int wsgn, int xsgn, int use_zp
   CHECK_MSG(bad == 0, "conv %dx%dx%dx%d k=%d %dx%d g=%d bits=%d wsgn=%d xsgn=%d zp=%d: %d wrong", d.n, d.c, d.h, d.w,
             d.k, d.r, d.s, d.groups, bits, wsgn, xsgn, use_zp, bad);
   /* the fused epilogue is run + requant */
-  int32_t *bias = malloc((size_t)d.k * 4), *M = malloc((size_t)d.k * 4);
+  int64_t *bias = malloc((size_t)d.k * sizeof *bias);
+  int32_t *M = malloc((size_t)d.k * 4);
   int *sh = malloc((size_t)d.k * sizeof *sh);
   for (int k = 0; k < d.k; k++) {
-    bias[k] = (int32_t)lb_rng_below(rng, 2001) - 1000;
     M[k] = (int32_t)((1u << 30) + lb_rng_below(rng, 1u << 30));
+    int32_t frac = (int32_t)lb_rng_below(rng, (uint32_t)M[k]) - M[k] / 2;
+    bias[k] = lb_bias_product((int32_t)lb_rng_below(rng, 2001) - 1000, M[k], frac);
     sh[k] = 36 + (int)lb_rng_below(rng, 6);
   }
   uint8_t *y = malloc((size_t)ny), *y2 = malloc((size_t)ny);
@@ -198,7 +200,7 @@ static void check_conv(const cshape *t, int bits, int wsgn, int xsgn, int use_zp
   bad = 0;
   for (int64_t i = 0; i < ny; i++) {
     int k = (int)((i / ((int64_t)d.oh * d.ow)) % d.k);
-    int32_t want = lb_requant((int64_t)acc[i] + bias[k], M[k], sh[k], zp, lo, hi);
+    int32_t want = lb_requant_acc(acc[i], bias[k], M[k], sh[k], zp, lo, hi);
     y2[i] = (uint8_t)want;
     if (y[i] != y2[i]) bad++;
   }
@@ -364,17 +366,19 @@ static void test_prepare_errors(void) {
 static void test_eltwise(void) {
   lb_rng rng;
   lb_rng_seed(&rng, 51);
-  /* requant over (n, K, hw) with bias, per-channel M/s, a ReLU clamp */
-  int32_t acc[2 * 3 * 5], bias[3] = {-50, 0, 70}, M[3] = {INT32_MAX, 1 << 30, 1500000000};
+  /* requant over (n, K, hw) with a bias in product units, per-channel M/s, a ReLU clamp */
+  int32_t acc[2 * 3 * 5], M[3] = {INT32_MAX, 1 << 30, 1500000000};
   int s[3] = {31, 33, 0};
   uint8_t y[30];
   for (int i = 0; i < 30; i++) acc[i] = (int32_t)lb_rng_below(&rng, 4001) - 2000;
   acc[0] = INT32_MAX; /* acc + bias must not wrap */
   M[2] = 1;
+  /* -50 and 70 on the accumulator grid, and parts of a multiplier below it */
+  const int64_t bias[3] = {-50 * (int64_t)INT32_MAX - 12345, 1 << 29, 70};
   lb_ik_requant(LB_IK_REF, 2, 3, 5, acc, bias, M, s, 3, 3, 255, 0, y);
   for (int i = 0; i < 30; i++) {
     int k = (i / 5) % 3;
-    int64_t v = 3 + rne_div(((int64_t)acc[i] + bias[k]) * M[k], s[k]);
+    int64_t v = 3 + rne_div((int64_t)acc[i] * M[k] + bias[k], s[k]);
     CHECK_MSG(y[i] == (v < 3 ? 3 : v > 255 ? 255 : v), "requant %d", i);
   }
   /* add with mixed signedness, one rounding */

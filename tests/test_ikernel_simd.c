@@ -29,14 +29,18 @@ static void fill_zp(int32_t *zp, int k, int bits, int sgn, lb_rng *r) {
 
 static int32_t rand_zx(int xsgn, lb_rng *r) { return xsgn ? rnd(r, -128, 127) : rnd(r, 0, 255); }
 
-static void rand_rq(int k, int32_t *bias, int32_t *M, int *s, lb_rng *r) {
+/* Requant terms; the bias in product units is bias_q * M + frac with |frac| <= M/2 (lowering's
+ * form), frac 0 in some channels (exact ties stay reachable). */
+static void rand_rq(int k, int64_t *bias_p, int32_t *M, int *s, lb_rng *r) {
   for (int i = 0; i < k; i++) {
     int kind = rnd(r, 0, 5);
-    bias[i] = kind == 0 ? (int32_t)lb_rng_u64(r) : rnd(r, -5000, 5000);
+    int32_t bq = kind == 0 ? (int32_t)lb_rng_u64(r) : rnd(r, -5000, 5000);
     M[i] = kind == 1 ? INT32_MAX : (int32_t)((1u << 30) + lb_rng_below(r, 1u << 30));
     s[i] = kind == 2 ? 0 : kind == 3 ? 62 : rnd(r, 30, 44);
     if (kind == 2) M[i] = rnd(r, 0, 3);
     if (kind == 4) M[i] = 1 << 30, s[i] = rnd(r, 31, 32); /* exact ties whenever acc + bias is odd (or 2 mod 4) */
+    int32_t frac = kind == 4 || rnd(r, 0, 2) == 0 ? 0 : rnd(r, -(M[i] / 2), M[i] / 2);
+    bias_p[i] = lb_bias_product(bq, M[i], frac);
   }
 }
 
@@ -71,7 +75,8 @@ static int conv_case(lb_ik_isa isa, lb_rng *r, int iter) {
   const int64_t ny = (int64_t)d.n * d.k * d.oh * d.ow;
   uint8_t *x = malloc((size_t)nx);
   int8_t *w = malloc((size_t)nw);
-  int32_t *zp = malloc((size_t)d.k * 4), *bias = malloc((size_t)d.k * 4), *M = malloc((size_t)d.k * 4);
+  int32_t *zp = malloc((size_t)d.k * 4), *M = malloc((size_t)d.k * 4);
+  int64_t *bias = malloc((size_t)d.k * sizeof *bias);
   int *sh = malloc((size_t)d.k * sizeof(int));
   for (int64_t i = 0; i < nx; i++) x[i] = (uint8_t)lb_rng_u64(r);
   fill_w(w, nw, bits, wsgn, r);
@@ -193,7 +198,8 @@ static void eltwise_case(lb_ik_isa isa, lb_rng *r) {
   int n = rnd(r, 1, 3), k = rnd(r, 1, 9);
   int64_t hw = rnd(r, 1, 100);
   int64_t cnt = n * k * hw;
-  int32_t *acc = malloc((size_t)cnt * 4), bias[9], M[9];
+  int32_t *acc = malloc((size_t)cnt * 4), M[9];
+  int64_t bias[9];
   int s[9];
   uint8_t *y0 = malloc((size_t)cnt), *y1 = malloc((size_t)cnt);
   for (int64_t i = 0; i < cnt; i++) acc[i] = rnd(r, 0, 3) ? rnd(r, -100000, 100000) : (int32_t)lb_rng_u64(r);

@@ -23,8 +23,9 @@
 extern "C" {
 #endif
 
-/* 2: data-movement steps (SLICE, PAD, CONCAT) and four step inputs. */
-#define LB_LBP_VERSION 2
+/* 2: data-movement steps (SLICE, PAD, CONCAT) and four step inputs. 3: the bias in product
+ * units (bfrac_off). */
+#define LB_LBP_VERSION 3
 #define LB_STEP_MAX_IN 4 /* inputs of one step (CONCAT reads up to four) */
 
 typedef enum lb_tensor_kind { LB_PT_CODES = 0, LB_PT_ACC32, LB_PT_FLOAT } lb_tensor_kind;
@@ -41,8 +42,8 @@ typedef struct lb_prog_tensor {
 
 typedef enum lb_step_kind {
   LB_PS_QUANTIZE = 0, /* float input -> codes: q = clamp(rint(x*inv)+zp, lo, hi) */
-  LB_PS_CONV,         /* codes -> codes: conv + requant (+ clamp) */
-  LB_PS_LINEAR,       /* codes -> codes: linear + requant */
+  LB_PS_CONV,         /* codes -> codes: conv + requant (+ clamp): lb_requant_acc(acc, bias_p, ...) */
+  LB_PS_LINEAR,       /* codes -> codes: linear + requant, the same */
   LB_PS_CONV_OUT,     /* codes -> float output: conv, (acc + bias_q) * scale[k] */
   LB_PS_LINEAR_OUT,   /* codes -> float output: linear, (acc + bias_q) * scale[k] */
   LB_PS_ADD,          /* codes, codes -> codes: residual add with rescale */
@@ -65,8 +66,10 @@ typedef struct lb_prog_step {
   int k, r, s, stride_h, stride_w, pad_h, pad_w, dil_h, dil_w, groups;
   int wbits, w_signed;
   int64_t w_off, w_len;         /* weight codes in the int8 pool, (K, C/g, R, S) */
-  /* offsets into the int32 pool, -1 = absent; each holds k values (or counts+1 for avgpool) */
-  int64_t wzp_off, bias_off, mult_off, shift_off, neg_off;
+  /* offsets into the int32 pool, -1 = absent; each holds k values (or counts+1 for avgpool).
+   * CONV/LINEAR: bias_p[k] = lb_bias_product(bias[k], mult[k], bfrac[k]), the bias in product
+   * units (ikernel.h); bias alone is the bias on the accumulator grid (the *_OUT steps, ONNX) */
+  int64_t wzp_off, bias_off, bfrac_off, mult_off, shift_off, neg_off;
   int64_t scale_off;            /* float pool: k dequantization scales (the *_OUT steps) */
   int32_t lo, hi;               /* output clamp in codes (activation fused) */
   int32_t add_m1, add_m2, add_shift;   /* ADD; RESCALE and GAP use add_m1/add_shift */

@@ -21,7 +21,12 @@
  * Requantization (the one definition, shared with the deploy-exact simulation):
  *   rshift_rne(p, s) = p / 2^s rounded to nearest, ties to even (s in [0, 62]; s = 0 is p)
  *   requant(a, M, s, zp, lo, hi) = clamp(zp + rshift_rne((int64)a * M, s), lo, hi)
- * with M in [0, 2^31) (normally [2^30, 2^31): a Q31 multiplier) and a = acc + bias_q (int64).
+ * with M in [0, 2^31) (normally [2^30, 2^31): a Q31 multiplier). A conv/linear output adds its
+ * bias in product units, after the multiply: clamp(zp + rshift_rne(acc * M + bias_p, s), lo, hi)
+ * (lb_requant_acc), so the bias keeps the multiplier's precision instead of being rounded to the
+ * accumulator grid, which is coarser than the output grid when s_x*s_w > s_y (low-bit layers).
+ * lowering stores bias_p as bias_q * M + frac (bias_q = rint(B) on the accumulator grid, frac =
+ * rint((B - bias_q) * M), |frac| < 2^30): lb_bias_product.
  * A real multiplier m > 0 becomes M = round(m * 2^s) with s chosen so M lands in [2^30, 2^31);
  * for m a power of two M = 2^30 and the product is a pure shift. */
 #ifndef LOWBIT_IKERNEL_H
@@ -49,6 +54,12 @@ static inline int32_t lb_requant(int64_t a, int32_t M, int s, int32_t zp, int32_
   int64_t v = (int64_t)zp + lb_rshift_rne(a * (int64_t)M, s);
   return (int32_t)(v < lo ? lo : v > hi ? hi : v);
 }
+static inline int32_t lb_requant_acc(int32_t acc, int64_t bias_p, int32_t M, int s, int32_t zp, int32_t lo,
+                                     int32_t hi) {
+  int64_t v = (int64_t)zp + lb_rshift_rne((int64_t)acc * M + bias_p, s);
+  return (int32_t)(v < lo ? lo : v > hi ? hi : v);
+}
+static inline int64_t lb_bias_product(int32_t bias_q, int32_t M, int32_t frac) { return (int64_t)bias_q * M + frac; }
 /* m > 0 and finite -> (M, s) as above; fails (LB_ERR_ARG) if m needs s outside [0, 62]. */
 lb_status lb_requant_multiplier(double m, int32_t *M, int *s);
 
@@ -74,7 +85,7 @@ void lb_iconv_run(const lb_iconv *c, int n, const void *x, int32_t zx, int32_t *
 /* Convolution and lb_ik_requant in one call, fused where the variant can (the result is the
  * same bits as run followed by lb_ik_requant; scratch: lb_iconv_scratch_requant bytes). */
 size_t lb_iconv_scratch_requant(const lb_iconv *c, int n);
-void lb_iconv_run_requant(const lb_iconv *c, int n, const void *x, int32_t zx, const int32_t *bias_q, const int32_t *M,
+void lb_iconv_run_requant(const lb_iconv *c, int n, const void *x, int32_t zx, const int64_t *bias_p, const int32_t *M,
                           const int *s, int32_t zp, int32_t lo, int32_t hi, int y_signed, void *y, void *scratch);
 void lb_iconv_free(lb_iconv *c);
 /* Bytes of packed weights (for size reports). */
@@ -97,9 +108,9 @@ size_t lb_ilinear_weight_bytes(const lb_ilinear *l);
 
 /* ---- epilogues and element-wise ops ---------------------------------------------------------- */
 /* Per-channel requantization of acc (n, K, hw) into 8-bit codes:
- * y = requant(acc + bias_q[k], M[k], s[k], zp, lo, hi); bias_q may be NULL. lo/hi carry fused
- * ReLU/ReLU6/hardtanh clamps. y_signed picks int8 or uint8 output. */
-void lb_ik_requant(lb_ik_isa isa, int n, int k, int64_t hw, const int32_t *acc, const int32_t *bias_q,
+ * y = lb_requant_acc(acc, bias_p[k], M[k], s[k], zp, lo, hi); bias_p (product units) may be NULL.
+ * lo/hi carry fused ReLU/ReLU6/hardtanh clamps. y_signed picks int8 or uint8 output. */
+void lb_ik_requant(lb_ik_isa isa, int n, int k, int64_t hw, const int32_t *acc, const int64_t *bias_p,
                    const int32_t *M, const int *s, int32_t zp, int32_t lo, int32_t hi, int y_signed, void *y);
 /* Residual add with rescale: y = clamp(zy + rshift_rne((x1 - z1)*M1 + (x2 - z2)*M2, s), lo, hi),
  * one rounding (int64 sum). x1/x2/y each int8 or uint8 per its flag. */

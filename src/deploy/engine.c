@@ -15,6 +15,7 @@ struct lb_engine {
   int max_batch, flags;
   lb_ik_isa isa;
   void **prep;        /* per step: lb_iconv* / lb_ilinear* or NULL */
+  int64_t **bias_p;   /* per step: conv/linear codes steps' bias in product units, or NULL */
   int64_t *toff;      /* per tensor: offset per image */
   int64_t act_per_image;
   size_t scratch_bytes;
@@ -70,8 +71,9 @@ lb_status lb_engine_create(const lb_program *p, int max_batch, int flags, lb_eng
   e->flags = flags;
   e->isa = lb_ik_select();
   e->prep = calloc((size_t)p->n_steps, sizeof *e->prep);
+  e->bias_p = calloc((size_t)p->n_steps, sizeof *e->bias_p);
   e->toff = calloc((size_t)p->n_tensors, sizeof *e->toff);
-  if (!e->prep || !e->toff) st = lb_fail(LB_ERR_NOMEM, "engine: out of memory");
+  if (!e->prep || !e->bias_p || !e->toff) st = lb_fail(LB_ERR_NOMEM, "engine: out of memory");
   e->act_per_image = p->arena_per_image;
   if (!st && (flags & LB_ENGINE_KEEP_ALL)) {
     int64_t off = 0;
@@ -102,6 +104,16 @@ lb_status lb_engine_create(const lb_program *p, int max_batch, int flags, lb_eng
       if (st) break;
       e->prep[i] = l;
     }
+    if (!st && s->bfrac_off >= 0) { /* codes steps: the bias in product units, once */
+      int64_t *b = malloc((size_t)s->k * sizeof *b);
+      if (!b) {
+        st = lb_fail(LB_ERR_NOMEM, "engine: out of memory");
+        break;
+      }
+      for (int j = 0; j < s->k; j++)
+        b[j] = lb_bias_product(p->i32[s->bias_off + j], p->i32[s->mult_off + j], p->i32[s->bfrac_off + j]);
+      e->bias_p[i] = b;
+    }
     if (needs_acc(s) && (is_conv(s->kind) || is_linear(s->kind)))
       need = r64(need) + r64((size_t)max_batch * (size_t)acc_per_image(p, s) * sizeof(int32_t));
     if (need > e->scratch_bytes) e->scratch_bytes = need;
@@ -127,6 +139,8 @@ void lb_engine_free(lb_engine *e) {
     if (is_conv(e->p->steps[i].kind)) lb_iconv_free(e->prep[i]);
     else lb_ilinear_free(e->prep[i]);
   }
+  for (int i = 0; e->bias_p && i < e->p->n_steps; i++) free(e->bias_p[i]);
+  free(e->bias_p);
   free(e->prep);
   free(e->toff);
   lb_free_aligned(e->arena);
@@ -136,16 +150,18 @@ void lb_engine_free(lb_engine *e) {
 size_t lb_engine_arena_bytes(const lb_engine *e) { return e->arena_bytes; }
 const char *lb_engine_isa(const lb_engine *e) { return lb_ik_isa_name(e->isa); }
 
-/* Requantization with a per-channel sign (negative batchnorm scales): y = requant(+-(acc + b)). */
-static void requant_signed(int n, int k, int64_t hw, const int32_t *acc, const int32_t *bias, const int32_t *M,
+/* Requantization with a per-channel sign (negative batchnorm scales): p = acc * M + bias_p,
+ * y = clamp(zp + rshift_rne(+-p, s), lo, hi). */
+static void requant_signed(int n, int k, int64_t hw, const int32_t *acc, const int64_t *bias_p, const int32_t *M,
                            const int32_t *s, const int32_t *neg, int32_t zp, int32_t lo, int32_t hi, int y_signed,
                            void *y) {
   for (int b = 0; b < n; b++)
     for (int j = 0; j < k; j++) {
       int64_t o = ((int64_t)b * k + j) * hw;
       for (int64_t i = 0; i < hw; i++) {
-        int64_t a = (int64_t)acc[o + i] + bias[j];
-        int32_t v = lb_requant(neg[j] ? -a : a, M[j], s[j], zp, lo, hi);
+        int64_t p = (int64_t)acc[o + i] * M[j] + bias_p[j];
+        int64_t v64 = (int64_t)zp + lb_rshift_rne(neg[j] ? -p : p, s[j]);
+        int32_t v = (int32_t)(v64 < lo ? lo : v64 > hi ? hi : v64);
         if (y_signed) ((int8_t *)y)[o + i] = (int8_t)v;
         else ((uint8_t *)y)[o + i] = (uint8_t)v;
       }
@@ -178,7 +194,7 @@ static void run_step(lb_engine *e, int i, int n, const float *x, float *logits) 
       lb_conv2d_desc d = step_desc(p, s, n);
       hw = (int64_t)d.oh * d.ow;
       if (!needs_acc(s)) {
-        lb_iconv_run_requant(c, n, x0, t0->zp, bias, M, sh, to->zp, s->lo, s->hi, to->is_signed, y, scratch);
+        lb_iconv_run_requant(c, n, x0, t0->zp, e->bias_p[i], M, sh, to->zp, s->lo, s->hi, to->is_signed, y, scratch);
         return;
       }
       size_t ks = r64(lb_iconv_scratch(c, e->max_batch));
@@ -240,10 +256,10 @@ static void run_step(lb_engine *e, int i, int n, const float *x, float *logits) 
   if (s->kind == LB_PS_CONV_OUT || s->kind == LB_PS_LINEAR_OUT)
     lb_ik_dequantize_acc(n, s->k, hw, acc, bias, p->f32 + s->scale_off, logits);
   else if (s->neg_off >= 0)
-    requant_signed(n, s->k, hw, acc, bias, M, p->i32 + s->shift_off, p->i32 + s->neg_off, to->zp, s->lo, s->hi,
-                   to->is_signed, y);
+    requant_signed(n, s->k, hw, acc, e->bias_p[i], M, p->i32 + s->shift_off, p->i32 + s->neg_off, to->zp, s->lo,
+                   s->hi, to->is_signed, y);
   else
-    lb_ik_requant(e->isa, n, s->k, hw, acc, bias, M, sh, to->zp, s->lo, s->hi, to->is_signed, y);
+    lb_ik_requant(e->isa, n, s->k, hw, acc, e->bias_p[i], M, sh, to->zp, s->lo, s->hi, to->is_signed, y);
 }
 
 lb_status lb_engine_run(lb_engine *e, int n, const float *x, float *logits) {

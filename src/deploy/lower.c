@@ -97,7 +97,7 @@ static lb_prog_step *new_step(lowering *L, int kind, int core, int in0, int in1,
   s->in[0] = in0;
   s->in[1] = in1;
   s->out = out;
-  s->w_off = s->wzp_off = s->bias_off = s->mult_off = s->shift_off = s->neg_off = s->scale_off = -1;
+  s->w_off = s->wzp_off = s->bias_off = s->bfrac_off = s->mult_off = s->shift_off = s->neg_off = s->scale_off = -1;
   return s;
 }
 
@@ -134,6 +134,7 @@ static lb_status weighted_step(lowering *L, int ui, int in, int out, int kind) {
     s->scale_off = put_f32(L, w.scale, w.k);
   } else {
     s->mult_off = put_i32(L, w.mult, w.k);
+    s->bfrac_off = put_i32(L, w.bfrac, w.k);
     s->shift_off = put_i32(L, w.shift, w.k);
     s->neg_off = w.any_neg ? put_i32(L, w.neg, w.k) : -1;
   }

@@ -61,11 +61,13 @@ static lb_status check_weights(const lb_program *p, const lb_prog_step *s, int64
     return LB_OK;
   }
   if (!in_pool(s->mult_off, s->k, p->n_i32, 0) || !in_pool(s->shift_off, s->k, p->n_i32, 0) ||
-      !in_pool(s->neg_off, s->k, p->n_i32, 1))
+      !in_pool(s->neg_off, s->k, p->n_i32, 1) || !in_pool(s->bfrac_off, s->k, p->n_i32, 0))
     return BAD("program: step '%s': multipliers outside the pool", nm);
   for (int j = 0; j < s->k; j++) {
-    int32_t m = p->i32[s->mult_off + j], sh = p->i32[s->shift_off + j];
+    int32_t m = p->i32[s->mult_off + j], sh = p->i32[s->shift_off + j], fr = p->i32[s->bfrac_off + j];
     if (m < 0 || sh < 0 || sh > 62) return BAD("program: step '%s': multiplier/shift out of range", nm);
+    /* at most half a multiplier (plus rounding): keeps acc * M + bias_p inside int64 */
+    if (fr < -(1 << 30) || fr > (1 << 30)) return BAD("program: step '%s': bias fraction out of range", nm);
     if (s->neg_off >= 0 && (p->i32[s->neg_off + j] & ~1)) return BAD("program: step '%s': bad sign flag", nm);
   }
   return LB_OK;
@@ -145,10 +147,11 @@ static lb_status check_unused(const lb_prog_step *s) {
   int k = s->kind, ok;
   int weighted = k == LB_PS_CONV || k == LB_PS_LINEAR || k == LB_PS_CONV_OUT || k == LB_PS_LINEAR_OUT;
   if (!weighted)
-    ok = s->w_off == -1 && s->w_len == 0 && s->wzp_off == -1 && s->bias_off == -1 && s->neg_off == -1 &&
+    ok = s->w_off == -1 && s->w_len == 0 && s->wzp_off == -1 && s->bias_off == -1 && s->bfrac_off == -1 &&
+         s->neg_off == -1 &&
          s->scale_off == -1 && (k == LB_PS_AVGPOOL || (s->mult_off == -1 && s->shift_off == -1));
   else if (k == LB_PS_CONV_OUT || k == LB_PS_LINEAR_OUT)
-    ok = s->mult_off == -1 && s->shift_off == -1 && s->neg_off == -1;
+    ok = s->mult_off == -1 && s->shift_off == -1 && s->neg_off == -1 && s->bfrac_off == -1;
   else
     ok = s->scale_off == -1;
   return ok ? LB_OK : BAD("program: step '%s': pool offsets set that its kind does not read", s->name);

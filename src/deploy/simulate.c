@@ -242,9 +242,9 @@ static void sim_weighted(lb_sim *s, int i, int n, float *logits) {
       for (int64_t t = 0; t < hw; t++) {
         int64_t o = ((int64_t)b * w->k + j) * hw + t;
         /* accd NULL only after a failed malloc of the double path: fall back to the float result */
-        int64_t a = (int64_t)(accd ? accd[o] : (double)s->fy[o]) + w->bias_q[j];
-        if (u->kind == LB_U_OUT_ACC) logits[o] = (float)a * w->scale[j];
-        else s->codes[i][o] = lb_requant(w->neg[j] ? -a : a, w->mult[j], w->shift[j], u->y.zp, u->lo, u->hi);
+        int32_t acc = (int32_t)(accd ? accd[o] : (double)s->fy[o]);
+        if (u->kind == LB_U_OUT_ACC) logits[o] = (float)((int64_t)acc + w->bias_q[j]) * w->scale[j];
+        else s->codes[i][o] = lb_unit_requant(w, j, acc, u->y.zp, u->lo, u->hi);
       }
   free(accd);
   if (u->kind != LB_U_OUT_ACC) run_post(s, u, n, s->codes[i], core_numel);

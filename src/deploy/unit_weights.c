@@ -14,8 +14,9 @@
  * (qconvbn2d: beta - f*mean, the op's eval bias):
  *   real output = a * (s_x*s_w*acc + b) + c = A * (acc + B),
  *   A = a*s_x*s_w,  B = (b + c/a) / (s_x*s_w),  bias_q = rint(B)   (in double)
- * so the unit output is requant(sign(A) * (acc + bias_q), |A|/s_y) and the graph output is
- * (float)(acc + bias_q) * (float)A. A negative A (negative gamma) is carried as a sign, because
+ * so the unit output is requant(sign(A) * (acc * M + bias_p), |A|/s_y) with the bias in product
+ * units, bias_p = bias_q * M + bfrac, bfrac = rint((B - bias_q) * M) (ikernel.h), and the graph
+ * output is (float)(acc + bias_q) * (float)A. A negative A (negative gamma) is carried as a sign, because
  * the requantization multiplier is positive. */
 #include <math.h>
 #include <stdlib.h>
@@ -32,6 +33,7 @@ void lb_uweights_free(lb_uweights *w) {
   free(w->codes);
   free(w->wzp);
   free(w->bias_q);
+  free(w->bfrac);
   free(w->mult);
   free(w->shift);
   free(w->neg);
@@ -80,12 +82,13 @@ lb_status lb_unit_weights(const lb_graph *g, const lb_units *us, int unit, lb_uw
   w->codes = malloc((size_t)wp->numel);
   w->wzp = calloc((size_t)k, sizeof *w->wzp);
   w->bias_q = calloc((size_t)k, sizeof *w->bias_q);
+  w->bfrac = calloc((size_t)k, sizeof *w->bfrac);
   w->mult = calloc((size_t)k, sizeof *w->mult);
   w->shift = calloc((size_t)k, sizeof *w->shift);
   w->neg = calloc((size_t)k, sizeof *w->neg);
   w->scale = calloc((size_t)k, sizeof *w->scale);
   w->bound = calloc((size_t)k, sizeof *w->bound);
-  if (!w->codes || !w->wzp || !w->bias_q || !w->mult || !w->shift || !w->neg || !w->scale || !w->bound) {
+  if (!w->codes || !w->wzp || !w->bias_q || !w->bfrac || !w->mult || !w->shift || !w->neg || !w->scale || !w->bound) {
     lb_uweights_free(w);
     return lb_fail(LB_ERR_NOMEM, "deploy: out of memory");
   }
@@ -156,6 +159,8 @@ lb_status lb_unit_weights(const lb_graph *g, const lb_units *us, int unit, lb_uw
         break;
       }
       w->shift[j] = sh;
+      /* the rest of the bias in product units: |B - bias_q| <= 1/2 keeps it below 2^30 */
+      w->bfrac[j] = (int32_t)rint((B - bq) * (double)w->mult[j]);
     }
   }
   if (!st && w->any_neg && lb_unit_first_pool(g, u) >= 0)

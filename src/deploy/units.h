@@ -7,6 +7,7 @@
 #define LOWBIT_DEPLOY_UNITS_H
 
 #include "lowbit/deploy.h"
+#include "lowbit/ikernel.h"
 #include "lowbit/nn.h"
 
 typedef enum lb_ukind {
@@ -67,19 +68,27 @@ typedef struct lb_units {
 lb_status lb_units_build(const lb_graph *qg, lb_units *us);
 void lb_units_free(lb_units *us);
 
-/* Per output channel constants of a CONV / LINEAR / OUT_ACC unit: weight codes (K, per) and
- * acc' = acc + bias_q; codes units: y = requant(neg ? -acc' : acc', mult, shift, zp, lo, hi);
- * OUT_ACC: y = (float)acc' * scale[k]. bound[k] = max |acc| over any input (sum |w - zw| * max|x - zx|). */
+/* Per output channel constants of a CONV / LINEAR / OUT_ACC unit: weight codes (K, per); codes
+ * units: p = acc * mult + bias_p with bias_p = lb_bias_product(bias_q, mult, bfrac) (the bias in
+ * product units), y = clamp(zp + rshift_rne(neg ? -p : p, shift), lo, hi) (lb_unit_requant);
+ * OUT_ACC: y = (float)(acc + bias_q) * scale[k]. bound[k] = max |acc| over any input
+ * (sum |w - zw| * max|x - zx|). */
 typedef struct lb_uweights {
   int k;
   int64_t per;
   int wbits, w_signed;
   int8_t *codes;
-  int32_t *wzp, *bias_q, *mult, *shift, *neg;
+  int32_t *wzp, *bias_q, *bfrac, *mult, *shift, *neg;
   float *scale;
   double *bound;
   int any_neg, any_wzp;
 } lb_uweights;
+/* The code of channel j's accumulator acc in a codes unit (the engine's arithmetic). */
+static inline int32_t lb_unit_requant(const lb_uweights *w, int j, int32_t acc, int32_t zp, int32_t lo, int32_t hi) {
+  int64_t p = (int64_t)acc * w->mult[j] + lb_bias_product(w->bias_q[j], w->mult[j], w->bfrac[j]);
+  int64_t v = (int64_t)zp + lb_rshift_rne(w->neg[j] ? -p : p, w->shift[j]);
+  return (int32_t)(v < lo ? lo : v > hi ? hi : v);
+}
 
 lb_status lb_unit_weights(const lb_graph *qg, const lb_units *us, int unit, lb_uweights *w);
 void lb_uweights_free(lb_uweights *w);

@@ -122,6 +122,7 @@ static lb_status weighted_consts(cx *X, int i) {
   X->weight_bytes += nb;
   i32_array(X, i, "wzp", s->wzp_off, s->k);
   i32_array(X, i, "bias", s->bias_off, s->k);
+  i32_array(X, i, "bfrac", s->bfrac_off, s->k);
   i32_array(X, i, "mult", s->mult_off, s->k);
   i32_array(X, i, "shift", s->shift_off, s->k);
   i32_array(X, i, "neg", s->neg_off, s->k);
@@ -150,6 +151,7 @@ static lb_status weighted_consts(cx *X, int i) {
   field_ptr(X, i, "wt", "w", 0);
   field_ptr(X, i, "wzp", "wzp", s->wzp_off);
   field_ptr(X, i, "bias", "bias", s->bias_off);
+  field_ptr(X, i, "bfrac", "bfrac", s->bfrac_off);
   field_ptr(X, i, "mult", "mult", s->mult_off);
   field_ptr(X, i, "shift", "shift", s->shift_off);
   field_ptr(X, i, "neg", "neg", s->neg_off);

@@ -141,7 +141,8 @@ static const char *qlinear_conv(px *x, const lb_prog_step *s) {
     const char *c[3] = {y, lb_ob_scalar_u8(x->b, "lo", otype(to), s->lo), lb_ob_scalar_u8(x->b, "hi", otype(to), s->hi)};
     return lb_ob_node(x->b, "Clip", s->name, c, 3, to->name);
   }
-  /* QDQ: float conv on dequantized values; bias in float = bias_q * x_s * w_s */
+  /* QDQ: float conv on dequantized values; bias in float = (bias_q + bfrac/M) * x_s * w_s (the
+   * program's bias in product units; QLinearConv's int32 bias can only carry bias_q) */
   const char *dqx_in[3] = {xin, lb_ob_scalar_f(x->b, "scale", ti->scale), zp_of(x, ti)};
   const char *dqx = lb_ob_node(x->b, "DequantizeLinear", s->name, dqx_in, 3, "dq");
   const char *dqw_in[3] = {w, ws, wz};
@@ -153,7 +154,8 @@ static const char *qlinear_conv(px *x, const lb_prog_step *s) {
     double m = ldexp((double)x->p->i32[s->mult_off + j], -x->p->i32[s->shift_off + j]);
     int neg = s->neg_off >= 0 && x->p->i32[s->neg_off + j];
     double wsj = (neg ? -m : m) * to->scale / ti->scale;
-    bf[j] = s->bias_off >= 0 ? (float)(x->p->i32[s->bias_off + j] * (double)ti->scale * wsj) : 0.0f;
+    double frac = s->bfrac_off >= 0 ? (double)x->p->i32[s->bfrac_off + j] / (double)x->p->i32[s->mult_off + j] : 0.0;
+    bf[j] = s->bias_off >= 0 ? (float)((x->p->i32[s->bias_off + j] + frac) * (double)ti->scale * wsj) : 0.0f;
   }
   int64_t kd = s->k;
   const char *cin_[3] = {dqx, dqw, lb_ob_initializer(x->b, "bias", LB_OT_FLOAT, &kd, 1, bf)};

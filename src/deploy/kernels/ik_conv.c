@@ -72,13 +72,13 @@ void lb_iconv_run(const lb_iconv *c, int n, const void *x, int32_t zx, int32_t *
   ik_conv_ref(c, n, x, zx, acc, scratch);
 }
 
-void lb_iconv_run_requant(const lb_iconv *c, int n, const void *x, int32_t zx, const int32_t *bias_q, const int32_t *M,
+void lb_iconv_run_requant(const lb_iconv *c, int n, const void *x, int32_t zx, const int64_t *bias_p, const int32_t *M,
                           const int *s, int32_t zp, int32_t lo, int32_t hi, int y_signed, void *y, void *scratch) {
-  if (c->wbits != 1 && ik_conv_opt_run_requant(c, n, x, zx, bias_q, M, s, zp, lo, hi, y_signed, y, scratch)) return;
+  if (c->wbits != 1 && ik_conv_opt_run_requant(c, n, x, zx, bias_p, M, s, zp, lo, hi, y_signed, y, scratch)) return;
   int32_t *acc = ik_align_ptr(scratch);
   void *rest = (char *)scratch + acc_bytes(c, n);
   lb_iconv_run(c, n, x, zx, acc, rest);
-  lb_ik_requant(c->isa, n, c->d.k, (int64_t)c->d.oh * c->d.ow, acc, bias_q, M, s, zp, lo, hi, y_signed, y);
+  lb_ik_requant(c->isa, n, c->d.k, (int64_t)c->d.oh * c->d.ow, acc, bias_p, M, s, zp, lo, hi, y_signed, y);
 }
 
 /* Non-binary convolutions have no bit input: zeros, as lb_iconv_run on a binary one. */

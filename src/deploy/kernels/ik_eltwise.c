@@ -13,22 +13,21 @@ static inline void st8(void *y, int64_t i, int sgn, int32_t v) {
   else ((uint8_t *)y)[i] = (uint8_t)v;
 }
 
-void ik_requant_ref(int n, int k, int64_t hw, const int32_t *acc, const int32_t *bias_q, const int32_t *M,
+void ik_requant_ref(int n, int k, int64_t hw, const int32_t *acc, const int64_t *bias_p, const int32_t *M,
                     const int *s, int32_t zp, int32_t lo, int32_t hi, int y_signed, void *y) {
   const int64_t planes = (int64_t)n * k;
 #pragma omp parallel for schedule(static) if (planes * hw >= 65536)
   for (int64_t pl = 0; pl < planes; pl++) {
     int ch = (int)(pl % k);
-    int64_t b = bias_q ? bias_q[ch] : 0;
-    for (int64_t i = 0; i < hw; i++)
-      st8(y, pl * hw + i, y_signed, lb_requant((int64_t)acc[pl * hw + i] + b, M[ch], s[ch], zp, lo, hi));
+    int64_t b = bias_p ? bias_p[ch] : 0;
+    for (int64_t i = 0; i < hw; i++) st8(y, pl * hw + i, y_signed, lb_requant_acc(acc[pl * hw + i], b, M[ch], s[ch], zp, lo, hi));
   }
 }
 
-void lb_ik_requant(lb_ik_isa isa, int n, int k, int64_t hw, const int32_t *acc, const int32_t *bias_q,
+void lb_ik_requant(lb_ik_isa isa, int n, int k, int64_t hw, const int32_t *acc, const int64_t *bias_p,
                    const int32_t *M, const int *s, int32_t zp, int32_t lo, int32_t hi, int y_signed, void *y) {
-  if (ik_requant_opt(ik_isa_clamp(isa), n, k, hw, acc, bias_q, M, s, zp, lo, hi, y_signed, y)) return;
-  ik_requant_ref(n, k, hw, acc, bias_q, M, s, zp, lo, hi, y_signed, y);
+  if (ik_requant_opt(ik_isa_clamp(isa), n, k, hw, acc, bias_p, M, s, zp, lo, hi, y_signed, y)) return;
+  ik_requant_ref(n, k, hw, acc, bias_p, M, s, zp, lo, hi, y_signed, y);
 }
 
 void lb_ik_add(lb_ik_isa isa, int64_t n, const void *x1, int x1_signed, int32_t z1, int32_t M1, const void *x2,

@@ -1,5 +1,5 @@
-/* Element-wise integer ops on x86: requant (AVX-512 with a 64-bit multiply, or AVX2 with a
- * 32x32->64 one plus bias*M), residual add (AVX-512 8 or AVX2 4 int64 lanes), global average pool
+/* Element-wise integer ops on x86: requant (a 32x32->64 multiply plus the bias in product
+ * units, AVX-512 8 or AVX2 4 int64 lanes), residual add (AVX-512 8 or AVX2 4 int64 lanes), global average pool
  * (AVX-512 vpsadbw), input quantization (AVX-512) and max pool (AVX2: vertical
  * max of whole input rows 32 bytes at a time, then the window's columns). The rounding is
  * ik_x86.h's, the same as lb_requant; tails run the scalar definition. */
@@ -15,28 +15,27 @@ static inline int32_t ld8(const void *x, int64_t i, int sgn) {
 
 /* per-lane terms for one channel, replicated over 8 lanes */
 typedef struct rq_terms {
-  int64_t bias[8], biasm[8], mul[8], shift[8], mask[8], half[8];
+  int64_t biasm[8], mul[8], shift[8], mask[8], half[8];
   ik_epi e;
 } rq_terms;
 
-static void terms(rq_terms *t, int64_t bias, int32_t M, int s, int32_t zp, int32_t lo, int32_t hi) {
+static void terms(rq_terms *t, int64_t bias_p, int32_t M, int s, int32_t zp, int32_t lo, int32_t hi) {
   for (int i = 0; i < 8; i++) {
-    t->bias[i] = bias;
     t->mul[i] = M;
-    t->biasm[i] = bias * M;
+    t->biasm[i] = bias_p;
     t->shift[i] = s;
     t->mask[i] = s > 0 ? (int64_t)(((uint64_t)1 << s) - 1) : 0;
     t->half[i] = s > 0 ? (int64_t)1 << (s - 1) : INT64_MAX;
   }
   memset(&t->e, 0, sizeof t->e);
-  t->e.bias = t->bias, t->e.biasm = t->biasm, t->e.mul = t->mul, t->e.shift = t->shift, t->e.mask = t->mask;
+  t->e.biasm = t->biasm, t->e.mul = t->mul, t->e.shift = t->shift, t->e.mask = t->mask;
   t->e.half = t->half, t->e.zp = zp, t->e.lo = lo, t->e.hi = hi;
 }
 
 /* the scalar definition for elements [i, hw) */
 static void rq_tail(const int32_t *acc, int64_t i, int64_t hw, const rq_terms *t, uint8_t *y) {
   for (; i < hw; i++)
-    y[i] = (uint8_t)lb_requant((int64_t)acc[i] + t->bias[0], (int32_t)t->mul[0], (int)t->shift[0], t->e.zp, t->e.lo, t->e.hi);
+    y[i] = (uint8_t)lb_requant_acc(acc[i], t->biasm[0], (int32_t)t->mul[0], (int)t->shift[0], t->e.zp, t->e.lo, t->e.hi);
 }
 
 #pragma GCC push_options
@@ -215,7 +214,7 @@ static void maxpool256(const lb_pool_desc *d, const void *x, int sgn, void *y) {
 }
 #pragma GCC pop_options
 
-int ik_requant_opt(lb_ik_isa isa, int n, int k, int64_t hw, const int32_t *acc, const int32_t *bias_q,
+int ik_requant_opt(lb_ik_isa isa, int n, int k, int64_t hw, const int32_t *acc, const int64_t *bias_p,
                    const int32_t *M, const int *s, int32_t zp, int32_t lo, int32_t hi, int y_signed, void *y) {
   (void)y_signed; /* lo/hi are inside the output type: its low byte is the code either way */
   if (isa == LB_IK_REF) return 0;
@@ -224,7 +223,7 @@ int ik_requant_opt(lb_ik_isa isa, int n, int k, int64_t hw, const int32_t *acc, 
   for (int64_t pl = 0; pl < planes; pl++) {
     int ch = (int)(pl % k);
     rq_terms t;
-    terms(&t, bias_q ? bias_q[ch] : 0, M[ch], s[ch], zp, lo, hi);
+    terms(&t, bias_p ? bias_p[ch] : 0, M[ch], s[ch], zp, lo, hi);
     if (isa == LB_IK_AVX512VNNI) requant_plane512(acc + pl * hw, hw, &t, (uint8_t *)y + pl * hw);
     else requant_plane256(acc + pl * hw, hw, &t, (uint8_t *)y + pl * hw);
   }

@@ -81,7 +81,7 @@ size_t ik_conv_ref_scratch(const lb_iconv *c, int n);
 void ik_conv_ref(const lb_iconv *c, int n, const void *x, int32_t zx, int32_t *acc, void *scratch);
 void ik_conv_binary_ref(const lb_iconv *c, int n, const uint8_t *xbits, int32_t *acc);
 void ik_linear_ref(const lb_ilinear *l, int n, const void *x, int32_t zx, int32_t *acc);
-void ik_requant_ref(int n, int k, int64_t hw, const int32_t *acc, const int32_t *bias_q, const int32_t *M,
+void ik_requant_ref(int n, int k, int64_t hw, const int32_t *acc, const int64_t *bias_p, const int32_t *M,
                     const int *s, int32_t zp, int32_t lo, int32_t hi, int y_signed, void *y);
 
 /* The variant a caller asked for, lowered to what this CPU runs. */

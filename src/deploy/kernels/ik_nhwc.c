@@ -80,7 +80,7 @@ void ik_wlayout_build(const ik_plan *pl, const lb_iconv *c, int G, void *dst) {
 typedef struct ik_scr {
   void *wl;                 /* weight layout (NULL when prepacked) */
   int32_t *c0, *c1;         /* zero-point terms (VNNI) */
-  int64_t *rq;              /* 8 arrays of Kv*lanes: bias, biasm, mul, shift, mask, half, md, bd */
+  int64_t *rq;              /* 8 arrays of Kv*lanes: (unused), biasm, mul, shift, mask, half, md, bd */
   unsigned char *slot0;     /* first per-thread slot */
   size_t slot_bytes;
 } ik_scr;
@@ -345,35 +345,36 @@ void ik_nhwc_run(const lb_iconv *c, const ik_plan *pl, ik_tile_fn tile, int G, i
     e.c1 = need_colsum ? m.c1 : NULL;
   }
   if (rq) {
-    int64_t *bias = m.rq, *biasm = m.rq + kl, *mul = m.rq + 2 * kl, *shift = m.rq + 3 * kl, *mask = m.rq + 4 * kl,
+    int64_t *biasm = m.rq + kl, *mul = m.rq + 2 * kl, *shift = m.rq + 3 * kl, *mask = m.rq + 4 * kl,
             *half = m.rq + 5 * kl;
     for (int k = 0; k < kl; k++) {
       int kk = k < pl->K ? k : pl->K - 1;
       int s = rq->s[kk];
-      bias[k] = rq->bias_q ? rq->bias_q[kk] : 0;
       mul[k] = rq->M[kk];
-      biasm[k] = bias[k] * mul[k];
+      biasm[k] = rq->bias_p ? rq->bias_p[kk] : 0;
       shift[k] = s;
       mask[k] = s > 0 ? (int64_t)(((uint64_t)1 << s) - 1) : 0;
       half[k] = s > 0 ? (int64_t)1 << (s - 1) : INT64_MAX;
     }
     e.requant = 1;
-    e.bias = bias, e.biasm = biasm, e.mul = mul, e.shift = shift, e.mask = mask, e.half = half;
+    e.biasm = biasm, e.mul = mul, e.shift = shift, e.mask = mask, e.half = half;
     e.zp = rq->zp, e.lo = rq->lo, e.hi = rq->hi, e.y_signed = rq->y_signed;
     /* Doubles give the same bits when every result that escapes the clamp is computed exactly:
-     * such a v = (acc + bias) * M / 2^s has |v| < B = max(|lo - zp|, |hi - zp|) + 1, so
-     * |(acc + bias) * M| < B * 2^s, an integer below 2^53 when B * 2^s <= 2^53; then
-     * (acc + bias) * m is exact (m = M * 2^-s is exact too), and clamping to the integer
-     * bounds before the round-to-nearest-even conversion changes nothing. Results outside
-     * the band are off by a relative 2^-53 at most and clamp the same way. */
+     * such a v = (acc * M + biasm) / 2^s has |v| < B = max(|lo - zp|, |hi - zp|) + 1, so
+     * |acc * M + biasm| < B * 2^s, an integer below 2^53 when B * 2^s <= 2^53. With m = M * 2^-s
+     * and b = biasm * 2^-s, both exact doubles (biasm must be one: checked below), the fused
+     * fma(acc, m, b) rounds the exact sum once, so it is v itself, and clamping to the integer
+     * bounds before the round-to-nearest-even conversion changes nothing. Results outside the
+     * band are correctly rounded and clamp the same way (the bounds are doubles). */
     double *md = (double *)(m.rq + 6 * kl), *bd = (double *)(m.rq + 7 * kl);
     int64_t bl = (int64_t)rq->lo - rq->zp, bh = (int64_t)rq->hi - rq->zp;
     int64_t band = (bl < 0 ? -bl : bl) > (bh < 0 ? -bh : bh) ? (bl < 0 ? -bl : bl) : (bh < 0 ? -bh : bh);
     e.dbl = 1;
     for (int k = 0; k < kl; k++) {
       md[k] = ldexp((double)mul[k], -(int)shift[k]);
-      bd[k] = (double)bias[k];
+      bd[k] = ldexp((double)biasm[k], -(int)shift[k]);
       if (ldexp((double)(band + 1), (int)shift[k]) > 9007199254740992.0) e.dbl = 0; /* 2^53 */
+      if ((int64_t)(double)biasm[k] != biasm[k]) e.dbl = 0; /* not exact as a double */
     }
     e.md = md, e.bd = bd, e.dlo = (double)bl, e.dhi = (double)bh;
   }

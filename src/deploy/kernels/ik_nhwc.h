@@ -36,9 +36,9 @@ typedef struct ik_epi {
   const int32_t *c1;     /* (Kv*lanes): times the pixel's colsum, or NULL */
   const int32_t *colsum; /* (P) of the current image: sum of its receptive field's codes, or NULL */
   int requant;           /* 0: write acc (int32); 1: requantize to y */
-  /* per-channel requant terms, (Kv*lanes) each: the vector code computes acc * M + bias * M
-   * (biasm); bias is for scalar tails. s = 0 has mask 0 and half INT64_MAX. */
-  const int64_t *bias, *biasm, *mul, *shift, *mask, *half;
+  /* per-channel requant terms, (Kv*lanes) each: the vector code computes acc * M + biasm, biasm
+   * the bias in product units. s = 0 has mask 0 and half INT64_MAX. */
+  const int64_t *biasm, *mul, *shift, *mask, *half;
   int32_t zp, lo, hi;
   int y_signed;
   /* the same requant in doubles, exact where dbl is set (see ik_nhwc.c): per channel
@@ -60,7 +60,8 @@ size_t ik_wlayout_bytes(const ik_plan *pl);
 void ik_wlayout_build(const ik_plan *pl, const lb_iconv *c, int G, void *dst);
 /* Runs the whole convolution (requant when yq is non-NULL) with the given tile kernel. */
 typedef struct ik_rq_args {
-  const int32_t *bias_q, *M;
+  const int64_t *bias_p; /* product units (lb_requant_acc) */
+  const int32_t *M;
   const int *s;
   int32_t zp, lo, hi;
   int y_signed;

@@ -63,10 +63,10 @@ int ik_conv_opt_run(const lb_iconv *c, int n, const void *x, int32_t zx, int32_t
   return conv_go(c, n, x, zx, acc, NULL, scratch);
 }
 
-int ik_conv_opt_run_requant(const lb_iconv *c, int n, const void *x, int32_t zx, const int32_t *bias_q,
+int ik_conv_opt_run_requant(const lb_iconv *c, int n, const void *x, int32_t zx, const int64_t *bias_p,
                             const int32_t *M, const int *s, int32_t zp, int32_t lo, int32_t hi, int y_signed, void *y,
                             void *scratch) {
-  ik_rq_args rq = {bias_q, M, s, zp, lo, hi, y_signed, y};
+  ik_rq_args rq = {bias_p, M, s, zp, lo, hi, y_signed, y};
   return conv_go(c, n, x, zx, NULL, &rq, scratch);
 }
 

@@ -10,7 +10,7 @@ lb_status ik_conv_opt_prepare(lb_iconv *c);
 size_t ik_conv_opt_scratch(const lb_iconv *c, int n);
 size_t ik_conv_opt_scratch_requant(const lb_iconv *c, int n);
 int ik_conv_opt_run(const lb_iconv *c, int n, const void *x, int32_t zx, int32_t *acc, void *scratch);
-int ik_conv_opt_run_requant(const lb_iconv *c, int n, const void *x, int32_t zx, const int32_t *bias_q,
+int ik_conv_opt_run_requant(const lb_iconv *c, int n, const void *x, int32_t zx, const int64_t *bias_p,
                             const int32_t *M, const int *s, int32_t zp, int32_t lo, int32_t hi, int y_signed, void *y,
                             void *scratch);
 int ik_conv_opt_run_binary(const lb_iconv *c, int n, const uint8_t *xbits, int32_t *acc, void *scratch);
@@ -24,7 +24,7 @@ lb_status ik_linear_opt_prepare(lb_ilinear *l);
 int ik_linear_opt_run(const lb_ilinear *l, int n, const void *x, int32_t zx, int32_t *acc);
 
 /* element-wise: run the variant `isa` (already clamped to the CPU) or return 0 */
-int ik_requant_opt(lb_ik_isa isa, int n, int k, int64_t hw, const int32_t *acc, const int32_t *bias_q,
+int ik_requant_opt(lb_ik_isa isa, int n, int k, int64_t hw, const int32_t *acc, const int64_t *bias_p,
                    const int32_t *M, const int *s, int32_t zp, int32_t lo, int32_t hi, int y_signed, void *y);
 int ik_add_opt(lb_ik_isa isa, int64_t n, const void *x1, int x1_signed, int32_t z1, int32_t M1, const void *x2,
                int x2_signed, int32_t z2, int32_t M2, int s, int32_t zy, int32_t lo, int32_t hi, int y_signed, void *y);

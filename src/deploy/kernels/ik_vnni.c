@@ -40,10 +40,12 @@ static inline __attribute__((always_inline)) __m128i requant16(const ik_epi *e, 
  * instructions of the int64 rounding */
 static inline __attribute__((always_inline)) __m128i requant16_dbl(const ik_epi *e, __m512i v, int kb) {
   const __m512d lo = _mm512_set1_pd(e->dlo), hi = _mm512_set1_pd(e->dhi);
-  __m512d a0 = _mm512_add_pd(_mm512_cvtepi32_pd(_mm512_castsi512_si256(v)), _mm512_loadu_pd(e->bd + kb));
-  __m512d a1 = _mm512_add_pd(_mm512_cvtepi32_pd(_mm512_extracti64x4_epi64(v, 1)), _mm512_loadu_pd(e->bd + kb + 8));
-  a0 = _mm512_min_pd(_mm512_max_pd(_mm512_mul_pd(a0, _mm512_loadu_pd(e->md + kb)), lo), hi);
-  a1 = _mm512_min_pd(_mm512_max_pd(_mm512_mul_pd(a1, _mm512_loadu_pd(e->md + kb + 8)), lo), hi);
+  __m512d a0 = _mm512_fmadd_pd(_mm512_cvtepi32_pd(_mm512_castsi512_si256(v)), _mm512_loadu_pd(e->md + kb),
+                                _mm512_loadu_pd(e->bd + kb));
+  __m512d a1 = _mm512_fmadd_pd(_mm512_cvtepi32_pd(_mm512_extracti64x4_epi64(v, 1)), _mm512_loadu_pd(e->md + kb + 8),
+                                _mm512_loadu_pd(e->bd + kb + 8));
+  a0 = _mm512_min_pd(_mm512_max_pd(a0, lo), hi);
+  a1 = _mm512_min_pd(_mm512_max_pd(a1, lo), hi);
   __m256i r0 = _mm512_cvt_roundpd_epi32(a0, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
   __m256i r1 = _mm512_cvt_roundpd_epi32(a1, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
   __m512i r = _mm512_inserti64x4(_mm512_castsi256_si512(r0), r1, 1);

@@ -1,5 +1,5 @@
-/* Private: vector requantization shared by the x86 variants. Lanes hold int64 a = acc (+ bias);
- * the result is clamp(zp + rshift_rne(a * M, s), lo, hi) per lane, exactly lb_requant. Rounding
+/* Private: vector requantization shared by the x86 variants. Lanes hold int64 a = acc; the
+ * result is clamp(zp + rshift_rne(a * M + biasm, s), lo, hi) per lane, exactly lb_requant_acc. Rounding
  * is floor shift plus one when the dropped bits exceed half, or equal it with an odd quotient;
  * s = 0 lanes carry mask 0 and half INT64_MAX so they never round. */
 #ifndef LOWBIT_IK_X86_H
@@ -41,8 +41,8 @@ static inline __attribute__((always_inline)) void ik_store_k16xnp(uint8_t *dst, 
 #pragma GCC push_options
 #pragma GCC target("avx512f,avx512bw,avx512dq,avx512vl")
 /* 8 lanes of channels k.. (per-lane terms from e); a = the int32 accumulator sign-extended.
- * (acc + bias) * M is acc * M + bias * M: one 32x32->64 multiply (vpmuldq) plus a precomputed
- * term, exact in int64 (each part is below 2^62). */
+ * acc * M + biasm: one 32x32->64 multiply (vpmuldq) plus the bias in product units, exact in
+ * int64 (each part is below 2^62). */
 static inline __m512i ik_rq8_avx512(__m512i a, const ik_epi *e, int k) {
   const __m512i one = _mm512_set1_epi64(1);
   __m512i p = _mm512_add_epi64(_mm512_mul_epi32(a, _mm512_loadu_si512(e->mul + k)), _mm512_loadu_si512(e->biasm + k));
@@ -75,7 +75,7 @@ static inline __m256i ik_rne_clamp4(__m256i p, const ik_epi *e, int k) {
   return _mm256_blendv_epi8(q, hi, _mm256_cmpgt_epi64(q, hi));
 }
 
-/* 4 lanes: p = a * M + bias*M (a fits int32: a 32x32->64 multiply), then the rounding shift
+/* 4 lanes: p = a * M + biasm (a fits int32: a 32x32->64 multiply), then the rounding shift
  * (arithmetic right shift built from a logical one: ~(~p >> s) for negative p). */
 static inline __m256i ik_rq4_avx2(__m256i a, const ik_epi *e, int k) {
   __m256i p = _mm256_add_epi64(_mm256_mul_epi32(a, _mm256_loadu_si256((const __m256i *)(e->mul + k))),

@@ -240,20 +240,23 @@ static lb_status requant_out(const qop *q, const int32_t *acc, const int32_t *bi
   int dtype = yz ? yz->dtype : T_U8;
   int32_t *M = malloc((size_t)k * sizeof *M);
   int *sh = malloc((size_t)k * sizeof *sh);
+  int64_t *bias_p = malloc((size_t)k * sizeof *bias_p);
   uint8_t *b = malloc((size_t)((int64_t)n * k * hw + 1));
-  lb_status s = (!M || !sh || !b) ? qfail(q, LB_ERR_NOMEM, "out of memory") : LB_OK;
+  lb_status s = (!M || !sh || !bias_p || !b) ? qfail(q, LB_ERR_NOMEM, "out of memory") : LB_OK;
   for (int j = 0; j < k && !s; j++) {
     double m = (double)as * (double)bs->f[bs->numel == 1 ? 0 : j] / (double)ys;
     if (lb_requant_multiplier(m, &M[j], &sh[j])) s = qfail(q, LB_ERR_UNSUPPORTED, "requantization scale out of range");
+    else bias_p[j] = lb_bias_product(bias ? bias[j] : 0, M[j], 0); /* ONNX's int32 bias: on the accumulator grid */
   }
   if (!s) {
     int32_t lo, hi;
     range_of(dtype, &lo, &hi);
-    lb_ik_requant(lb_ik_select(), n, k, hw, acc, bias, M, sh, zp_at(yz, 0), lo, hi, dtype == T_I8, b);
+    lb_ik_requant(lb_ik_select(), n, k, hw, acc, bias_p, M, sh, zp_at(yz, 0), lo, hi, dtype == T_I8, b);
     s = from_bytes(y, dtype, ndim, dims, b);
   }
   free(M);
   free(sh);
+  free(bias_p);
   free(b);
   return s;
 }
