@@ -109,7 +109,6 @@ static void refusal_case(void) {
     const char *says;
   } bad[] = {
       {"lenet5", "fbgemm", "conv2=float", 4, 4, 1, LB_ERR_UNSUPPORTED, "'conv2' (conv2d) has no weight quantizer"},
-      {"mobilenetv2-tiny", "qdq", NULL, 4, 1, 1, LB_ERR_UNSUPPORTED, "binary (+-1) activations are not lowered"},
       {"lenet5", "fbgemm", NULL, 4, 4, 0, LB_ERR_STATE, "calibrate"},
   };
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
@@ -123,6 +122,27 @@ static void refusal_case(void) {
     CHECK(p == NULL);
     lb_graph_free(qg);
   }
+}
+
+/* Binary weights reading binary codes run on the XNOR-popcount kernels (verify above ran them). */
+static void xnor_case(void) {
+  lb_status st;
+  lb_graph *qg = dtl_quantized("resnet8", "qdq", 1, 1, LB_BN_FOLD_PYTORCH, &data, &st);
+  CHECK(qg != NULL);
+  if (!qg) return;
+  lb_program *p = NULL;
+  lb_engine *e = NULL;
+  CHECK_OK(lb_lower(qg, "qdq", NULL, &p));
+  if (p) CHECK_OK(lb_engine_create(p, 4, 0, &e));
+  if (e) {
+    /* the stem reads the 8-bit input and the fc 8-bit pooled features; the blocks' six 3x3 convs
+     * and two 1x1 projections read binary codes */
+    CHECK_MSG(lb_engine_xnor_steps(e) == 8, "%d XNOR steps", lb_engine_xnor_steps(e));
+    printf("resnet8 qdq W1A1: %d of %d steps on the XNOR-popcount kernels\n", lb_engine_xnor_steps(e), p->n_steps);
+  }
+  lb_engine_free(e);
+  lb_program_free(p);
+  lb_graph_free(qg);
 }
 
 /* The fast suite runs a representative subset; test_slow_deploy_matrix.c includes this file with
@@ -161,13 +181,15 @@ int main(void) {
   CHECK(exact_case("lenet5", "fbgemm", 4, 4, 0) == 0);
   CHECK(exact_case("mlp", "academic", 8, 8, 0) == 0);
   /* binary (+-1) weights: with {0, 1} activations where every quantized input follows a ReLU on
-   * an unsigned grid (lenet5 academic), with 2-bit activations where some are signed (qdq quantizes
-   * signed everywhere; residual adds, bottlenecks) */
+   * an unsigned grid (lenet5 academic), with binary +-1 activations where the grid is signed (qdq
+   * quantizes signed everywhere: residual adds, bottlenecks, pools) and with 2-bit ones */
   CHECK(exact_case("lenet5", "academic", 1, 1, 0) == 0);
-  CHECK(exact_case("lenet5", "qdq", 1, 2, 0) == 0);
-  CHECK(exact_case("resnet8", "qdq", 1, 2, LB_BN_FOLD_PYTORCH) == 0);
+  CHECK(exact_case("lenet5", "qdq", 1, 1, 0) == 0);
+  CHECK(exact_case("resnet8", "qdq", 1, 1, LB_BN_FOLD_PYTORCH) == 0);
+  CHECK(exact_case("resnet8", "tvm", 1, 1, LB_BN_FOLD_MERGE) == 0);
   CHECK(exact_case("resnet8", "tvm", 1, 2, LB_BN_FOLD_MERGE) == 0);
-  CHECK(exact_case("mobilenetv2-tiny", "qdq", 1, 2, LB_BN_FOLD_PYTORCH) == 0);
+  CHECK(exact_case("mobilenetv2-tiny", "qdq", 1, 1, LB_BN_FOLD_PYTORCH) == 0);
+  xnor_case();
   ref_kernels_case();
   refusal_case();
   lb_dataset_free(&data);

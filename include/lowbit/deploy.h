@@ -40,6 +40,12 @@ typedef struct lb_prog_tensor {
   int64_t offset, bytes;  /* in the arena, per image (64-byte multiples); the graph output has none */
 } lb_prog_tensor;
 
+/* Codes on a binary grid: -1/+1 (bits 1, signed, range [-1, 1], zero point 0); the step writing
+ * them takes a sign instead of requantizing (lowbit/ikernel.h, lb_binarize). */
+static inline int lb_prog_tensor_binary(const lb_prog_tensor *t) {
+  return t->kind == LB_PT_CODES && t->bits == 1 && t->is_signed && t->qmin == -1 && t->qmax == 1;
+}
+
 typedef enum lb_step_kind {
   LB_PS_QUANTIZE = 0, /* float input -> codes: q = clamp(rint(x*inv)+zp, lo, hi) */
   LB_PS_CONV,         /* codes -> codes: conv + requant (+ clamp): lb_requant_acc(acc, bias_p, ...) */
@@ -132,6 +138,9 @@ lb_status lb_engine_run(lb_engine *e, int n, const float *x, float *logits);
  * last run (codes: int8/uint8 per the tensor; NULL for the float output). */
 const void *lb_engine_tensor(const lb_engine *e, int t);
 size_t lb_engine_arena_bytes(const lb_engine *e);
+/* Conv steps running on the XNOR-popcount kernels: binary weights (-1/+1) reading binary codes
+ * with no padded zeros (chosen at create; the accumulators are the same as the int2 kernels'). */
+int lb_engine_xnor_steps(const lb_engine *e);
 const char *lb_engine_isa(const lb_engine *e);
 void lb_engine_free(lb_engine *e);
 

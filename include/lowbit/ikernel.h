@@ -136,6 +136,27 @@ void lb_ik_dequantize(int64_t n, const void *x, int x_signed, int32_t zp, float 
 void lb_ik_dequantize_acc(int n, int k, int64_t hw, const int32_t *acc, const int32_t *bias_q, const float *scale,
                           float *y);
 
+/* ---- binary (+-1) outputs ------------------------------------------------------------------- */
+/* A tensor on a binary grid (bits 1, signed, codes -1/+1, zero point 0) takes the sign of what a
+ * uniform grid would requantize: code = p >= 0 ? +1 : -1 for the pre-shift product p (sign(0) =
+ * +1, as the binary fake quantizer), then the fused activation's clamp [lo, hi] (a ReLU makes it
+ * +1). Only the C references exist: these run once per element after the accumulation. */
+static inline int32_t lb_binarize(int64_t p, int32_t lo, int32_t hi) {
+  int32_t v = p >= 0 ? 1 : -1;
+  return v < lo ? lo : v > hi ? hi : v;
+}
+/* conv/linear: p = +-(acc * M[k] + bias_p[k]) (neg[k] may be NULL: all +) */
+void lb_ik_binarize_acc(int n, int k, int64_t hw, const int32_t *acc, const int64_t *bias_p, const int32_t *M,
+                        const int32_t *neg, int32_t lo, int32_t hi, int8_t *y);
+/* residual add / rescale (M2 = 0): p = (x1 - z1) * M1 + (x2 - z2) * M2 */
+void lb_ik_binarize_add(int64_t n, const void *x1, int x1_signed, int32_t z1, int32_t M1, const void *x2,
+                        int x2_signed, int32_t z2, int32_t M2, int32_t lo, int32_t hi, int8_t *y);
+/* global average pool (n, c, hw): p = sum of (x - zx) */
+void lb_ik_binarize_gap(int n, int c, int64_t hw, const void *x, int x_signed, int32_t zx, int32_t lo, int32_t hi,
+                        int8_t *y);
+/* the float input: the binary fake quantizer's own test, x >= 0 (NaN gives -1) */
+void lb_ik_binarize_input(int64_t n, const float *x, int32_t lo, int32_t hi, int8_t *y);
+
 #ifdef __cplusplus
 }
 #endif

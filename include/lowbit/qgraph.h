@@ -178,6 +178,10 @@ void lb_qplan_free(lb_qplan *plan);
  * layer (lowbit check then reports it on every backend but academic). Clear errors: unknown
  * node, a node that is not a planned conv2d/linear, bits outside 1..16, and bits that break
  * the backend (fixed-bit backends). Mixed-precision searches set per-layer bits through this. */
+/* Binary activation quantizers of the plan that read a non-negative tensor (after a ReLU): their
+ * output is +1 everywhere. Returns how many; the first such layer's name goes to first (may be
+ * NULL). Backends with only signed activations (qdq, tvm, ...) make them at --a 1. */
+int lb_qplan_constant_binary(const lb_graph *g, const lb_qplan *plan, char *first, size_t cap);
 lb_status lb_qplan_override(const lb_graph *g, lb_qplan *plan, const char *layer, int wbits, int abits);
 /* Apply overrides written "NAME=W/A[,NAME=W/A...]" with W and A numbers, "-" for unchanged,
  * or NAME=float (the same as -1/-1 above). */

@@ -32,6 +32,14 @@ int lb_quant_job_prepare(lb_quant_job *j) {
   lb_qplan plan = {0};
   lb_status s = lb_qplan_make(g, &j->req, &plan);
   if (!s && j->layer_bits) s = lb_qplan_override_spec(g, &plan, j->layer_bits);
+  char first[LB_NAME_MAX];
+  int constant = s ? 0 : lb_qplan_constant_binary(g, &plan, first, sizeof first);
+  if (constant)
+    fprintf(stderr,
+            "lowbit %s: warning: %d binary (+-1) activation quantizer%s read%s a ReLU's output (first: the input of "
+            "'%s') and will be +1 everywhere: %s has signed activations only; use --a 2, or a backend with unsigned "
+            "activations after ReLU (academic, fbgemm) for a {0, 1} grid\n",
+            j->verb, constant, constant == 1 ? "" : "s", constant == 1 ? "s" : "", first, j->req.backend);
   if (!s) s = lb_quant_apply(g, &plan, &j->qg);
   lb_qplan_free(&plan);
   if (s) {

@@ -16,6 +16,7 @@ struct lb_engine {
   lb_ik_isa isa;
   void **prep;        /* per step: lb_iconv* / lb_ilinear* or NULL */
   int64_t **bias_p;   /* per step: conv/linear codes steps' bias in product units, or NULL */
+  uint8_t *xnor;      /* per step: 1 = the conv runs on the XNOR-popcount kernels (bits of its input) */
   int64_t *toff;      /* per tensor: offset per image */
   int64_t act_per_image;
   size_t scratch_bytes;
@@ -55,8 +56,36 @@ static int64_t acc_per_image(const lb_program *p, const lb_prog_step *s) {
 }
 
 /* Whether a step needs its accumulators in scratch (no fused requant). */
-static int needs_acc(const lb_prog_step *s) {
-  return s->kind != LB_PS_CONV || s->neg_off >= 0;
+static int needs_acc(const lb_program *p, const lb_prog_step *s) {
+  return s->kind != LB_PS_CONV || s->neg_off >= 0 || lb_prog_tensor_binary(&p->tensors[s->out]);
+}
+
+/* Whether tensor t holds only -1/+1 (no 0 from a pad of a real 0): written by a sign step, or
+ * moved (max pool, slice, concat, pad with a +-1 fill) from such tensors. prod: producing step. */
+static int pure_binary(const lb_program *p, const int *prod, int t, int depth) {
+  if (!lb_prog_tensor_binary(&p->tensors[t]) || prod[t] < 0 || depth > 64) return 0;
+  const lb_prog_step *s = &p->steps[prod[t]];
+  switch (s->kind) {
+    case LB_PS_MAXPOOL:
+    case LB_PS_SLICE:
+    case LB_PS_CONCAT:
+    case LB_PS_PAD:
+      if (s->kind == LB_PS_PAD && s->mv_fill != 1 && s->mv_fill != -1) return 0;
+      for (int j = 0; j < LB_STEP_MAX_IN && s->in[j] >= 0; j++)
+        if (!pure_binary(p, prod, s->in[j], depth + 1)) return 0;
+      return 1;
+    default: return 1; /* quantize, conv, linear, add, rescale, gap: lb_binarize */
+  }
+}
+
+/* A conv whose weights are all -1/+1 (binary weights in their 2-bit container) reading pure
+ * binary codes runs as XNOR-popcount on bits: the same accumulators (padded taps add 0 either
+ * way). Groups of one only (the optimized binary kernels' case). */
+static int xnor_step(const lb_program *p, const int *prod, const lb_prog_step *s) {
+  if (!is_conv(s->kind) || s->groups != 1 || s->wzp_off >= 0 || !pure_binary(p, prod, s->in[0], 0)) return 0;
+  for (int64_t i = 0; i < s->w_len; i++)
+    if (p->w8[s->w_off + i] != 1 && p->w8[s->w_off + i] != -1) return 0;
+  return 1;
 }
 
 lb_status lb_engine_create(const lb_program *p, int max_batch, int flags, lb_engine **out) {
@@ -72,8 +101,12 @@ lb_status lb_engine_create(const lb_program *p, int max_batch, int flags, lb_eng
   e->isa = lb_ik_select();
   e->prep = calloc((size_t)p->n_steps, sizeof *e->prep);
   e->bias_p = calloc((size_t)p->n_steps, sizeof *e->bias_p);
+  e->xnor = calloc((size_t)p->n_steps, 1);
   e->toff = calloc((size_t)p->n_tensors, sizeof *e->toff);
-  if (!e->prep || !e->bias_p || !e->toff) st = lb_fail(LB_ERR_NOMEM, "engine: out of memory");
+  int *prod = malloc(((size_t)p->n_tensors + 1) * sizeof *prod);
+  if (!e->prep || !e->bias_p || !e->xnor || !e->toff || !prod) st = lb_fail(LB_ERR_NOMEM, "engine: out of memory");
+  for (int t = 0; !st && t < p->n_tensors; t++) prod[t] = -1;
+  for (int i = 0; !st && i < p->n_steps; i++) prod[p->steps[i].out] = i;
   e->act_per_image = p->arena_per_image;
   if (!st && (flags & LB_ENGINE_KEEP_ALL)) {
     int64_t off = 0;
@@ -93,10 +126,13 @@ lb_status lb_engine_create(const lb_program *p, int max_batch, int flags, lb_eng
     if (is_conv(s->kind)) {
       lb_conv2d_desc d = step_desc(p, s, max_batch);
       lb_iconv *c;
-      st = lb_iconv_prepare(&d, s->wbits, s->w_signed, p->w8 + s->w_off, wzp, xs, e->isa, &c);
+      e->xnor[i] = (uint8_t)xnor_step(p, prod, s);
+      st = lb_iconv_prepare(&d, e->xnor[i] ? 1 : s->wbits, s->w_signed, p->w8 + s->w_off, wzp, xs, e->isa, &c);
       if (st) break;
       e->prep[i] = c;
-      need = needs_acc(s) ? lb_iconv_scratch(c, max_batch) : lb_iconv_scratch_requant(c, max_batch);
+      need = needs_acc(p, s) || e->xnor[i] ? lb_iconv_scratch(c, max_batch) : lb_iconv_scratch_requant(c, max_batch);
+      if (e->xnor[i]) /* the input's bits, (n, H, W, ceil(C/8)) bytes */
+        need = r64(need) + r64((size_t)max_batch * (size_t)d.h * (size_t)d.w * (size_t)((d.c + 7) / 8));
     } else if (is_linear(s->kind)) {
       lb_ilinear *l;
       int64_t cin = (int64_t)p->tensors[s->in[0]].c * p->tensors[s->in[0]].h * p->tensors[s->in[0]].w;
@@ -114,7 +150,7 @@ lb_status lb_engine_create(const lb_program *p, int max_batch, int flags, lb_eng
         b[j] = lb_bias_product(p->i32[s->bias_off + j], p->i32[s->mult_off + j], p->i32[s->bfrac_off + j]);
       e->bias_p[i] = b;
     }
-    if (needs_acc(s) && (is_conv(s->kind) || is_linear(s->kind)))
+    if ((needs_acc(p, s) || e->xnor[i]) && (is_conv(s->kind) || is_linear(s->kind)))
       need = r64(need) + r64((size_t)max_batch * (size_t)acc_per_image(p, s) * sizeof(int32_t));
     if (need > e->scratch_bytes) e->scratch_bytes = need;
   }
@@ -124,6 +160,7 @@ lb_status lb_engine_create(const lb_program *p, int max_batch, int flags, lb_eng
     e->arena = lb_alloc_aligned(e->arena_bytes ? e->arena_bytes : 64);
     if (!e->arena) st = lb_fail(LB_ERR_NOMEM, "engine: cannot allocate the %zu-byte arena", e->arena_bytes);
   }
+  free(prod);
   if (st) {
     lb_engine_free(e);
     return st;
@@ -141,6 +178,7 @@ void lb_engine_free(lb_engine *e) {
   }
   for (int i = 0; e->bias_p && i < e->p->n_steps; i++) free(e->bias_p[i]);
   free(e->bias_p);
+  free(e->xnor);
   free(e->prep);
   free(e->toff);
   lb_free_aligned(e->arena);
@@ -148,6 +186,11 @@ void lb_engine_free(lb_engine *e) {
 }
 
 size_t lb_engine_arena_bytes(const lb_engine *e) { return e->arena_bytes; }
+int lb_engine_xnor_steps(const lb_engine *e) {
+  int n = 0;
+  for (int i = 0; i < e->p->n_steps; i++) n += e->xnor[i];
+  return n;
+}
 const char *lb_engine_isa(const lb_engine *e) { return lb_ik_isa_name(e->isa); }
 
 /* Requantization with a per-channel sign (negative batchnorm scales): p = acc * M + bias_p,
@@ -179,6 +222,7 @@ static void run_step(lb_engine *e, int i, int n, const float *x, float *logits) 
   const void *x0 = t0 ? e->arena + e->toff[s->in[0]] * n : NULL;
   const void *x1 = t1 ? e->arena + e->toff[s->in[1]] * n : NULL;
   int64_t numel = (int64_t)to->c * to->h * to->w * n;
+  const int bin = lb_prog_tensor_binary(to);
   const int32_t *bias = s->bias_off >= 0 ? p->i32 + s->bias_off : NULL;
   const int32_t *M = s->mult_off >= 0 ? p->i32 + s->mult_off : NULL;
   const int *sh = s->shift_off >= 0 ? (const int *)(p->i32 + s->shift_off) : NULL;
@@ -186,14 +230,23 @@ static void run_step(lb_engine *e, int i, int n, const float *x, float *logits) 
   int64_t hw = 1;
   switch (s->kind) {
     case LB_PS_QUANTIZE:
-      lb_ik_quantize(numel, x, s->inv, to->zp, s->lo, s->hi, to->is_signed, y);
+      if (bin) lb_ik_binarize_input(numel, x, s->lo, s->hi, y);
+      else lb_ik_quantize(numel, x, s->inv, to->zp, s->lo, s->hi, to->is_signed, y);
       return;
     case LB_PS_CONV:
     case LB_PS_CONV_OUT: {
       const lb_iconv *c = e->prep[i];
       lb_conv2d_desc d = step_desc(p, s, n);
       hw = (int64_t)d.oh * d.ow;
-      if (!needs_acc(s)) {
+      if (e->xnor[i]) { /* scratch: kernel scratch, accumulators, the input's bits */
+        size_t ks = r64(lb_iconv_scratch(c, e->max_batch));
+        acc = (int32_t *)(scratch + ks);
+        uint8_t *bits = scratch + ks + r64((size_t)e->max_batch * (size_t)acc_per_image(p, s) * sizeof(int32_t));
+        lb_ik_pack_binary(n, d.c, d.h, d.w, (const int8_t *)x0, bits);
+        lb_iconv_run_binary(c, n, bits, acc, scratch);
+        break;
+      }
+      if (!needs_acc(p, s)) {
         lb_iconv_run_requant(c, n, x0, t0->zp, e->bias_p[i], M, sh, to->zp, s->lo, s->hi, to->is_signed, y, scratch);
         return;
       }
@@ -208,14 +261,27 @@ static void run_step(lb_engine *e, int i, int n, const float *x, float *logits) 
       lb_ilinear_run(e->prep[i], n, x0, t0->zp, acc);
       break;
     case LB_PS_ADD:
+      if (bin) {
+        lb_ik_binarize_add(numel, x0, t0->is_signed, t0->zp, s->add_m1, x1, t1->is_signed, t1->zp, s->add_m2, s->lo,
+                           s->hi, y);
+        return;
+      }
       lb_ik_add(e->isa, numel, x0, t0->is_signed, t0->zp, s->add_m1, x1, t1->is_signed, t1->zp, s->add_m2,
                 s->add_shift, to->zp, s->lo, s->hi, to->is_signed, y);
       return;
     case LB_PS_RESCALE: /* an add whose second operand has multiplier 0 */
+      if (bin) {
+        lb_ik_binarize_add(numel, x0, t0->is_signed, t0->zp, s->add_m1, x0, t0->is_signed, t0->zp, 0, s->lo, s->hi, y);
+        return;
+      }
       lb_ik_add(e->isa, numel, x0, t0->is_signed, t0->zp, s->add_m1, x0, t0->is_signed, t0->zp, 0, s->add_shift,
                 to->zp, s->lo, s->hi, to->is_signed, y);
       return;
     case LB_PS_GAP:
+      if (bin) {
+        lb_ik_binarize_gap(n, t0->c, (int64_t)t0->h * t0->w, x0, t0->is_signed, t0->zp, s->lo, s->hi, y);
+        return;
+      }
       lb_ik_gap(e->isa, n, t0->c, (int64_t)t0->h * t0->w, x0, t0->is_signed, t0->zp, s->add_m1, s->add_shift, to->zp,
                 s->lo, s->hi, to->is_signed, y);
       return;
@@ -255,6 +321,8 @@ static void run_step(lb_engine *e, int i, int n, const float *x, float *logits) 
   /* conv/linear epilogues from accumulators */
   if (s->kind == LB_PS_CONV_OUT || s->kind == LB_PS_LINEAR_OUT)
     lb_ik_dequantize_acc(n, s->k, hw, acc, bias, p->f32 + s->scale_off, logits);
+  else if (bin)
+    lb_ik_binarize_acc(n, s->k, hw, acc, e->bias_p[i], M, s->neg_off >= 0 ? p->i32 + s->neg_off : NULL, s->lo, s->hi, y);
   else if (s->neg_off >= 0)
     requant_signed(n, s->k, hw, acc, e->bias_p[i], M, p->i32 + s->shift_off, p->i32 + s->neg_off, to->zp, s->lo,
                    s->hi, to->is_signed, y);

@@ -210,6 +210,7 @@ static lb_status check_step(const lb_program *p, int i, const char *made) {
       return check_pool(s, in, out);
     case LB_PS_AVGPOOL: {
       int64_t cnt = (int64_t)s->pool_kh * s->pool_kw + 1;
+      if (lb_prog_tensor_binary(out)) return BAD("program: step '%s': average pool cannot write a binary tensor", s->name);
       lb_status st = check_pool(s, in, out);
       if (st) return st;
       if (!in_pool(s->mult_off, cnt, p->n_i32, 0) || !in_pool(s->shift_off, cnt, p->n_i32, 0))

@@ -1,5 +1,6 @@
 /* The deploy-exact simulation: the fake-quant graph in eval mode, unit by unit (units.c), with
- * exact integer accumulation and the integer requantization of ikernel.h at every quantizer.
+ * exact integer accumulation and the integer requantization of ikernel.h at every quantizer (its
+ * sign, lb_binarize, on binary grids).
  * It shares the unit analysis and constants with the lowering but nothing of the program: no
  * packed weights, no integer kernels, no arena. Convolutions and linear layers run through the
  * float kernels (lb_conv2d_forward, lb_linear_forward) on integer-valued tensors (x - zx) and
@@ -244,7 +245,11 @@ static void sim_weighted(lb_sim *s, int i, int n, float *logits) {
         /* accd NULL only after a failed malloc of the double path: fall back to the float result */
         int32_t acc = (int32_t)(accd ? accd[o] : (double)s->fy[o]);
         if (u->kind == LB_U_OUT_ACC) logits[o] = (float)((int64_t)acc + w->bias_q[j]) * w->scale[j];
-        else s->codes[i][o] = lb_unit_requant(w, j, acc, u->y.zp, u->lo, u->hi);
+        else if (u->y.binary) {
+          int64_t pr = (int64_t)acc * w->mult[j] + lb_bias_product(w->bias_q[j], w->mult[j], w->bfrac[j]);
+          s->codes[i][o] = lb_binarize(w->neg[j] ? -pr : pr, u->lo, u->hi);
+        } else
+          s->codes[i][o] = lb_unit_requant(w, j, acc, u->y.zp, u->lo, u->hi);
       }
   free(accd);
   if (u->kind != LB_U_OUT_ACC) run_post(s, u, n, s->codes[i], core_numel);
@@ -261,7 +266,7 @@ static void sim_unit(lb_sim *s, int i, int n, const float *x, float *logits) {
     case LB_U_INPUT: { /* the fakequant's arithmetic: rint(x * (1/s)) + zp, then the clamp */
       float inv = 1.0f / u->y.scale;
       for (int64_t t = 0; t < cnt; t++) {
-        float r = rintf(x[t] * inv) + (float)u->y.zp;
+        float r = u->y.binary ? (x[t] >= 0.0f ? 1.0f : -1.0f) : rintf(x[t] * inv) + (float)u->y.zp;
         y[t] = r < (float)u->lo ? u->lo : r > (float)u->hi ? u->hi : (int32_t)r;
       }
       break;
@@ -274,7 +279,7 @@ static void sim_unit(lb_sim *s, int i, int n, const float *x, float *logits) {
       const lb_qgrid *g1 = &s->us.u[u->operand[1]].y;
       for (int64_t t = 0; t < cnt; t++) {
         int64_t a = (int64_t)(x0[t] - g0->zp) * u->m1 + (int64_t)(x1[t] - g1->zp) * u->m2;
-        y[t] = clampi(u->y.zp + lb_rshift_rne(a, u->shift), u->lo, u->hi);
+        y[t] = u->y.binary ? lb_binarize(a, u->lo, u->hi) : clampi(u->y.zp + lb_rshift_rne(a, u->shift), u->lo, u->hi);
       }
       break;
     }
@@ -283,7 +288,7 @@ static void sim_unit(lb_sim *s, int i, int n, const float *x, float *logits) {
       for (int64_t t = 0; t < cnt; t++) {
         int64_t a = 0;
         for (int64_t q = 0; q < hw; q++) a += x0[t * hw + q] - g0->zp;
-        y[t] = lb_requant(a, u->m1, u->shift, u->y.zp, u->lo, u->hi);
+        y[t] = u->y.binary ? lb_binarize(a, u->lo, u->hi) : lb_requant(a, u->m1, u->shift, u->y.zp, u->lo, u->hi);
       }
       break;
     }
@@ -308,7 +313,9 @@ static void sim_unit(lb_sim *s, int i, int n, const float *x, float *logits) {
       break;
     }
     case LB_U_RESCALE:
-      for (int64_t t = 0; t < cnt; t++) y[t] = lb_requant((int64_t)x0[t] - g0->zp, u->m1, u->shift, u->y.zp, u->lo, u->hi);
+      for (int64_t t = 0; t < cnt; t++)
+        y[t] = u->y.binary ? lb_binarize((int64_t)x0[t] - g0->zp, u->lo, u->hi)
+                           : lb_requant((int64_t)x0[t] - g0->zp, u->m1, u->shift, u->y.zp, u->lo, u->hi);
       break;
     case LB_U_MOVE: { /* the operands' codes (one grid) moved as floats */
       const float *xs[LB_UNIT_MAX_IN];

@@ -63,14 +63,10 @@ static lb_status fq_grid(const lb_graph *g, int f, lb_qgrid *q) {
   if (cfg.spec.bits > 8)
     return lb_fail(LB_ERR_UNSUPPORTED, "fakequant '%s': %d-bit activations; the integer engine runs at most 8",
                    n->name, cfg.spec.bits);
-  if (cfg.spec.binary)
-    return lb_fail(LB_ERR_UNSUPPORTED,
-                   "fakequant '%s': binary (+-1) activations are not lowered yet (no sign requantization in the "
-                   "integer program); unsigned 1-bit activations ({0, 1}, after a ReLU) are",
-                   n->name);
   lb_qspec_range(&cfg.spec, &q->qmin, &q->qmax);
   q->bits = cfg.spec.bits;
   q->is_signed = cfg.spec.is_signed;
+  q->binary = cfg.spec.binary;
   q->zp = 0;
   if (cfg.est == LB_EST_PACT || cfg.est == LB_EST_DOREFA) { /* as op_fakequant.c: hi / qmax */
     float a = param(g, f, 2)[0];
@@ -125,7 +121,7 @@ static lb_status not_quantized(builder *b, int consumer, int src) {
 
 static int same_grid(const lb_qgrid *a, const lb_qgrid *b) {
   return a->scale == b->scale && a->zp == b->zp && a->qmin == b->qmin && a->qmax == b->qmax && a->bits == b->bits &&
-         a->is_signed == b->is_signed;
+         a->is_signed == b->is_signed && a->binary == b->binary;
 }
 
 /* slice / pad / concat on quantized tensors: data movement on their codes, on their grid. */
@@ -194,13 +190,20 @@ static lb_status resolve_operand(builder *b, int node, int consumer, int *unit) 
   return not_quantized(b, consumer, node);
 }
 
-/* Narrow [lo, hi] by clamp node c on grid y, as rint(bound * inv) + zp on F's arithmetic. */
+/* Narrow [lo, hi] by clamp node c on grid y, as rint(bound * inv) + zp on F's arithmetic; on a
+ * binary grid by the signs of the bounds (a lower bound >= 0 makes every code +1, an upper bound
+ * below 0 every code -1). */
 static void narrow_clamp(const lb_graph *g, int c, const lb_qgrid *y, int32_t *lo, int32_t *hi) {
   float inv = 1.0f / y->scale, a = 0.0f, bnd = INFINITY;
   if (op_is(g, c, "relu6")) bnd = 6.0f;
   if (op_is(g, c, "hardtanh")) {
     a = g->nodes[c].fa[LB_HARDTANH_LO];
     bnd = g->nodes[c].fa[LB_HARDTANH_HI];
+  }
+  if (y->binary) {
+    if (a >= 0.0f) *lo = 1;
+    if (bnd < 0.0f) *hi = -1;
+    return;
   }
   double l = (double)y->zp + rint((double)(a * inv)), h = isinf(bnd) ? 1e18 : (double)y->zp + rint((double)(bnd * inv));
   if (l > *lo) *lo = l > (double)y->qmax ? y->qmax + 1 : (int32_t)l;
@@ -337,7 +340,8 @@ static lb_status chain_unit(builder *b, int f, int start, const lb_qgrid *y, con
       else if (u.n_post == LB_UNIT_MAX_POST) why = "too many max pools, slices and pads in one unit";
       else {
         if (op_is(g, c, "pad")) { /* F's arithmetic on the pad value */
-          float r = rintf(g->nodes[c].fa[LB_PAD_VALUE] * (1.0f / u.y.scale)) + (float)u.y.zp;
+          float v = g->nodes[c].fa[LB_PAD_VALUE], r = rintf(v * (1.0f / u.y.scale)) + (float)u.y.zp;
+          if (u.y.binary) r = v >= 0.0f ? 1.0f : -1.0f;
           u.post_fill[u.n_post] = r < (float)u.y.qmin ? u.y.qmin : r > (float)u.y.qmax ? u.y.qmax : (int32_t)r;
         }
         u.post[u.n_post++] = c;
@@ -353,6 +357,9 @@ static lb_status chain_unit(builder *b, int f, int start, const lb_qgrid *y, con
   if (u.lo > u.hi)
     return lb_fail(LB_ERR_UNSUPPORTED, "fakequant '%s': the activation's range lies outside the quantizer's grid",
                    g->nodes[f].name);
+  if (u.y.binary && u.kind == LB_U_AVGPOOL)
+    return lb_fail(LB_ERR_UNSUPPORTED, "fakequant '%s': a binary (+-1) grid after average pool '%s' is not lowered",
+                   g->nodes[f].name, g->nodes[node].name);
   if (join) { /* the pieces first: units come in the order they run */
     const lb_node *cn = &g->nodes[node];
     for (int j = 0; !st && j < cn->n_inputs && j < LB_UNIT_MAX_IN; j++)

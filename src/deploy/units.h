@@ -30,6 +30,7 @@ typedef struct lb_qgrid {
   float scale;
   int32_t zp, qmin, qmax;
   int bits, is_signed;
+  int binary; /* codes -1/+1 (bits 1, signed, zp 0): every producer takes a sign (lb_binarize) */
 } lb_qgrid;
 
 #define LB_UNIT_MAX_IN 4   /* operands (a concat reads up to four) */

@@ -324,3 +324,15 @@ lb_status lb_qplan_override_spec(const lb_graph *g, lb_qplan *plan, const char *
   }
   return LB_OK;
 }
+
+int lb_qplan_constant_binary(const lb_graph *g, const lb_qplan *plan, char *first, size_t cap) {
+  int n = 0;
+  for (int i = 0; i < plan->n; i++) {
+    const lb_qplan_entry *e = &plan->e[i];
+    for (int k = 0; k < e->n_inputs; k++) {
+      if (!e->input[k].spec.binary || !lb_quant_nonneg_output(g, g->nodes[e->node].inputs[e->input_index[k]])) continue;
+      if (!n++ && first && cap) snprintf(first, cap, "%s", g->nodes[e->node].name);
+    }
+  }
+  return n;
+}

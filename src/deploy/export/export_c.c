@@ -384,6 +384,10 @@ static lb_status finish_text(cx_text *t, const char *prefix, const char *ext, lb
 
 lb_status lb_export_c(const lb_program *p, const char *prefix) {
   if (!p || !prefix) return lb_fail(LB_ERR_ARG, "export C: no program or no output prefix");
+  for (int t = 0; t < p->n_tensors; t++)
+    if (lb_prog_tensor_binary(&p->tensors[t]))
+      return lb_fail(LB_ERR_UNSUPPORTED, "export C: tensor '%s' is binary (+-1); the runtime has no sign step yet",
+                     p->tensors[t].name);
   const char *base = strrchr(prefix, '/') ? strrchr(prefix, '/') + 1 : prefix;
   char id[128], ID[128];
   /* the file name goes into an #include line and, mapped, into C identifiers */
