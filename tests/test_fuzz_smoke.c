@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "deploy_movenet.h"
 #include "deploy_testlib.h"
 #include "fuzz_targets.h"
 #include "lowbit/bytes.h"
@@ -99,16 +100,23 @@ int main(void) {
   lb_dataset d;
   dtl_dataset(&d, 16, 3);
   lb_status st;
-  lb_graph *qg = dtl_quantized("lenet5", "fbgemm", 4, 8, LB_BN_FOLD_NONE, &d, &st);
-  CHECK_MSG(qg != NULL, "quantized lenet5: %s", lb_last_error());
-  lb_program *p = NULL;
-  if (qg) CHECK_OK(lb_lower(qg, "fbgemm", NULL, &p));
-  if (p && !lb_program_to_bytes(p, &data, &len)) {
-    run("lbp", lb_fuzz_lbp, data, len);
-    free(data);
+  /* program seeds: conv/pool/linear steps; binary (+-1) tensors with sign steps; data movement
+   * (slice, pad, concat) */
+  lb_graph *seeds[3] = {dtl_quantized("lenet5", "fbgemm", 4, 8, LB_BN_FOLD_NONE, &d, &st),
+                        dtl_quantized("resnet8", "qdq", 1, 1, LB_BN_FOLD_PYTORCH, &d, &st),
+                        mvn_quantized(0, 0.0f, "tensorrt", &d, NULL, &st)};
+  const char *backend[3] = {"fbgemm", "qdq", "tensorrt"}, *what[3] = {"lbp", "lbp/binary", "lbp/move"};
+  for (int i = 0; i < 3; i++) {
+    CHECK_MSG(seeds[i] != NULL, "%s seed model: %s", what[i], lb_last_error());
+    lb_program *p = NULL;
+    if (seeds[i]) CHECK_OK(lb_lower(seeds[i], backend[i], NULL, &p));
+    if (p && !lb_program_to_bytes(p, &data, &len)) {
+      run(what[i], lb_fuzz_lbp, data, len);
+      free(data);
+    }
+    lb_program_free(p);
+    lb_graph_free(seeds[i]);
   }
-  lb_program_free(p);
-  lb_graph_free(qg);
   lb_dataset_free(&d);
   lbt_tmp_cleanup();
   return lbt_finish("test_fuzz_smoke");
