@@ -81,7 +81,19 @@ int main(void) {
       CHECK_MSG(strstr(lbt_err, "bad.lbp") && strstr(lbt_err, "checksum"), "%s", lbt_err);
       CHECK(lbt_run_cli("eval %s --data fashion-mnist --limit 8", bad) == 2);
       CHECK_MSG(strstr(lbt_err, "checksum"), "%s", lbt_err);
+      CHECK(lbt_run_cli("info %s", bad) == 2);
+      CHECK_MSG(strstr(lbt_err, "checksum"), "%s", lbt_err);
     }
+    /* info on a program: its steps, grids and weight widths (lenet5 fbgemm W4A4: 4-bit middle
+     * layers, 8-bit first and last, uint4 activations) */
+    CHECK(lbt_run_cli("info %s", p) == 0);
+    CHECK_MSG(strstr(lbt_out, "model lenet5") && strstr(lbt_out, "conv2") && strstr(lbt_out, "uint4") &&
+                  strstr(lbt_out, "linear_out") && strstr(lbt_out, "XNOR-popcount"),
+              "%s", lbt_out);
+    CHECK(lbt_run_cli("info %s --json", p) == 0);
+    CHECK_MSG(strstr(lbt_out, "\"xnor_steps\":0") && strstr(lbt_out, "\"kind\":\"quantize\"") &&
+                  strstr(lbt_out, "\"weights\":\"4\""),
+              "%s", lbt_out);
     CHECK(lbt_run_cli("run --data fashion-mnist") == 2);
   }
   lb_dataset_free(&d);

@@ -28,6 +28,11 @@ int lb_cmd_bench(int argc, char **argv);
 int lb_cmd_report(int argc, char **argv);
 int lb_cmd_version(int argc, char **argv);
 
+/* Whether path starts with the program file's magic ("LOWBITP\n"). */
+int lb_cli_is_program_file(const char *path);
+/* lowbit info on a program: steps, grids, weight widths, MACs, XNOR steps (program_info.c). */
+int lb_cli_program_info(const char *path, int json);
+
 struct lb_dataset;
 /* Open a data set spec for a verb, keeping only the first `limit` images if limit > 0.
  * Prints a one-line error and returns an exit code on failure. */

@@ -10,16 +10,6 @@
 #include "lowbit/deploy.h"
 #include "lowbit/train.h"
 
-/* Whether path starts with the program file's magic. */
-static int is_program_file(const char *path) {
-  char magic[8] = {0};
-  FILE *f = fopen(path, "rb");
-  if (!f) return 0;
-  size_t n = fread(magic, 1, sizeof magic, f);
-  fclose(f);
-  return n == sizeof magic && !memcmp(magic, "LOWBITP\n", 8);
-}
-
 typedef struct eval_opts {
   const char *model, *data, *mean, *std;
   int batch, json, limit, split_train;
@@ -104,7 +94,7 @@ int lb_cmd_eval(int argc, char **argv) {
     return LB_EXIT_USAGE;
   }
   lb_set_num_threads(threads);
-  if (is_program_file(model)) {
+  if (lb_cli_is_program_file(model)) {
     eval_opts o = {model, data, mean, std, batch, json, limit, split_train};
     return eval_program(&o);
   }

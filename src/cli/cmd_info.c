@@ -50,8 +50,11 @@ int lb_cmd_info(int argc, char **argv) {
       {"json", LB_ARG_FLAG, &json, "print as JSON", 0},
   };
   const char *pos[1];
-  lb_args_spec spec = {"info", "lowbit info MODEL [options]   (MODEL: a .lbm file or a zoo name)",
-                       "Show a model's layers, output shapes, parameter counts and multiply-accumulates.", args,
+  lb_args_spec spec = {"info", "lowbit info MODEL [options]   (MODEL: a .lbm file, a .lbp program or a zoo name)",
+                       "Show a model's layers, output shapes, parameter counts and multiply-accumulates; for an integer "
+                       "program its steps, each output's grid (int8, uint4, binary, ...), weight widths, MACs and the "
+                       "steps the engine runs on the XNOR-popcount kernels.",
+                       args,
                        (int)(sizeof args / sizeof args[0]), pos, 1, 0};
   int rc = lb_args_parse(&spec, argc, argv);
   if (rc >= 0) return rc;
@@ -59,6 +62,7 @@ int lb_cmd_info(int argc, char **argv) {
     fprintf(stderr, "lowbit info: give one model (a .lbm file or a zoo name)\n");
     return LB_EXIT_USAGE;
   }
+  if (lb_cli_is_program_file(pos[0])) return lb_cli_program_info(pos[0], json);
   lb_graph *g = NULL;
   lb_status s;
   int c, h, w;
