@@ -231,7 +231,9 @@ lb_status lb_program_validate(const lb_program *p) {
   if (!p || !p->tensors || !p->steps || p->n_tensors < 1 || p->n_steps < 1) return BAD("program: empty");
   if (!memchr(p->model, 0, sizeof p->model) || !memchr(p->backend, 0, sizeof p->backend))
     return BAD("program: names not terminated");
-  if (p->in_c < 1 || p->in_h < 1 || p->in_w < 1 || (int64_t)p->in_c * p->in_h * p->in_w > (1 << 26) ||
+  /* c*h first: c*h*w of three int32 values can pass int64 */
+  if (p->in_c < 1 || p->in_h < 1 || p->in_w < 1 || (int64_t)p->in_c * p->in_h > (1 << 26) ||
+      (int64_t)p->in_c * p->in_h * p->in_w > (1 << 26) ||
       p->classes < 1 || p->classes > (1 << 24))
     return BAD("program: bad input or output size");
   for (int i = 0; i < 4; i++)
