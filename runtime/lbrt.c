@@ -83,7 +83,7 @@ void lbrt_conv_run(const lbrt_conv *p, const uint8_t *x, void *y) {
         int32_t acc = conv_acc(p, x, k, oy, ox), b = p->bias ? p->bias[k] : 0;
         int32_t o = k * hw + oy * p->ow + ox;
         if (p->scale) {
-          ((float *)y)[o] = (float)((int64_t)acc + b) * p->scale[k];
+          ((float *)y)[o] = fmaf((float)acc, p->scale[k], p->fbias ? p->fbias[k] : 0.0f);
         } else { /* the bias in product units: acc * M + bias * M + bfrac, then the shift */
           int64_t m = p->mult[k];
           int64_t a = (int64_t)acc * m + (int64_t)b * m + (p->bfrac ? p->bfrac[k] : 0);

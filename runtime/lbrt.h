@@ -1,9 +1,10 @@
 /* lbrt: the small runtime that C source exported by lowbit (`lowbit export --c PREFIX`) calls.
  *
- * Plain C99/C11, no allocation, no stdio: it needs <stdint.h> and rintf from <math.h> (the input
- * quantization). It runs on anything with 32- and 64-bit integer arithmetic and IEEE single
- * precision evaluated as float (FLT_EVAL_METHOD 0: x86-64, ARM, RISC-V; soft float is fine), in
- * the default rounding mode (nearest, ties to even). Never build it with -ffast-math.
+ * Plain C99/C11, no allocation, no stdio: it needs <stdint.h>, and rintf and fmaf from <math.h>
+ * (the input quantization and the float output layer). It runs on anything with 32- and 64-bit
+ * integer arithmetic and IEEE single precision evaluated as float (FLT_EVAL_METHOD 0: x86-64,
+ * ARM, RISC-V; soft float is fine), in the default rounding mode (nearest, ties to even). Never
+ * build it with -ffast-math.
  *
  * The kernels are written for size and clarity, one output element at a time, and compute
  * exactly what lowbit's integer engine computes (docs/export.md, section "C source"):
@@ -12,9 +13,10 @@
  *  - weights are signed 2/4/8-bit codes packed LSB first (int8 one per byte, int4 two, int2
  *    four), per step contiguous in (K, C/groups, R, S) order, unpacked on the fly;
  *  - acc = sum over the valid taps of (x - zx) * (w - zw[k]), kept as a wrapping 32-bit sum;
- *  - requantization: clamp(zp + round_half_even((acc + bias) * M / 2^s), lo, hi), with the
- *    product in 64 bits; a channel flagged negative requantizes -(acc + bias);
- *  - the float output layer: (float)(acc + bias) * scale[k], one float multiply. */
+ *  - requantization: clamp(zp + round_half_even((acc * M + bias * M + bfrac) / 2^s), lo, hi),
+ *    in 64 bits (the bias keeps the multiplier's precision); a channel flagged negative negates
+ *    the 64-bit sum;
+ *  - the float output layer: fmaf((float)acc, scale[k], fbias[k]), one rounding. */
 #ifndef LBRT_H
 #define LBRT_H
 
@@ -48,6 +50,7 @@ typedef struct lbrt_conv {
   const int32_t *shift;     /* k shifts in [0, 62] (codes output) */
   const int32_t *neg;       /* k sign flags (1: negate before requantizing), or NULL */
   const float *scale;       /* k output scales: float output instead of codes */
+  const float *fbias;       /* k output biases (float output), or NULL */
   int32_t xzp, yzp, lo, hi; /* input zero point; output zero point and clamp */
   uint8_t x_signed, y_signed;
 } lbrt_conv;

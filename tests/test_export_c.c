@@ -239,7 +239,8 @@ static void cli_and_mcu_case(const lb_program *p) {
     return;
   }
   CHECK(mkdir(lbt_tmp_path("mcu"), 0700) == 0);
-  lbt_write_file(lbt_tmp_path("mcu/math.h"), "float rintf(float);\n", 20);
+  static const char mcu_math[] = "float rintf(float);\nfloat fmaf(float, float, float);\n";
+  lbt_write_file(lbt_tmp_path("mcu/math.h"), mcu_math, sizeof mcu_math - 1);
   snprintf(cmd, sizeof cmd,
            "cd '%s' && clang --target=thumbv7em-none-eabihf -mcpu=cortex-m4 -mfloat-abi=hard -ffreestanding -std=c11 "
            "-Os -Wall -Wextra -Wpedantic -Werror -isystem mcu -I'%s/runtime' -c lenet.c '%s/runtime/lbrt.c' 2> mcu/log.txt",

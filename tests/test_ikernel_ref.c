@@ -457,10 +457,11 @@ static void test_eltwise(void) {
   float dq[8];
   lb_ik_dequantize(8, q, 1, 1, 0.5f, dq);
   for (int i = 0; i < 8; i++) CHECK(dq[i] == (float)(q[i] - 1) * 0.5f);
-  int32_t da[6] = {1, -2, 3, INT32_MAX, 5, -6}, db[3] = {10, 20, 1};
-  float ds[3] = {0.5f, 0.25f, 2.0f}, dy[6];
+  /* one rounding: fmaf((float)acc, scale, bias) */
+  int32_t da[6] = {1, -2, 3, 16777217, 5, -6};
+  float db[3] = {10.1f, -20.0f, 0.3f}, ds[3] = {0.5f, 0.1f, 2.0f}, dy[6];
   lb_ik_dequantize_acc(1, 3, 2, da, db, ds, dy);
-  for (int i = 0; i < 6; i++) CHECK(dy[i] == (float)((int64_t)da[i] + db[i / 2]) * ds[i / 2]);
+  for (int i = 0; i < 6; i++) CHECK(dy[i] == fmaf((float)da[i], ds[i / 2], db[i / 2]));
 }
 
 int main(void) {

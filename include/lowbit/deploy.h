@@ -24,7 +24,7 @@ extern "C" {
 #endif
 
 /* 2: data-movement steps (SLICE, PAD, CONCAT) and four step inputs. 3: the bias in product
- * units (bfrac_off). */
+ * units (bfrac_off) and in output units for the float output (fbias_off). */
 #define LB_LBP_VERSION 3
 #define LB_STEP_MAX_IN 4 /* inputs of one step (CONCAT reads up to four) */
 
@@ -50,8 +50,8 @@ typedef enum lb_step_kind {
   LB_PS_QUANTIZE = 0, /* float input -> codes: q = clamp(rint(x*inv)+zp, lo, hi) */
   LB_PS_CONV,         /* codes -> codes: conv + requant (+ clamp): lb_requant_acc(acc, bias_p, ...) */
   LB_PS_LINEAR,       /* codes -> codes: linear + requant, the same */
-  LB_PS_CONV_OUT,     /* codes -> float output: conv, (acc + bias_q) * scale[k] */
-  LB_PS_LINEAR_OUT,   /* codes -> float output: linear, (acc + bias_q) * scale[k] */
+  LB_PS_CONV_OUT,     /* codes -> float output: conv, fmaf((float)acc, scale[k], fbias[k]) */
+  LB_PS_LINEAR_OUT,   /* codes -> float output: linear, the same */
   LB_PS_ADD,          /* codes, codes -> codes: residual add with rescale */
   LB_PS_GAP,          /* codes -> codes: global average pool */
   LB_PS_AVGPOOL,      /* codes -> codes: average pool, one (M, s) per window count */
@@ -77,6 +77,7 @@ typedef struct lb_prog_step {
    * units (ikernel.h); bias alone is the bias on the accumulator grid (the *_OUT steps, ONNX) */
   int64_t wzp_off, bias_off, bfrac_off, mult_off, shift_off, neg_off;
   int64_t scale_off;            /* float pool: k dequantization scales (the *_OUT steps) */
+  int64_t fbias_off;            /* float pool: k output biases in output units (the *_OUT steps) */
   int32_t lo, hi;               /* output clamp in codes (activation fused) */
   int32_t add_m1, add_m2, add_shift;   /* ADD; RESCALE and GAP use add_m1/add_shift */
   float inv;                    /* QUANTIZE: 1/scale, as the fakequant computes it */

@@ -129,11 +129,12 @@ void lb_ik_gap(lb_ik_isa isa, int n, int c, int64_t hw, const void *x, int x_sig
                int32_t zy, int32_t lo, int32_t hi, int y_signed, void *y);
 /* Quantize floats at the program's input (the same arithmetic as lb_fq_forward's first half:
  * q = clamp(rint(x * inv) + zp, lo, hi) with inv = 1.0f/scale), and dequantize at its output:
- * codes y = (float)(q - zp) * scale; accumulators (n, K, hw) y = (float)(acc + bias_q[k]) * scale[k]
- * (bias_q may be NULL), each a single float multiply so the simulation can repeat it exactly. */
+ * codes y = (float)(q - zp) * scale; accumulators (n, K, hw) y = fmaf((float)acc, scale[k], fbias[k])
+ * (fbias, the bias in output units, may be NULL), each one correctly rounded operation so the
+ * simulation can repeat it exactly. */
 void lb_ik_quantize(int64_t n, const float *x, float inv, int32_t zp, int32_t lo, int32_t hi, int y_signed, void *y);
 void lb_ik_dequantize(int64_t n, const void *x, int x_signed, int32_t zp, float scale, float *y);
-void lb_ik_dequantize_acc(int n, int k, int64_t hw, const int32_t *acc, const int32_t *bias_q, const float *scale,
+void lb_ik_dequantize_acc(int n, int k, int64_t hw, const int32_t *acc, const float *fbias, const float *scale,
                           float *y);
 
 /* ---- binary (+-1) outputs ------------------------------------------------------------------- */

@@ -223,7 +223,6 @@ static void run_step(lb_engine *e, int i, int n, const float *x, float *logits) 
   const void *x1 = t1 ? e->arena + e->toff[s->in[1]] * n : NULL;
   int64_t numel = (int64_t)to->c * to->h * to->w * n;
   const int bin = lb_prog_tensor_binary(to);
-  const int32_t *bias = s->bias_off >= 0 ? p->i32 + s->bias_off : NULL;
   const int32_t *M = s->mult_off >= 0 ? p->i32 + s->mult_off : NULL;
   const int *sh = s->shift_off >= 0 ? (const int *)(p->i32 + s->shift_off) : NULL;
   int32_t *acc = NULL;
@@ -320,7 +319,7 @@ static void run_step(lb_engine *e, int i, int n, const float *x, float *logits) 
   }
   /* conv/linear epilogues from accumulators */
   if (s->kind == LB_PS_CONV_OUT || s->kind == LB_PS_LINEAR_OUT)
-    lb_ik_dequantize_acc(n, s->k, hw, acc, bias, p->f32 + s->scale_off, logits);
+    lb_ik_dequantize_acc(n, s->k, hw, acc, p->f32 + s->fbias_off, p->f32 + s->scale_off, logits);
   else if (bin)
     lb_ik_binarize_acc(n, s->k, hw, acc, e->bias_p[i], M, s->neg_off >= 0 ? p->i32 + s->neg_off : NULL, s->lo, s->hi, y);
   else if (s->neg_off >= 0)

@@ -97,7 +97,7 @@ static lb_prog_step *new_step(lowering *L, int kind, int core, int in0, int in1,
   s->in[0] = in0;
   s->in[1] = in1;
   s->out = out;
-  s->w_off = s->wzp_off = s->bias_off = s->bfrac_off = s->mult_off = s->shift_off = s->neg_off = s->scale_off = -1;
+  s->w_off = s->wzp_off = s->bias_off = s->bfrac_off = s->mult_off = s->shift_off = s->neg_off = s->scale_off = s->fbias_off = -1;
   return s;
 }
 
@@ -132,6 +132,7 @@ static lb_status weighted_step(lowering *L, int ui, int in, int out, int kind) {
   s->bias_off = put_i32(L, w.bias_q, w.k);
   if (kind == LB_PS_CONV_OUT || kind == LB_PS_LINEAR_OUT) {
     s->scale_off = put_f32(L, w.scale, w.k);
+    s->fbias_off = put_f32(L, w.fbias, w.k);
   } else {
     s->mult_off = put_i32(L, w.mult, w.k);
     s->bfrac_off = put_i32(L, w.bfrac, w.k);

@@ -55,9 +55,11 @@ static lb_status check_weights(const lb_program *p, const lb_prog_step *s, int64
     if (p->i32[s->wzp_off + j] < -255 || p->i32[s->wzp_off + j] > 255)
       return BAD("program: step '%s': weight zero point out of range", nm);
   if (out_float) {
-    if (!in_pool(s->scale_off, s->k, p->n_f32, 0)) return BAD("program: step '%s': scales outside the pool", nm);
+    if (!in_pool(s->scale_off, s->k, p->n_f32, 0) || !in_pool(s->fbias_off, s->k, p->n_f32, 0))
+      return BAD("program: step '%s': scales outside the pool", nm);
     for (int j = 0; j < s->k; j++)
-      if (!isfinite(p->f32[s->scale_off + j])) return BAD("program: step '%s': non-finite output scale", nm);
+      if (!isfinite(p->f32[s->scale_off + j]) || !isfinite(p->f32[s->fbias_off + j]))
+        return BAD("program: step '%s': non-finite output scale or bias", nm);
     return LB_OK;
   }
   if (!in_pool(s->mult_off, s->k, p->n_i32, 0) || !in_pool(s->shift_off, s->k, p->n_i32, 0) ||
@@ -149,11 +151,11 @@ static lb_status check_unused(const lb_prog_step *s) {
   if (!weighted)
     ok = s->w_off == -1 && s->w_len == 0 && s->wzp_off == -1 && s->bias_off == -1 && s->bfrac_off == -1 &&
          s->neg_off == -1 &&
-         s->scale_off == -1 && (k == LB_PS_AVGPOOL || (s->mult_off == -1 && s->shift_off == -1));
+         s->scale_off == -1 && s->fbias_off == -1 && (k == LB_PS_AVGPOOL || (s->mult_off == -1 && s->shift_off == -1));
   else if (k == LB_PS_CONV_OUT || k == LB_PS_LINEAR_OUT)
     ok = s->mult_off == -1 && s->shift_off == -1 && s->neg_off == -1 && s->bfrac_off == -1;
   else
-    ok = s->scale_off == -1;
+    ok = s->scale_off == -1 && s->fbias_off == -1;
   return ok ? LB_OK : BAD("program: step '%s': pool offsets set that its kind does not read", s->name);
 }
 

@@ -87,7 +87,7 @@ static void io_step(io *o, lb_prog_step *s) {
                  &s->mv_count, &s->mv_begin, &s->mv_end};
   for (size_t i = 0; i < sizeof ints / sizeof ints[0]; i++) io_int(o, ints[i]);
   int64_t *longs[] = {&s->w_off, &s->w_len, &s->wzp_off, &s->bias_off, &s->bfrac_off, &s->mult_off,
-                      &s->shift_off, &s->neg_off, &s->scale_off, &s->macs, &s->mv_outer, &s->mv_inner};
+                      &s->shift_off, &s->neg_off, &s->scale_off, &s->fbias_off, &s->macs, &s->mv_outer, &s->mv_inner};
   for (size_t i = 0; i < sizeof longs / sizeof longs[0]; i++) io_i64(o, longs[i]);
   int32_t *i32s[] = {&s->lo, &s->hi, &s->add_m1, &s->add_m2, &s->add_shift, &s->mv_fill};
   for (size_t i = 0; i < sizeof i32s / sizeof i32s[0]; i++) io_i32(o, i32s[i]);

@@ -244,7 +244,7 @@ static void sim_weighted(lb_sim *s, int i, int n, float *logits) {
         int64_t o = ((int64_t)b * w->k + j) * hw + t;
         /* accd NULL only after a failed malloc of the double path: fall back to the float result */
         int32_t acc = (int32_t)(accd ? accd[o] : (double)s->fy[o]);
-        if (u->kind == LB_U_OUT_ACC) logits[o] = (float)((int64_t)acc + w->bias_q[j]) * w->scale[j];
+        if (u->kind == LB_U_OUT_ACC) logits[o] = fmaf((float)acc, w->scale[j], w->fbias[j]);
         else if (u->y.binary) {
           int64_t pr = (int64_t)acc * w->mult[j] + lb_bias_product(w->bias_q[j], w->mult[j], w->bfrac[j]);
           s->codes[i][o] = lb_binarize(w->neg[j] ? -pr : pr, u->lo, u->hi);

@@ -16,7 +16,7 @@
  *   A = a*s_x*s_w,  B = (b + c/a) / (s_x*s_w),  bias_q = rint(B)   (in double)
  * so the unit output is requant(sign(A) * (acc * M + bias_p), |A|/s_y) with the bias in product
  * units, bias_p = bias_q * M + bfrac, bfrac = rint((B - bias_q) * M) (ikernel.h), and the graph
- * output is (float)(acc + bias_q) * (float)A. A negative A (negative gamma) is carried as a sign, because
+ * output is fmaf((float)acc, (float)A, (float)(A * B)). A negative A (negative gamma) is carried as a sign, because
  * the requantization multiplier is positive. */
 #include <math.h>
 #include <stdlib.h>
@@ -38,6 +38,7 @@ void lb_uweights_free(lb_uweights *w) {
   free(w->shift);
   free(w->neg);
   free(w->scale);
+  free(w->fbias);
   free(w->bound);
   memset(w, 0, sizeof *w);
 }
@@ -87,8 +88,9 @@ lb_status lb_unit_weights(const lb_graph *g, const lb_units *us, int unit, lb_uw
   w->shift = calloc((size_t)k, sizeof *w->shift);
   w->neg = calloc((size_t)k, sizeof *w->neg);
   w->scale = calloc((size_t)k, sizeof *w->scale);
+  w->fbias = calloc((size_t)k, sizeof *w->fbias);
   w->bound = calloc((size_t)k, sizeof *w->bound);
-  if (!w->codes || !w->wzp || !w->bias_q || !w->bfrac || !w->mult || !w->shift || !w->neg || !w->scale || !w->bound) {
+  if (!w->codes || !w->wzp || !w->bias_q || !w->bfrac || !w->mult || !w->shift || !w->neg || !w->scale || !w->fbias || !w->bound) {
     lb_uweights_free(w);
     return lb_fail(LB_ERR_NOMEM, "deploy: out of memory");
   }
@@ -150,6 +152,7 @@ lb_status lb_unit_weights(const lb_graph *g, const lb_units *us, int unit, lb_uw
     w->neg[j] = A < 0.0;
     if (w->neg[j]) w->any_neg = 1;
     w->scale[j] = (float)A;
+    w->fbias[j] = (float)(A * B); /* a * b + c: the float output's bias, kept whole */
     if (u->kind != LB_U_OUT_ACC) {
       int sh;
       double m = fabs(A) / (double)u->y.scale;

@@ -72,7 +72,7 @@ void lb_units_free(lb_units *us);
 /* Per output channel constants of a CONV / LINEAR / OUT_ACC unit: weight codes (K, per); codes
  * units: p = acc * mult + bias_p with bias_p = lb_bias_product(bias_q, mult, bfrac) (the bias in
  * product units), y = clamp(zp + rshift_rne(neg ? -p : p, shift), lo, hi) (lb_unit_requant);
- * OUT_ACC: y = (float)(acc + bias_q) * scale[k]. bound[k] = max |acc| over any input
+ * OUT_ACC: y = fmaf((float)acc, scale[k], fbias[k]), fbias the bias in output units. bound[k] = max |acc| over any input
  * (sum |w - zw| * max|x - zx|). */
 typedef struct lb_uweights {
   int k;
@@ -80,7 +80,7 @@ typedef struct lb_uweights {
   int wbits, w_signed;
   int8_t *codes;
   int32_t *wzp, *bias_q, *bfrac, *mult, *shift, *neg;
-  float *scale;
+  float *scale, *fbias;
   double *bound;
   int any_neg, any_wzp;
 } lb_uweights;

@@ -129,7 +129,9 @@ static lb_status weighted_consts(cx *X, int i) {
   if (s->scale_off >= 0) {
     snprintf(name, sizeof name, "s%d_scale", i);
     cx_array(X->f, name, CX_F32, p->f32 + s->scale_off, s->k);
-    X->const_bytes += (int64_t)s->k * 4;
+    snprintf(name, sizeof name, "s%d_fbias", i);
+    cx_array(X->f, name, CX_F32, p->f32 + s->fbias_off, s->k);
+    X->const_bytes += (int64_t)s->k * 8;
   }
   /* a linear layer is a 1x1 convolution over its flattened input */
   int lin = s->kind == LB_PS_LINEAR || s->kind == LB_PS_LINEAR_OUT;
@@ -156,6 +158,7 @@ static lb_status weighted_consts(cx *X, int i) {
   field_ptr(X, i, "shift", "shift", s->shift_off);
   field_ptr(X, i, "neg", "neg", s->neg_off);
   field_ptr(X, i, "scale", "scale", s->scale_off);
+  field_ptr(X, i, "fbias", "fbias", s->fbias_off);
   grids(X, in, out, s->lo, s->hi);
   close_struct(X);
   return LB_OK;

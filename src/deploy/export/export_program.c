@@ -88,14 +88,13 @@ static const char *weight_scales(px *x, const lb_prog_step *s, float xs, float y
   return name;
 }
 
-/* int32 bias (1, K[, 1, 1]) in the accumulator domain (zeros when the step has none). */
-static const char *bias_i32(px *x, const lb_prog_step *s, int rank4) {
+/* QLinearConv's int32 bias (K) on the accumulator grid (zeros when the step has none). */
+static const char *bias_i32(px *x, const lb_prog_step *s) {
   int32_t *b = calloc((size_t)s->k, sizeof *b);
   if (!b) return NULL;
   if (s->bias_off >= 0) memcpy(b, x->p->i32 + s->bias_off, (size_t)s->k * sizeof *b);
-  int64_t d1 = s->k, d4[4] = {1, s->k, 1, 1}, d2[2] = {1, s->k};
-  const char *name = rank4 < 0 ? lb_ob_initializer(x->b, "bias", LB_OT_INT32, &d1, 1, b)
-                               : lb_ob_initializer(x->b, "bias", LB_OT_INT32, rank4 ? d4 : d2, rank4 ? 4 : 2, b);
+  int64_t d1 = s->k;
+  const char *name = lb_ob_initializer(x->b, "bias", LB_OT_INT32, &d1, 1, b);
   free(b);
   return name;
 }
@@ -133,7 +132,7 @@ static const char *qlinear_conv(px *x, const lb_prog_step *s) {
    * signedness (a signed input before a ReLU's unsigned output) goes the QDQ way. */
   if (x->form == LB_ONNX_QOPERATOR && ti->is_signed == to->is_signed) {
     const char *in[9] = {xin, lb_ob_scalar_f(x->b, "x_scale", ti->scale), zp_of(x, ti), w, ws, wz,
-                         lb_ob_scalar_f(x->b, "y_scale", to->scale), zp_of(x, to), bias_i32(x, s, -1)};
+                         lb_ob_scalar_f(x->b, "y_scale", to->scale), zp_of(x, to), bias_i32(x, s)};
     const char *y = lb_ob_node(x->b, "QLinearConv", s->name, in, 9, to->name);
     conv_attrs(x, &g);
     int32_t tmin = to->is_signed ? -128 : 0, tmax = to->is_signed ? 127 : 255;
@@ -173,21 +172,14 @@ static int uniform_wzp(const px *x, const lb_prog_step *s) {
 }
 
 /* The float output layer as a float conv on dequantized codes (QDQ form, or per-channel weight
- * zero points that ConvInteger cannot take): bias_q * scale[k] as the float bias. */
+ * zero points that ConvInteger cannot take): the program's output bias as the float bias. */
 static const char *output_layer_float(px *x, const lb_prog_step *s, const lb_prog_step *g, const char *xin,
                                       const char *w) {
   const lb_prog_tensor *ti = &x->p->tensors[s->in[0]];
   const char *ws = weight_scales(x, s, ti->scale, 1.0f), *wz = weight_zps(x, s);
-  float *bf = calloc((size_t)s->k, sizeof *bf);
-  if (!ws || !wz || !bf) {
-    free(bf);
-    return NULL;
-  }
-  const float *scale = x->p->f32 + s->scale_off;
-  for (int j = 0; j < s->k; j++) bf[j] = s->bias_off >= 0 ? (float)((double)x->p->i32[s->bias_off + j] * scale[j]) : 0.0f;
+  if (!ws || !wz) return NULL;
   int64_t kd = s->k;
-  const char *bias = lb_ob_initializer(x->b, "bias", LB_OT_FLOAT, &kd, 1, bf);
-  free(bf);
+  const char *bias = lb_ob_initializer(x->b, "bias", LB_OT_FLOAT, &kd, 1, x->p->f32 + s->fbias_off);
   const char *dqx_in[3] = {xin, lb_ob_scalar_f(x->b, "scale", ti->scale), zp_of(x, ti)};
   const char *dqw_in[3] = {w, ws, wz};
   const char *cin[3] = {lb_ob_node(x->b, "DequantizeLinear", s->name, dqx_in, 3, "dq"), NULL, bias};
@@ -198,7 +190,8 @@ static const char *output_layer_float(px *x, const lb_prog_step *s, const lb_pro
   return y;
 }
 
-/* conv or linear step writing the float output: exact integer form in QOperator. */
+/* conv or linear step writing the float output: ConvInteger, then acc * scale + bias in float
+ * (the engine's fmaf rounds once where ONNX rounds the product and the sum: 1 ulp at most). */
 static const char *output_layer(px *x, const lb_prog_step *s) {
   int lin = s->kind == LB_PS_LINEAR_OUT;
   const lb_prog_tensor *ti = &x->p->tensors[s->in[0]];
@@ -213,14 +206,14 @@ static const char *output_layer(px *x, const lb_prog_step *s) {
   const char *in[4] = {xin, w, zp_of(x, ti), lb_ob_scalar_u8(x->b, "w_zp", s->w_signed ? LB_OT_INT8 : LB_OT_UINT8, wz0)};
   const char *acc = lb_ob_node(x->b, "ConvInteger", s->name, in, 4, "acc");
   conv_attrs(x, &g);
-  const char *a[2] = {acc, bias_i32(x, s, 1)};
-  const char *sum = lb_ob_node(x->b, "Add", s->name, a, 2, "acc_bias");
-  const char *cast_in[1] = {sum};
+  const char *cast_in[1] = {acc};
   const char *f = lb_ob_node(x->b, "Cast", s->name, cast_in, 1, "acc_f");
   lb_ob_attr_int(x->b, "to", LB_OT_FLOAT);
   int64_t d4[4] = {1, s->k, 1, 1};
   const char *m[2] = {f, lb_ob_initializer(x->b, "out_scale", LB_OT_FLOAT, d4, 4, x->p->f32 + s->scale_off)};
-  return lb_ob_node(x->b, "Mul", s->name, m, 2, "out");
+  const char *scaled = lb_ob_node(x->b, "Mul", s->name, m, 2, "scaled");
+  const char *a[2] = {scaled, lb_ob_initializer(x->b, "out_bias", LB_OT_FLOAT, d4, 4, x->p->f32 + s->fbias_off)};
+  return lb_ob_node(x->b, "Add", s->name, a, 2, "out");
 }
 
 /* Window attributes of a pool step, on the node just added. */

@@ -124,11 +124,11 @@ void lb_ik_dequantize(int64_t n, const void *x, int x_signed, int32_t zp, float 
   for (int64_t i = 0; i < n; i++) y[i] = (float)(ld8(x, i, x_signed) - zp) * scale;
 }
 
-void lb_ik_dequantize_acc(int n, int k, int64_t hw, const int32_t *acc, const int32_t *bias_q, const float *scale,
+void lb_ik_dequantize_acc(int n, int k, int64_t hw, const int32_t *acc, const float *fbias, const float *scale,
                           float *y) {
   for (int64_t pl = 0; pl < (int64_t)n * k; pl++) {
     int ch = (int)(pl % k);
-    int64_t b = bias_q ? bias_q[ch] : 0;
-    for (int64_t i = 0; i < hw; i++) y[pl * hw + i] = (float)((int64_t)acc[pl * hw + i] + b) * scale[ch];
+    float b = fbias ? fbias[ch] : 0.0f;
+    for (int64_t i = 0; i < hw; i++) y[pl * hw + i] = fmaf((float)acc[pl * hw + i], scale[ch], b);
   }
 }
