@@ -245,11 +245,8 @@ static void sim_weighted(lb_sim *s, int i, int n, float *logits) {
         /* accd NULL only after a failed malloc of the double path: fall back to the float result */
         int32_t acc = (int32_t)(accd ? accd[o] : (double)s->fy[o]);
         if (u->kind == LB_U_OUT_ACC) logits[o] = fmaf((float)acc, w->scale[j], w->fbias[j]);
-        else if (u->y.binary) {
-          int64_t pr = (int64_t)acc * w->mult[j] + lb_bias_product(w->bias_q[j], w->mult[j], w->bfrac[j]);
-          s->codes[i][o] = lb_binarize(w->neg[j] ? -pr : pr, u->lo, u->hi);
-        } else
-          s->codes[i][o] = lb_unit_requant(w, j, acc, u->y.zp, u->lo, u->hi);
+        else if (u->y.binary) s->codes[i][o] = lb_binarize(lb_unit_product(w, j, acc), u->lo, u->hi);
+        else s->codes[i][o] = lb_unit_requant(w, j, acc, u->y.zp, u->lo, u->hi);
       }
   free(accd);
   if (u->kind != LB_U_OUT_ACC) run_post(s, u, n, s->codes[i], core_numel);

@@ -84,10 +84,14 @@ typedef struct lb_uweights {
   double *bound;
   int any_neg, any_wzp;
 } lb_uweights;
-/* The code of channel j's accumulator acc in a codes unit (the engine's arithmetic). */
-static inline int32_t lb_unit_requant(const lb_uweights *w, int j, int32_t acc, int32_t zp, int32_t lo, int32_t hi) {
+/* Channel j's pre-shift product +-(acc * M + bias_p), the sign carried (the engine's arithmetic). */
+static inline int64_t lb_unit_product(const lb_uweights *w, int j, int32_t acc) {
   int64_t p = (int64_t)acc * w->mult[j] + lb_bias_product(w->bias_q[j], w->mult[j], w->bfrac[j]);
-  int64_t v = (int64_t)zp + lb_rshift_rne(w->neg[j] ? -p : p, w->shift[j]);
+  return w->neg[j] ? -p : p;
+}
+/* The code of channel j's accumulator acc in a codes unit. */
+static inline int32_t lb_unit_requant(const lb_uweights *w, int j, int32_t acc, int32_t zp, int32_t lo, int32_t hi) {
+  int64_t v = (int64_t)zp + lb_rshift_rne(lb_unit_product(w, j, acc), w->shift[j]);
   return (int32_t)(v < lo ? lo : v > hi ? hi : v);
 }
 
