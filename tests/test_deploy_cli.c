@@ -40,9 +40,14 @@ int main(void) {
     /* the model breaks tensorrt's rules (4 bits, affine) */
     CHECK(lbt_run_cli("deploy --model %s -o %s --backend tensorrt", q, bad) == 2);
     CHECK_MSG(strstr(lbt_err, "rule"), "%s", lbt_err);
-    /* academic resnet: no integer form, named */
-    CHECK(lbt_run_cli("deploy --model %s -o %s", acad, bad) == 2);
-    CHECK_MSG(strstr(lbt_err, "layer1.0.add") && strstr(lbt_err, "profile"), "%s", lbt_err);
+    /* academic resnet: the residual adds stay float, said so; verify still holds at 0 LSB */
+    CHECK(lbt_run_cli("deploy --model %s -o %s", acad, bad) == 0);
+    CHECK_MSG(strstr(lbt_err, "10 steps compute in float") && strstr(lbt_err, "not integer-only"), "%s", lbt_err);
+    CHECK(lbt_run_cli("info %s --json", bad) == 0);
+    CHECK_MSG(strstr(lbt_out, "\"float_steps\":10") && strstr(lbt_out, "\"kind\":\"fadd\""), "%s", lbt_out);
+    CHECK(lbt_run_cli("verify --model %s --program %s --data fashion-mnist --images 32 --json", acad, bad) == 0);
+    CHECK(lbt_run_cli("export --program %s --c %s", bad, lbt_tmp_path("acad_c")) == 2);
+    CHECK_MSG(strstr(lbt_err, "integer-only"), "%s", lbt_err);
     CHECK(lbt_run_cli("run --program %s --data fashion-mnist --limit 64 --accuracy --json --out %s", p, preds) == 0);
     CHECK_MSG(strstr(lbt_out, "\"accuracy\":") && strstr(lbt_out, "\"images\":64"), "%s", lbt_out);
     /* eval on a program: the engine's accuracy, same as run's; no loss, said so */

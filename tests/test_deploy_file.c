@@ -3,6 +3,7 @@
  * never a crash; corrupted fields behind a recomputed checksum are caught by validation; the
  * liveness plan never overlaps two tensors that are live at the same step and beats no reuse;
  * power-of-two backends requantize with pure shifts. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -100,6 +101,52 @@ static void file_case(const lb_program *p) {
   lbt_tmp_cleanup();
 }
 
+/* A version 3 file (before float steps: no flo/fhi, the last 8 bytes of each step record) still
+ * loads, as the same program with no float clamps. */
+static void version3_case(const lb_program *p) {
+  uint8_t *bytes = NULL;
+  size_t len = 0;
+  CHECK_OK(lb_program_to_bytes(p, &bytes, &len));
+  if (!bytes) return;
+  uint8_t *old = malloc(len);
+  size_t at = 16, o = 16;
+  memcpy(old, bytes, 16);
+  old[8] = 3;
+  old[9] = old[10] = old[11] = 0;
+  while (at + 24 <= len - 4) { /* sections: tag[16], u64 length, bytes */
+    uint64_t l;
+    memcpy(&l, bytes + at + 16, 8);
+    const uint8_t *body = bytes + at + 24;
+    memcpy(old + o, bytes + at, 16);
+    if (strcmp((const char *)bytes + at, "steps")) {
+      memcpy(old + o + 16, &l, 8);
+      memcpy(old + o + 24, body, (size_t)l);
+      o += 24 + (size_t)l;
+    } else {
+      size_t rec = (size_t)l / (size_t)p->n_steps, nl = 0;
+      for (int i = 0; i < p->n_steps; i++, nl += rec - 8) memcpy(old + o + 24 + nl, body + i * rec, rec - 8);
+      uint64_t l3 = nl;
+      memcpy(old + o + 16, &l3, 8);
+      o += 24 + nl;
+    }
+    at += 24 + (size_t)l;
+  }
+  set_crc(old, o + 4);
+  lb_program *q = NULL;
+  CHECK_OK(lb_program_from_bytes(old, o + 4, &q));
+  if (q) {
+    CHECK(q->n_steps == p->n_steps && q->n_tensors == p->n_tensors);
+    int same = 1;
+    for (int i = 0; i < q->n_steps; i++)
+      same &= q->steps[i].kind == p->steps[i].kind && q->steps[i].w_off == p->steps[i].w_off &&
+              q->steps[i].lo == p->steps[i].lo && q->steps[i].flo == -INFINITY && q->steps[i].fhi == INFINITY;
+    CHECK(same);
+  }
+  lb_program_free(q);
+  free(old);
+  free(bytes);
+}
+
 static void arena_case(const lb_program *p) {
   CHECK(p->arena_per_image > 0 && p->arena_per_image < p->arena_naive);
   for (int a = 0; a < p->n_tensors; a++)
@@ -152,6 +199,7 @@ int main(void) {
   if (qg) CHECK_OK(lb_lower(qg, "fbgemm", NULL, &p));
   if (p) {
     file_case(p);
+    version3_case(p);
     arena_case(p);
   }
   lb_program_free(p);

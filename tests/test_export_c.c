@@ -323,7 +323,9 @@ int main(void) {
     lb_graph_free(mv);
   }
   refusal_case();
-  for (int k = 0; k < LB_PS_KIND_COUNT; k++) CHECK_MSG(kinds_seen[k] > 0, "no case exported a step of kind %d", k);
+  /* every kind but the float steps, which the integer-only runtime refuses (test_deploy_exact) */
+  for (int k = 0; k < LB_PS_KIND_COUNT; k++)
+    if (k != LB_PS_FADD && k != LB_PS_FGAP) CHECK_MSG(kinds_seen[k] > 0, "no case exported a step of kind %d", k);
   CHECK(wbits_seen[8] && wbits_seen[4] && wbits_seen[2]);
   CHECK(saw_wzp && saw_neg);
   lb_dataset_free(&data);

@@ -8,7 +8,8 @@
  * be matched bit for bit by any integer arithmetic: its sums and requantization are float).
  *
  * A program is a list of steps over tensors. A tensor holds 8-bit codes (one per byte, int8 or
- * uint8, one zero point and scale), int32 accumulators or float logits; a step produces one
+ * uint8, one zero point and scale), int32 accumulators or floats (the logits, and the tensors a
+ * profile leaves unquantized: the academic profile's residual adds); a step produces one
  * tensor. Every tensor lives at a fixed offset of one arena, planned by liveness at lowering:
  * offsets and sizes are per image (a batch of n uses n times as much, same layout scaled). */
 #ifndef LOWBIT_DEPLOY_H
@@ -24,8 +25,9 @@ extern "C" {
 #endif
 
 /* 2: data-movement steps (SLICE, PAD, CONCAT) and four step inputs. 3: the bias in product
- * units (bfrac_off) and in output units for the float output (fbias_off). */
-#define LB_LBP_VERSION 3
+ * units (bfrac_off) and in output units for the float output (fbias_off). 4: float tensors in
+ * the arena, FADD/FGAP steps and float clamps (flo, fhi); version 3 files still load. */
+#define LB_LBP_VERSION 4
 #define LB_STEP_MAX_IN 4 /* inputs of one step (CONCAT reads up to four) */
 
 typedef enum lb_tensor_kind { LB_PT_CODES = 0, LB_PT_ACC32, LB_PT_FLOAT } lb_tensor_kind;
@@ -37,8 +39,12 @@ typedef struct lb_prog_tensor {
   int bits, is_signed;    /* codes: 1..8 bits, int8 or uint8 storage */
   int32_t zp, qmin, qmax; /* codes */
   float scale;            /* codes: real = (q - zp) * scale */
-  int64_t offset, bytes;  /* in the arena, per image (64-byte multiples); the graph output has none */
+  int64_t offset, bytes;  /* in the arena, per image (64-byte multiples); the graph output (a float
+                             tensor with bytes 0) has none */
 } lb_prog_tensor;
+
+/* A float tensor held in the arena (an unquantized intermediate), not the graph output. */
+static inline int lb_prog_tensor_float_map(const lb_prog_tensor *t) { return t->kind == LB_PT_FLOAT && t->bytes > 0; }
 
 /* Codes on a binary grid: -1/+1 (bits 1, signed, range [-1, 1], zero point 0); the step writing
  * them takes a sign instead of requantizing (lowbit/ikernel.h, lb_binarize). */
@@ -47,11 +53,12 @@ static inline int lb_prog_tensor_binary(const lb_prog_tensor *t) {
 }
 
 typedef enum lb_step_kind {
-  LB_PS_QUANTIZE = 0, /* float input -> codes: q = clamp(rint(x*inv)+zp, lo, hi) */
+  LB_PS_QUANTIZE = 0, /* float input (in[0] -1) or float tensor -> codes: q = clamp(rint(x*inv)+zp, lo, hi) */
   LB_PS_CONV,         /* codes -> codes: conv + requant (+ clamp): lb_requant_acc(acc, bias_p, ...) */
   LB_PS_LINEAR,       /* codes -> codes: linear + requant, the same */
-  LB_PS_CONV_OUT,     /* codes -> float output: conv, fmaf((float)acc, scale[k], fbias[k]) */
-  LB_PS_LINEAR_OUT,   /* codes -> float output: linear, the same */
+  LB_PS_CONV_OUT,     /* codes -> float (output or tensor): conv, fmaf((float)acc, scale[k], fbias[k]),
+                         clamped to [flo, fhi] */
+  LB_PS_LINEAR_OUT,   /* codes -> float: linear, the same */
   LB_PS_ADD,          /* codes, codes -> codes: residual add with rescale */
   LB_PS_GAP,          /* codes -> codes: global average pool */
   LB_PS_AVGPOOL,      /* codes -> codes: average pool, one (M, s) per window count */
@@ -61,6 +68,8 @@ typedef enum lb_step_kind {
   LB_PS_SLICE,        /* codes -> codes on the same grid: every step-th cell along one axis */
   LB_PS_PAD,          /* codes -> codes on the same grid: mv_fill codes before/after along one axis */
   LB_PS_CONCAT,       /* 2..4 codes tensors on one grid -> codes, joined along one axis */
+  LB_PS_FADD,         /* float, float -> float: x1 + x2 clamped to [flo, fhi] */
+  LB_PS_FGAP,         /* float -> float: per channel mean, summed in double (as the graph's gap) */
   LB_PS_KIND_COUNT
 } lb_step_kind;
 
@@ -79,6 +88,7 @@ typedef struct lb_prog_step {
   int64_t scale_off;            /* float pool: k dequantization scales (the *_OUT steps) */
   int64_t fbias_off;            /* float pool: k output biases in output units (the *_OUT steps) */
   int32_t lo, hi;               /* output clamp in codes (activation fused) */
+  float flo, fhi;               /* output clamp of float steps (-inf, +inf: none) */
   int32_t add_m1, add_m2, add_shift;   /* ADD; RESCALE and GAP use add_m1/add_shift */
   float inv;                    /* QUANTIZE: 1/scale, as the fakequant computes it */
   int pool_kh, pool_kw, pool_sh, pool_sw, pool_ph, pool_pw, pool_count_pad, pool_ceil;
@@ -113,6 +123,8 @@ typedef struct lb_program {
 /* Lower a calibrated quantized graph (every quantizer enabled, uniform grids) for a backend
  * profile (NULL: the graph's own; used for the report and checked by name only). Fails with
  * LB_ERR_UNSUPPORTED naming the node and the reason when part of the graph has no integer form.
+ * Adds and global pools the profile leaves unquantized (academic) become float steps between
+ * the integer ones, computed as the simulation computes them (lb_program_float_steps counts them).
  * norm (may be NULL) is the input normalisation stored in the program. */
 lb_status lb_lower(const lb_graph *qg, const char *backend, const lb_augment *norm, lb_program **out);
 void lb_program_free(lb_program *p);
@@ -126,6 +138,9 @@ lb_status lb_program_from_bytes(const uint8_t *data, size_t len, lb_program **ou
 lb_status lb_program_to_bytes(const lb_program *p, uint8_t **data, size_t *len);
 /* Total weight bytes packed at their widths (for the report). */
 int64_t lb_program_weight_bytes(const lb_program *p);
+/* Steps that write a float tensor other than the output (a profile's unquantized adds): 0 for an
+ * integer-only program. */
+int lb_program_float_steps(const lb_program *p);
 
 /* ---- engine ----------------------------------------------------------------------------- */
 typedef struct lb_engine lb_engine;
@@ -133,7 +148,8 @@ enum { LB_ENGINE_KEEP_ALL = 1 }; /* flags: every tensor its own memory (verify r
 /* Prepare once (pack weights, size the arena for max_batch images); program must stay alive. */
 lb_status lb_engine_create(const lb_program *p, int max_batch, int flags, lb_engine **out);
 /* x: (n, in_c, in_h, in_w) normalised floats; logits: (n, classes). n may exceed max_batch
- * (run in pieces). Integer math only between the input quantization and the output. */
+ * (run in pieces). Integer math only between the input quantization and the output, except in
+ * the float steps of a profile that leaves adds unquantized. */
 lb_status lb_engine_run(lb_engine *e, int n, const float *x, float *logits);
 /* After a run of at most max_batch images with LB_ENGINE_KEEP_ALL: tensor t's contents for the
  * last run (codes: int8/uint8 per the tensor; NULL for the float output). */

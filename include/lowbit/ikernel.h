@@ -137,6 +137,16 @@ void lb_ik_dequantize(int64_t n, const void *x, int x_signed, int32_t zp, float 
 void lb_ik_dequantize_acc(int n, int k, int64_t hw, const int32_t *acc, const float *fbias, const float *scale,
                           float *y);
 
+/* ---- float steps ------------------------------------------------------------------------------ */
+/* Tensors a profile leaves unquantized (the academic profile's residual stream) are floats in the
+ * program; these steps compute them in the one order the deploy-exact simulation repeats:
+ * a clamp is v < lo ? lo : v > hi ? hi : v (lo/hi may be infinite), an add one float addition,
+ * a global average pool the mean summed in double (as the graph's gap). */
+static inline float lb_fclamp(float v, float lo, float hi) { return v < lo ? lo : v > hi ? hi : v; }
+void lb_ik_fclamp(int64_t n, float lo, float hi, float *y);
+void lb_ik_fadd(int64_t n, const float *a, const float *b, float lo, float hi, float *y);
+void lb_ik_fgap(int n, int c, int64_t hw, const float *x, float *y);
+
 /* ---- binary (+-1) outputs ------------------------------------------------------------------- */
 /* A tensor on a binary grid (bits 1, signed, codes -1/+1, zero point 0) takes the sign of what a
  * uniform grid would requantize: code = p >= 0 ? +1 : -1 for the pre-shift product p (sign(0) =

@@ -62,14 +62,19 @@ int lb_cmd_deploy(int argc, char **argv) {
   for (int i = 0; i < p->n_steps; i++) macs += p->steps[i].macs;
   if (json)
     printf("{\"program\":\"%s\",\"model\":\"%s\",\"backend\":\"%s\",\"steps\":%d,\"tensors\":%d,\"weight_bytes\":%lld,"
-           "\"arena_bytes_per_image\":%lld,\"arena_bytes_unshared\":%lld,\"macs\":%lld}\n",
+           "\"arena_bytes_per_image\":%lld,\"arena_bytes_unshared\":%lld,\"macs\":%lld,\"float_steps\":%d}\n",
            out, p->model, p->backend, p->n_steps, p->n_tensors, (long long)lb_program_weight_bytes(p),
-           (long long)p->arena_per_image, (long long)p->arena_naive, (long long)macs);
+           (long long)p->arena_per_image, (long long)p->arena_naive, (long long)macs, lb_program_float_steps(p));
   else
     printf("%s -> %s: %d steps, %lld weight bytes packed, arena %lld bytes per image (%lld without reuse), "
            "%.2f MMAC per image\n",
            model, out, p->n_steps, (long long)lb_program_weight_bytes(p), (long long)p->arena_per_image,
            (long long)p->arena_naive, (double)macs / 1e6);
+  if (!json && lb_program_float_steps(p))
+    fprintf(stderr,
+            "lowbit deploy: note: %d steps compute in float: this profile leaves those adds/pools unquantized, so "
+            "the program is not integer-only (it computes what the simulation computed; ONNX and C export refuse it)\n",
+            lb_program_float_steps(p));
   lb_program_free(p);
   lb_graph_free(g);
   return LB_EXIT_OK;

@@ -17,7 +17,7 @@ int lb_cli_is_program_file(const char *path) {
 
 static const char *const step_names[LB_PS_KIND_COUNT] = {
     "quantize", "conv", "linear", "conv_out", "linear_out", "add", "gap", "avgpool",
-    "maxpool",  "rescale", "dequantize", "slice", "pad", "concat"};
+    "maxpool",  "rescale", "dequantize", "slice", "pad", "concat", "fadd", "fgap"};
 
 /* "int8", "uint4", "binary", "acc32", "float" */
 static void grid_str(const lb_prog_tensor *t, char *buf, size_t cap) {
@@ -55,9 +55,11 @@ int lb_cli_program_info(const char *path, int json) {
   for (int i = 0; i < p->n_steps; i++) macs += p->steps[i].macs;
   if (json) {
     printf("{\"program\":\"%s\",\"model\":\"%s\",\"backend\":\"%s\",\"input\":[%d,%d,%d],\"classes\":%d,"
-           "\"arena_per_image\":%lld,\"weight_bytes\":%lld,\"macs\":%lld,\"kernels\":\"%s\",\"xnor_steps\":%d,\"steps\":[",
+           "\"arena_per_image\":%lld,\"weight_bytes\":%lld,\"macs\":%lld,\"kernels\":\"%s\",\"xnor_steps\":%d,"
+           "\"float_steps\":%d,\"steps\":[",
            path, p->model, p->backend, p->in_c, p->in_h, p->in_w, p->classes, (long long)p->arena_per_image,
-           (long long)lb_program_weight_bytes(p), (long long)macs, lb_engine_isa(e), lb_engine_xnor_steps(e));
+           (long long)lb_program_weight_bytes(p), (long long)macs, lb_engine_isa(e), lb_engine_xnor_steps(e),
+           lb_program_float_steps(p));
     for (int i = 0; i < p->n_steps; i++) {
       const lb_prog_step *s = &p->steps[i];
       const lb_prog_tensor *t = &p->tensors[s->out];
@@ -89,6 +91,10 @@ int lb_cli_program_info(const char *path, int json) {
            "step%s on XNOR-popcount\n",
            macs / 1e6, (long long)lb_program_weight_bytes(p), (long long)p->arena_per_image, lb_engine_isa(e),
            lb_engine_xnor_steps(e), lb_engine_xnor_steps(e) == 1 ? "" : "s");
+    int fs = lb_program_float_steps(p);
+    if (fs)
+      printf("%d step%s compute%s in float (tensors the profile leaves unquantized): not an integer-only program\n", fs,
+             fs == 1 ? "" : "s", fs == 1 ? "s" : "");
   }
   lb_engine_free(e);
   lb_program_free(p);

@@ -218,7 +218,7 @@ static void run_step(lb_engine *e, int i, int n, const float *x, float *logits) 
   const lb_prog_tensor *t0 = s->in[0] >= 0 ? &p->tensors[s->in[0]] : NULL;
   const lb_prog_tensor *t1 = s->in[1] >= 0 ? &p->tensors[s->in[1]] : NULL;
   uint8_t *scratch = e->arena + (size_t)e->act_per_image * (size_t)e->max_batch;
-  void *y = to->kind == LB_PT_FLOAT ? (void *)logits : e->arena + e->toff[s->out] * n;
+  void *y = to->kind == LB_PT_FLOAT && !to->bytes ? (void *)logits : e->arena + e->toff[s->out] * n;
   const void *x0 = t0 ? e->arena + e->toff[s->in[0]] * n : NULL;
   const void *x1 = t1 ? e->arena + e->toff[s->in[1]] * n : NULL;
   int64_t numel = (int64_t)to->c * to->h * to->w * n;
@@ -228,10 +228,14 @@ static void run_step(lb_engine *e, int i, int n, const float *x, float *logits) 
   int32_t *acc = NULL;
   int64_t hw = 1;
   switch (s->kind) {
-    case LB_PS_QUANTIZE:
-      if (bin) lb_ik_binarize_input(numel, x, s->lo, s->hi, y);
-      else lb_ik_quantize(numel, x, s->inv, to->zp, s->lo, s->hi, to->is_signed, y);
+    case LB_PS_QUANTIZE: { /* the input, or a float tensor */
+      const float *xf = x0 ? (const float *)x0 : x;
+      if (bin) lb_ik_binarize_input(numel, xf, s->lo, s->hi, y);
+      else lb_ik_quantize(numel, xf, s->inv, to->zp, s->lo, s->hi, to->is_signed, y);
       return;
+    }
+    case LB_PS_FADD: lb_ik_fadd(numel, x0, x1, s->flo, s->fhi, y); return;
+    case LB_PS_FGAP: lb_ik_fgap(n, t0->c, (int64_t)t0->h * t0->w, x0, y); return;
     case LB_PS_CONV:
     case LB_PS_CONV_OUT: {
       const lb_iconv *c = e->prep[i];
@@ -318,8 +322,10 @@ static void run_step(lb_engine *e, int i, int n, const float *x, float *logits) 
       return;
   }
   /* conv/linear epilogues from accumulators */
-  if (s->kind == LB_PS_CONV_OUT || s->kind == LB_PS_LINEAR_OUT)
-    lb_ik_dequantize_acc(n, s->k, hw, acc, p->f32 + s->fbias_off, p->f32 + s->scale_off, logits);
+  if (s->kind == LB_PS_CONV_OUT || s->kind == LB_PS_LINEAR_OUT) { /* the logits or a float tensor */
+    lb_ik_dequantize_acc(n, s->k, hw, acc, p->f32 + s->fbias_off, p->f32 + s->scale_off, y);
+    lb_ik_fclamp(numel, s->flo, s->fhi, y);
+  }
   else if (bin)
     lb_ik_binarize_acc(n, s->k, hw, acc, e->bias_p[i], M, s->neg_off >= 0 ? p->i32 + s->neg_off : NULL, s->lo, s->hi, y);
   else if (s->neg_off >= 0)

@@ -1,5 +1,6 @@
 /* Lowering: the units of a quantized graph (units.c) become program steps over tensors, with the
  * integer constants in three pools and every activation tensor placed in one arena by liveness. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -98,6 +99,8 @@ static lb_prog_step *new_step(lowering *L, int kind, int core, int in0, int in1,
   s->in[1] = in1;
   s->out = out;
   s->w_off = s->wzp_off = s->bias_off = s->bfrac_off = s->mult_off = s->shift_off = s->neg_off = s->scale_off = s->fbias_off = -1;
+  s->flo = -INFINITY;
+  s->fhi = INFINITY;
   return s;
 }
 
@@ -141,6 +144,10 @@ static lb_status weighted_step(lowering *L, int ui, int in, int out, int kind) {
   }
   s->lo = u->lo;
   s->hi = u->hi;
+  if (u->kind == LB_U_FLOAT_ACC) {
+    s->flo = u->flo;
+    s->fhi = u->fhi;
+  }
   if (kind == LB_PS_CONV || kind == LB_PS_CONV_OUT) {
     lb_conv2d_desc d = lb_unit_conv_desc(L->g, u, 1);
     s->r = d.r;
@@ -236,6 +243,26 @@ static lb_status move_steps(lowering *L, int node, const int *ins, const lb_qgri
   return LB_OK;
 }
 
+/* A float unit: its tensor in the arena (4 bytes an element) and the step computing it. */
+static lb_status lower_float_unit(lowering *L, int ui, int in0, int in1) {
+  const lb_unit *u = &L->us.u[ui];
+  int t = new_tensor(L, u->node, NULL, LB_PT_FLOAT);
+  if (t < 0) return oom();
+  lb_prog_tensor *pt = &L->p->tensors[t];
+  pt->bytes = round64((int64_t)pt->c * pt->h * pt->w * (int64_t)sizeof(float));
+  L->tensor_of_unit[ui] = t;
+  if (u->kind == LB_U_FLOAT_ACC) {
+    int lin = !strcmp(L->g->nodes[u->core].op->name, "qlinear");
+    lb_status st = lin ? LB_OK : check_layout(L, in0, u->core);
+    return st ? st : weighted_step(L, ui, in0, t, lin ? LB_PS_LINEAR_OUT : LB_PS_CONV_OUT);
+  }
+  lb_prog_step *s = new_step(L, u->kind == LB_U_FLOAT_ADD ? LB_PS_FADD : LB_PS_FGAP, u->core, in0, in1, t);
+  if (!s) return oom();
+  s->flo = u->flo;
+  s->fhi = u->fhi;
+  return LB_OK;
+}
+
 static lb_status lower_unit(lowering *L, int ui) {
   const lb_unit *u = &L->us.u[ui];
   const lb_graph *g = L->g;
@@ -243,6 +270,7 @@ static lb_status lower_unit(lowering *L, int ui) {
   for (int j = 0; j < LB_UNIT_MAX_IN; j++) ins[j] = u->operand[j] >= 0 ? L->tensor_of_unit[u->operand[j]] : -1;
   int in0 = ins[0], in1 = ins[1];
   lb_prog_step *s;
+  if (lb_ukind_float(u->kind)) return lower_float_unit(L, ui, in0, in1);
   if (u->kind == LB_U_OUT_ACC || u->kind == LB_U_OUT_CODES) {
     int t = new_tensor(L, u->node, NULL, LB_PT_FLOAT);
     if (t < 0) return oom();
@@ -271,8 +299,8 @@ static lb_status lower_unit(lowering *L, int ui) {
     st = check_layout(L, in0, u->core);
   if (st) return st;
   switch (u->kind) {
-    case LB_U_INPUT:
-      if (!(s = new_step(L, LB_PS_QUANTIZE, 0, -1, -1, t))) return oom();
+    case LB_U_INPUT: /* the graph input (in0 -1) or a float tensor */
+      if (!(s = new_step(L, LB_PS_QUANTIZE, u->core, in0, -1, t))) return oom();
       s->inv = 1.0f / u->y.scale;
       s->lo = u->lo;
       s->hi = u->hi;
@@ -345,7 +373,7 @@ static lb_status plan_arena(lb_program *p) {
   if (!lv) return oom();
   int n = 0;
   for (int t = 0; t < p->n_tensors; t++) {
-    if (p->tensors[t].kind == LB_PT_FLOAT) continue;
+    if (!p->tensors[t].bytes) continue; /* the graph output */
     lv[n] = (live){t, -1, -1, p->tensors[t].bytes, 0};
     for (int i = 0; i < p->n_steps; i++) {
       const lb_prog_step *s = &p->steps[i];
@@ -434,4 +462,10 @@ int64_t lb_program_weight_bytes(const lb_program *p) {
   int64_t b = 0;
   for (int i = 0; i < p->n_steps; i++) b += (p->steps[i].w_len * p->steps[i].wbits + 7) / 8;
   return b;
+}
+
+int lb_program_float_steps(const lb_program *p) {
+  int n = 0;
+  for (int i = 0; i < p->n_steps; i++) n += lb_prog_tensor_float_map(&p->tensors[p->steps[i].out]);
+  return n;
 }

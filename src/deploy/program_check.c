@@ -17,17 +17,18 @@ static lb_status check_tensor(const lb_program *p, int i) {
   if (t->c < 1 || t->h < 1 || t->w < 1 || t->c > (1 << 24) || t->h > (1 << 16) || t->w > (1 << 16) ||
       numel(t) > ((int64_t)1 << 30))
     return BAD("program: tensor '%s': bad shape (%d,%d,%d)", t->name, t->c, t->h, t->w);
-  if (t->kind == LB_PT_FLOAT) return t->bytes == 0 ? LB_OK : BAD("program: float tensor '%s' has arena bytes", t->name);
-  if (t->kind != LB_PT_CODES) return BAD("program: tensor '%s': unknown kind %d", t->name, t->kind);
+  if (t->kind == LB_PT_FLOAT && t->bytes == 0) return LB_OK; /* the graph output: no arena */
+  if (t->kind != LB_PT_CODES && t->kind != LB_PT_FLOAT) return BAD("program: tensor '%s': unknown kind %d", t->name, t->kind);
+  int64_t bytes = (numel(t) * (t->kind == LB_PT_FLOAT ? 4 : 1) + 63) / 64 * 64;
+  if (t->bytes != bytes || t->offset < 0 || t->offset % 64 || t->offset > p->arena_per_image - t->bytes)
+    return BAD("program: tensor '%s': arena placement [%lld, +%lld) outside the %lld-byte arena", t->name,
+               (long long)t->offset, (long long)t->bytes, (long long)p->arena_per_image);
+  if (t->kind == LB_PT_FLOAT) return LB_OK;
   int32_t lo = t->is_signed ? -128 : 0, hi = t->is_signed ? 127 : 255;
   if (t->bits < 1 || t->bits > 8 || (t->is_signed != 0 && t->is_signed != 1) || t->qmin < lo || t->qmax > hi ||
       t->qmin > t->qmax || t->zp < lo || t->zp > hi || !(t->scale > 0.0f) || !isfinite(t->scale))
     return BAD("program: tensor '%s': bad grid (bits %d, range [%d, %d], zero point %d, scale %g)", t->name, t->bits,
                t->qmin, t->qmax, t->zp, (double)t->scale);
-  if (t->bytes != (numel(t) + 63) / 64 * 64 || t->offset < 0 || t->offset % 64 ||
-      t->offset > p->arena_per_image - t->bytes)
-    return BAD("program: tensor '%s': arena placement [%lld, +%lld) outside the %lld-byte arena", t->name,
-               (long long)t->offset, (long long)t->bytes, (long long)p->arena_per_image);
   return LB_OK;
 }
 
@@ -163,7 +164,9 @@ static lb_status check_step(const lb_program *p, int i, const char *made) {
   const lb_prog_step *s = &p->steps[i];
   if (!memchr(s->name, 0, sizeof s->name)) return BAD("program: step %d: name not terminated", i);
   if (s->kind < 0 || s->kind >= LB_PS_KIND_COUNT) return BAD("program: step '%s': unknown kind %d", s->name, s->kind);
-  int n_in = s->kind == LB_PS_QUANTIZE ? 0 : s->kind == LB_PS_ADD ? 2 : 1;
+  int n_in = s->kind == LB_PS_QUANTIZE ? (s->in[0] >= 0) : s->kind == LB_PS_ADD || s->kind == LB_PS_FADD ? 2 : 1;
+  /* float steps read float tensors of the arena (QUANTIZE: or the graph input), the rest codes */
+  int in_kind = s->kind == LB_PS_FADD || s->kind == LB_PS_FGAP || s->kind == LB_PS_QUANTIZE ? LB_PT_FLOAT : LB_PT_CODES;
   if (s->kind == LB_PS_CONCAT) /* 2..4 inputs, the first ones */
     for (n_in = 0; n_in < LB_STEP_MAX_IN && s->in[n_in] != -1;) n_in++;
   if (s->kind == LB_PS_CONCAT && n_in < 2) return BAD("program: step '%s': a concat needs 2 to 4 inputs", s->name);
@@ -171,14 +174,24 @@ static lb_status check_step(const lb_program *p, int i, const char *made) {
     return BAD("program: step '%s': bad output tensor %d", s->name, s->out);
   for (int j = 0; j < LB_STEP_MAX_IN; j++) {
     if (j < n_in ? (s->in[j] < 0 || s->in[j] >= p->n_tensors || !made[s->in[j]] ||
-                    p->tensors[s->in[j]].kind != LB_PT_CODES)
+                    p->tensors[s->in[j]].kind != in_kind ||
+                    (in_kind == LB_PT_FLOAT && !lb_prog_tensor_float_map(&p->tensors[s->in[j]])))
                  : s->in[j] != -1)
-      return BAD("program: step '%s': input %d is not an earlier quantized tensor", s->name, j);
+      return BAD("program: step '%s': input %d is not an earlier %s tensor", s->name, j,
+                 in_kind == LB_PT_FLOAT ? "float" : "quantized");
   }
   const lb_prog_tensor *out = &p->tensors[s->out], *in = n_in ? &p->tensors[s->in[0]] : NULL;
-  int out_float = s->kind == LB_PS_CONV_OUT || s->kind == LB_PS_LINEAR_OUT || s->kind == LB_PS_DEQUANTIZE;
+  int k = s->kind, out_float = k == LB_PS_CONV_OUT || k == LB_PS_LINEAR_OUT || k == LB_PS_DEQUANTIZE ||
+                                k == LB_PS_FADD || k == LB_PS_FGAP;
   if (out_float != (out->kind == LB_PT_FLOAT))
     return BAD("program: step '%s': output tensor of the wrong kind", s->name);
+  /* the output (no arena) comes from a conv/linear or a dequantization; float steps write the arena */
+  if (out_float && !lb_prog_tensor_float_map(out) && k != LB_PS_CONV_OUT && k != LB_PS_LINEAR_OUT && k != LB_PS_DEQUANTIZE)
+    return BAD("program: step '%s': a float step must write a tensor of the arena", s->name);
+  if (k == LB_PS_DEQUANTIZE && lb_prog_tensor_float_map(out))
+    return BAD("program: step '%s': dequantization writes only the output", s->name);
+  if (!(s->flo <= s->fhi)) /* also refuses NaN */
+    return BAD("program: step '%s': float clamp [%g, %g]", s->name, (double)s->flo, (double)s->fhi);
   if (!out_float && (s->lo < out->qmin || s->hi > out->qmax || s->lo > s->hi))
     return BAD("program: step '%s': clamp [%d, %d] outside the grid", s->name, s->lo, s->hi);
   lb_status su = check_unused(s);
@@ -186,8 +199,16 @@ static lb_status check_step(const lb_program *p, int i, const char *made) {
   int ok_shift = s->add_shift >= 0 && s->add_shift <= 62 && s->add_m1 >= 0 && s->add_m2 >= 0;
   switch (s->kind) {
     case LB_PS_QUANTIZE:
-      if (numel(out) != (int64_t)p->in_c * p->in_h * p->in_w || !(s->inv > 0.0f) || !isfinite(s->inv))
-        return BAD("program: step '%s': input quantization does not match the input", s->name);
+      if (numel(out) != (in ? numel(in) : (int64_t)p->in_c * p->in_h * p->in_w) || !(s->inv > 0.0f) ||
+          !isfinite(s->inv))
+        return BAD("program: step '%s': quantization does not match its input", s->name);
+      return LB_OK;
+    case LB_PS_FADD:
+      if (numel(&p->tensors[s->in[1]]) != numel(out) || numel(in) != numel(out))
+        return BAD("program: step '%s': float add shapes do not match", s->name);
+      return LB_OK;
+    case LB_PS_FGAP:
+      if (numel(out) != in->c) return BAD("program: step '%s': pooled shape does not match", s->name);
       return LB_OK;
     case LB_PS_CONV:
     case LB_PS_CONV_OUT: return check_conv(p, s, in, out, out_float);
@@ -254,9 +275,12 @@ lb_status lb_program_validate(const lb_program *p) {
   if (!st) {
     const lb_prog_step *last = &p->steps[p->n_steps - 1];
     const lb_prog_tensor *o = &p->tensors[last->out];
-    if (o->kind != LB_PT_FLOAT || numel(o) != p->classes) st = BAD("program: the last step must write the %d outputs", p->classes);
-    for (int i = 0; i < p->n_steps - 1 && !st; i++)
-      if (p->tensors[p->steps[i].out].kind == LB_PT_FLOAT) st = BAD("program: more than one float output");
+    if (o->kind != LB_PT_FLOAT || o->bytes || numel(o) != p->classes)
+      st = BAD("program: the last step must write the %d outputs", p->classes);
+    for (int i = 0; i < p->n_steps - 1 && !st; i++) {
+      const lb_prog_tensor *t = &p->tensors[p->steps[i].out];
+      if (t->kind == LB_PT_FLOAT && !t->bytes) st = BAD("program: more than one float output");
+    }
     if (!st && p->steps[0].kind != LB_PS_QUANTIZE) st = BAD("program: the first step must quantize the input");
   }
   free(made);

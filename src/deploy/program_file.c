@@ -5,6 +5,7 @@
  * One field list per record (io_meta, io_tensor, io_step) serves both writing and reading, so
  * the two directions cannot drift apart. Loading checks the checksum, then every count, offset
  * and length (lb_program_validate), and fails with a message naming what is wrong. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,10 +17,11 @@
 #define LBP_MAX_RECORDS (1 << 20)
 #define LBP_MAX_POOL ((int64_t)1 << 31)
 
-/* Either writes into b or reads from r. */
+/* Either writes into b or reads from r (a file of `version`). */
 typedef struct io {
   lb_buf *b;
   lb_reader *r;
+  uint32_t version;
 } io;
 
 static void io_i32(io *o, int32_t *v) {
@@ -92,6 +94,13 @@ static void io_step(io *o, lb_prog_step *s) {
   int32_t *i32s[] = {&s->lo, &s->hi, &s->add_m1, &s->add_m2, &s->add_shift, &s->mv_fill};
   for (size_t i = 0; i < sizeof i32s / sizeof i32s[0]; i++) io_i32(o, i32s[i]);
   io_f32(o, &s->inv);
+  if (o->b || o->version >= 4) {
+    io_f32(o, &s->flo);
+    io_f32(o, &s->fhi);
+  } else { /* version 3: no float steps, no float clamps */
+    s->flo = -INFINITY;
+    s->fhi = INFINITY;
+  }
 }
 
 static void put_section(lb_buf *out, const char *tag, const lb_buf *body) {
@@ -104,7 +113,7 @@ lb_status lb_program_to_bytes(const lb_program *p, uint8_t **data, size_t *len) 
   lb_buf sec[6];
   memset(sec, 0, sizeof sec);
   lb_program copy = *p;
-  io o = {&sec[0], NULL};
+  io o = {&sec[0], NULL, LB_LBP_VERSION};
   io_meta(&o, &copy);
   o.b = &sec[1];
   for (int i = 0; i < p->n_tensors; i++) io_tensor(&o, &p->tensors[i]);
@@ -173,8 +182,8 @@ lb_status lb_program_from_bytes(const uint8_t *data, size_t len, lb_program **ou
   lb_reader h;
   lb_reader_init(&h, data + 8, 8);
   uint32_t version = lb_get_u32(&h), nsec = lb_get_u32(&h);
-  if (version != LB_LBP_VERSION)
-    return lb_fail(LB_ERR_VERSION, "program file version %u, this lowbit reads %d (lower the model again: lowbit deploy)",
+  if (version != LB_LBP_VERSION && version != 3)
+    return lb_fail(LB_ERR_VERSION, "program file version %u, this lowbit reads 3 and %d (lower the model again: lowbit deploy)",
                    version, LB_LBP_VERSION);
   if (stored != crc) return lb_fail(LB_ERR_CHECKSUM, "program file checksum mismatch (corrupt or truncated)");
   if (nsec > 64) return lb_fail(LB_ERR_FORMAT, "program file: %u sections", nsec);
@@ -187,7 +196,7 @@ lb_status lb_program_from_bytes(const uint8_t *data, size_t len, lb_program **ou
       return lb_fail(LB_ERR_FORMAT, "program file: section '%s' missing or truncated", tags[i]);
   lb_program *p = calloc(1, sizeof *p);
   if (!p) return lb_fail(LB_ERR_NOMEM, "program: out of memory");
-  io o = {NULL, &sec[0]};
+  io o = {NULL, &sec[0], version};
   io_meta(&o, p);
   lb_status st = LB_OK;
   if (sec[0].overrun) st = lb_fail(LB_ERR_FORMAT, "program file: meta section truncated");

@@ -7,7 +7,8 @@
  * (w - zw), which is exact while every partial sum stays below 2^24 in magnitude (checked per
  * layer from the weights: sum |w - zw| * max|x - zx|); layers past that bound use a direct
  * convolution in double (exact below 2^53). Max pools, slices, pads and concats run through the
- * float kernels of the graph's ops on codes, with the node's own attributes. */
+ * float kernels of the graph's ops on codes, with the node's own attributes. Tensors the profile
+ * leaves unquantized (float units) are computed as the engine's float steps define them. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +26,7 @@ struct lb_sim {
   lb_uweights *w;   /* per unit (conv/linear ones) */
   float **wf;       /* per unit: (w - zw) as floats */
   int32_t **codes;  /* per unit: (max_batch, numel) */
+  float **fv;       /* per float unit: its values (max_batch, numel) */
   int64_t *numel;   /* per unit, per image */
   float *fx, *fy, *fs; /* scratch: operand, result, kernel scratch */
   int32_t *argmax;
@@ -46,7 +48,9 @@ void lb_sim_free(lb_sim *s) {
     if (s->w) lb_uweights_free(&s->w[i]);
     if (s->wf) free(s->wf[i]);
     if (s->codes) free(s->codes[i]);
+    if (s->fv) free(s->fv[i]);
   }
+  free(s->fv);
   free(s->w);
   free(s->wf);
   free(s->codes);
@@ -59,7 +63,13 @@ void lb_sim_free(lb_sim *s) {
   free(s);
 }
 
-static int weighted(const lb_unit *u) { return u->kind == LB_U_CONV || u->kind == LB_U_LINEAR || u->kind == LB_U_OUT_ACC; }
+static int weighted(const lb_unit *u) {
+  return u->kind == LB_U_CONV || u->kind == LB_U_LINEAR || u->kind == LB_U_OUT_ACC || u->kind == LB_U_FLOAT_ACC;
+}
+/* Units writing codes (the rest write the logits or floats). */
+static int codes_unit(const lb_unit *u) {
+  return u->kind != LB_U_OUT_ACC && u->kind != LB_U_OUT_CODES && !lb_ukind_float(u->kind);
+}
 static int conv_core(const lb_graph *g, const lb_unit *u) { return strcmp(g->nodes[u->core].op->name, "qlinear") != 0; }
 
 lb_status lb_sim_create(const lb_graph *g, int max_batch, lb_sim **out) {
@@ -79,7 +89,8 @@ lb_status lb_sim_create(const lb_graph *g, int max_batch, lb_sim **out) {
   s->wf = calloc((size_t)n, sizeof *s->wf);
   s->codes = calloc((size_t)n, sizeof *s->codes);
   s->numel = calloc((size_t)n, sizeof *s->numel);
-  if (!s->w || !s->wf || !s->codes || !s->numel) st = lb_fail(LB_ERR_NOMEM, "simulation: out of memory");
+  s->fv = calloc((size_t)n, sizeof *s->fv);
+  if (!s->w || !s->wf || !s->codes || !s->numel || !s->fv) st = lb_fail(LB_ERR_NOMEM, "simulation: out of memory");
   size_t big = 1, kscr = 1;
   for (int i = 0; i < n && !st; i++) {
     const lb_unit *u = &s->us.u[i];
@@ -96,9 +107,12 @@ lb_status lb_sim_create(const lb_graph *g, int max_batch, lb_sim **out) {
     if (core_out_numel(g, u) > m) m = core_out_numel(g, u);
     if ((size_t)(m * max_batch) > big) big = (size_t)(m * max_batch);
     /* codes hold the core's output before the unit's post ops reshape it in place */
-    if (u->kind != LB_U_OUT_ACC && u->kind != LB_U_OUT_CODES) {
+    if (codes_unit(u)) {
       s->codes[i] = malloc((size_t)max_batch * (size_t)m * sizeof(int32_t));
       if (!s->codes[i]) st = lb_fail(LB_ERR_NOMEM, "simulation: out of memory");
+    } else if (lb_ukind_float(u->kind)) {
+      s->fv[i] = malloc((size_t)max_batch * (size_t)s->numel[i] * sizeof(float));
+      if (!s->fv[i]) st = lb_fail(LB_ERR_NOMEM, "simulation: out of memory");
     }
     if (st || !weighted(u)) continue;
     st = lb_unit_weights(g, &s->us, i, &s->w[i]);
@@ -245,11 +259,12 @@ static void sim_weighted(lb_sim *s, int i, int n, float *logits) {
         /* accd NULL only after a failed malloc of the double path: fall back to the float result */
         int32_t acc = (int32_t)(accd ? accd[o] : (double)s->fy[o]);
         if (u->kind == LB_U_OUT_ACC) logits[o] = fmaf((float)acc, w->scale[j], w->fbias[j]);
+        else if (u->kind == LB_U_FLOAT_ACC) s->fv[i][o] = lb_fclamp(fmaf((float)acc, w->scale[j], w->fbias[j]), u->flo, u->fhi);
         else if (u->y.binary) s->codes[i][o] = lb_binarize(lb_unit_product(w, j, acc), u->lo, u->hi);
         else s->codes[i][o] = lb_unit_requant(w, j, acc, u->y.zp, u->lo, u->hi);
       }
   free(accd);
-  if (u->kind != LB_U_OUT_ACC) run_post(s, u, n, s->codes[i], core_numel);
+  if (codes_unit(u)) run_post(s, u, n, s->codes[i], core_numel);
 }
 
 static void sim_unit(lb_sim *s, int i, int n, const float *x, float *logits) {
@@ -262,6 +277,7 @@ static void sim_unit(lb_sim *s, int i, int n, const float *x, float *logits) {
   switch (u->kind) {
     case LB_U_INPUT: { /* the fakequant's arithmetic: rint(x * (1/s)) + zp, then the clamp */
       float inv = 1.0f / u->y.scale;
+      if (u->operand[0] >= 0) x = s->fv[u->operand[0]]; /* a float tensor instead of the input */
       for (int64_t t = 0; t < cnt; t++) {
         float r = u->y.binary ? (x[t] >= 0.0f ? 1.0f : -1.0f) : rintf(x[t] * inv) + (float)u->y.zp;
         y[t] = r < (float)u->lo ? u->lo : r > (float)u->hi ? u->hi : (int32_t)r;
@@ -270,7 +286,23 @@ static void sim_unit(lb_sim *s, int i, int n, const float *x, float *logits) {
     }
     case LB_U_CONV:
     case LB_U_LINEAR:
-    case LB_U_OUT_ACC: sim_weighted(s, i, n, logits); break;
+    case LB_U_OUT_ACC:
+    case LB_U_FLOAT_ACC: sim_weighted(s, i, n, logits); break;
+    case LB_U_FLOAT_ADD: {
+      const float *a = s->fv[u->operand[0]], *b = s->fv[u->operand[1]];
+      for (int64_t t = 0; t < cnt; t++) s->fv[i][t] = lb_fclamp(a[t] + b[t], u->flo, u->fhi);
+      break;
+    }
+    case LB_U_FLOAT_GAP: { /* the mean summed in double, as the graph's gap */
+      const float *a = s->fv[u->operand[0]];
+      int64_t hw = s->numel[u->operand[0]] / numel;
+      for (int64_t t = 0; t < cnt; t++) {
+        double sum = 0.0;
+        for (int64_t q = 0; q < hw; q++) sum += (double)a[t * hw + q];
+        s->fv[i][t] = (float)(sum / (double)hw);
+      }
+      break;
+    }
     case LB_U_ADD: {
       const int32_t *x1 = s->codes[u->operand[1]];
       const lb_qgrid *g1 = &s->us.u[u->operand[1]].y;
@@ -339,8 +371,7 @@ static void sim_unit(lb_sim *s, int i, int n, const float *x, float *logits) {
       break;
     default: break;
   }
-  if (u->kind != LB_U_CONV && u->kind != LB_U_LINEAR && u->kind != LB_U_OUT_ACC && u->kind != LB_U_OUT_CODES)
-    run_post(s, u, n, y, numel);
+  if (codes_unit(u) && u->kind != LB_U_CONV && u->kind != LB_U_LINEAR) run_post(s, u, n, y, numel);
 }
 
 lb_status lb_sim_run(lb_sim *s, int n, const float *x, float *logits) {

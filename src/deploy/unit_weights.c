@@ -153,7 +153,7 @@ lb_status lb_unit_weights(const lb_graph *g, const lb_units *us, int unit, lb_uw
     if (w->neg[j]) w->any_neg = 1;
     w->scale[j] = (float)A;
     w->fbias[j] = (float)(A * B); /* a * b + c: the float output's bias, kept whole */
-    if (u->kind != LB_U_OUT_ACC) {
+    if (u->kind != LB_U_OUT_ACC && u->kind != LB_U_FLOAT_ACC) {
       int sh;
       double m = fabs(A) / (double)u->y.scale;
       if (lb_requant_multiplier(m, &w->mult[j], &sh)) {

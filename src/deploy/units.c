@@ -5,8 +5,9 @@
  *   on codes), slice and pad (data movement; commutes with F's elementwise grid, a pad's new
  *   cells hold F's code of the pad value), one batchnorm right after a conv/linear (folded),
  * down to a core: qconv2d/qconvbn2d/qlinear, add, gap or avgpool reading quantized tensors, the
- * graph input, or another quantized tensor (a rescale). Everything else is refused, naming the
- * node (e.g. the academic profile's residual add reading the float output of a batchnorm). */
+ * graph input, or another quantized tensor (a rescale). Tensors the profile leaves unquantized
+ * but an add or global pool reads (the academic profile's residual stream) become float units
+ * (the float region below). Everything else is refused, naming the node. */
 #include <float.h>
 #include <math.h>
 #include <stdio.h>
@@ -95,6 +96,7 @@ static lb_status multiplier(double m, const char *what, int32_t *M, int32_t *s) 
 typedef struct builder {
   const lb_graph *g;
   lb_units *us;
+  char *in_float; /* per node: read as a float tensor by an add or global pool (the float region) */
 } builder;
 
 static lb_status resolve_operand(builder *b, int node, int consumer, int *unit);
@@ -106,7 +108,8 @@ static int add_unit(builder *b, const lb_unit *u) {
   if (!nu) return -1;
   us->u = nu;
   us->u[us->n] = *u;
-  if (!u->piece) us->of_node[u->node] = us->n; /* a concat's piece is no graph tensor */
+  if (lb_ukind_float(u->kind)) us->float_of_node[u->node] = us->n;
+  else if (!u->piece) us->of_node[u->node] = us->n; /* a concat's piece is no graph tensor */
   return us->n++;
 }
 
@@ -224,6 +227,114 @@ static int is_quantized_value(builder *b, int node) {
 
 static lb_status chain_unit(builder *b, int f, int start, const lb_qgrid *y, const int *ext, int n_ext, int *out);
 
+/* ---- the float region: tensors a profile leaves unquantized (the academic profile quantizes
+ * only conv/linear inputs, so its residual adds and global pool read floats). They become float
+ * units, computed the one way the simulation and the engine share; a fakequant reading them is a
+ * quantization of that float tensor with the fakequant's own arithmetic. */
+
+static int skip_identities(const lb_graph *g, int node) {
+  while (is_identity(g, node)) node = g->nodes[node].inputs[0];
+  return node;
+}
+
+/* Whether the graph's structure makes the value at node quantized: a fakequant seen through
+ * identities, max pools and data movement. */
+static int quantized_by_structure(const lb_graph *g, int node) {
+  node = skip_identities(g, node);
+  if (op_is(g, node, "fakequant")) return 1;
+  if (op_is(g, node, "maxpool") || is_move1(g, node)) return quantized_by_structure(g, g->nodes[node].inputs[0]);
+  if (!op_is(g, node, "concat")) return 0;
+  for (int j = 0; j < g->nodes[node].n_inputs; j++)
+    if (!quantized_by_structure(g, g->nodes[node].inputs[j])) return 0;
+  return 1;
+}
+
+/* An add or global average pool reading an unquantized tensor: computed in float. */
+static int float_core(const lb_graph *g, int node) {
+  if (!op_is(g, node, "add") && !op_is(g, node, "gap")) return 0;
+  for (int j = 0; j < g->nodes[node].n_inputs; j++)
+    if (!quantized_by_structure(g, g->nodes[node].inputs[j])) return 1;
+  return 0;
+}
+
+/* Clamp node c as a float interval (relu [0, inf), relu6 [0, 6], hardtanh [a, b]), intersected. */
+static void float_clamp(const lb_graph *g, int c, float *lo, float *hi) {
+  float a = 0.0f, bnd = INFINITY;
+  if (op_is(g, c, "relu6")) bnd = 6.0f;
+  if (op_is(g, c, "hardtanh")) {
+    a = g->nodes[c].fa[LB_HARDTANH_LO];
+    bnd = g->nodes[c].fa[LB_HARDTANH_HI];
+  }
+  if (a > *lo) *lo = a;
+  if (bnd < *hi) *hi = bnd;
+}
+
+/* The float unit whose tensor is node x's value: walk back through identities, clamps and one
+ * batchnorm to a quantized conv/linear (FLOAT_ACC) or a float add / global pool (their operands
+ * float units in turn). */
+static lb_status float_unit(builder *b, int x, int *out) {
+  const lb_graph *g = b->g;
+  if ((*out = b->us->float_of_node[x]) >= 0) return LB_OK;
+  lb_unit u;
+  memset(&u, 0, sizeof u);
+  u.node = x;
+  u.bn = -1;
+  for (int j = 0; j < LB_UNIT_MAX_IN; j++) u.operand[j] = -1;
+  u.flo = -INFINITY;
+  u.fhi = INFINITY;
+  int chain[32], nc = 0, node = x;
+  while (is_identity(g, node) || is_clamp(g, node) || op_is(g, node, "batchnorm")) {
+    if (nc == 32) return lb_fail(LB_ERR_UNSUPPORTED, "'%s': chain of float ops too long", g->nodes[x].name);
+    chain[nc++] = node;
+    node = g->nodes[node].inputs[0];
+  }
+  u.core = node;
+  if (is_weighted(g, node)) u.kind = LB_U_FLOAT_ACC;
+  else if (float_core(g, node)) u.kind = op_is(g, node, "add") ? LB_U_FLOAT_ADD : LB_U_FLOAT_GAP;
+  else
+    return lb_fail(LB_ERR_UNSUPPORTED,
+                   "'%s' (%s) is read unquantized by an add or global pool, and the float steps of a program cover "
+                   "only quantized conv/linear outputs (with batchnorm and clamps), adds and global pools; quantize "
+                   "its input with a profile that quantizes add and pool inputs (tensorrt, snpe, fbgemm, ...)",
+                   g->nodes[node].name, lb_unit_op(g, node));
+  for (int i = nc - 1; i >= 0; i--) {
+    int c = chain[i];
+    if (op_is(g, c, "batchnorm")) {
+      if (i != nc - 1 || u.kind != LB_U_FLOAT_ACC || op_is(g, node, "qconvbn2d"))
+        return lb_fail(LB_ERR_UNSUPPORTED, "batchnorm '%s': a batchnorm is folded only right after a quantized conv/linear",
+                       g->nodes[c].name);
+      u.bn = c;
+    } else if (is_clamp(g, c)) {
+      float_clamp(g, c, &u.flo, &u.fhi);
+    }
+  }
+  if (!(u.flo <= u.fhi)) return lb_fail(LB_ERR_UNSUPPORTED, "'%s': its activations clamp to an empty range", g->nodes[x].name);
+  const lb_node *cn = &g->nodes[node];
+  lb_status st = LB_OK;
+  if (u.kind == LB_U_FLOAT_ACC) st = resolve_operand(b, cn->inputs[0], node, &u.operand[0]);
+  for (int j = 0; u.kind != LB_U_FLOAT_ACC && !st && j < cn->n_inputs && j < LB_UNIT_MAX_IN; j++) {
+    if (quantized_by_structure(g, cn->inputs[j]))
+      return lb_fail(LB_ERR_UNSUPPORTED,
+                     "%s '%s' reads the quantized tensor of '%s' next to an unquantized one; mixing the two in one "
+                     "add is not lowered: quantize both inputs or neither",
+                     lb_unit_op(g, node), cn->name, g->nodes[skip_identities(g, cn->inputs[j])].name);
+    st = float_unit(b, skip_identities(g, cn->inputs[j]), &u.operand[j]);
+  }
+  if (!st && (*out = add_unit(b, &u)) < 0) st = lb_fail(LB_ERR_NOMEM, "deploy: out of memory");
+  return st;
+}
+
+/* Marks every tensor an add or global pool reads unquantized (b->in_float). */
+static void mark_float_region(builder *b) {
+  const lb_graph *g = b->g;
+  for (int i = 1; i < g->n_nodes; i++)
+    if (float_core(g, i))
+      for (int j = 0; j < g->nodes[i].n_inputs; j++) {
+        int src = skip_identities(g, g->nodes[i].inputs[j]);
+        if (!quantized_by_structure(g, src)) b->in_float[src] = 1;
+      }
+}
+
 /* The integer constants of a unit whose core, chain and grid are known (x0: operand 0's grid). */
 static lb_status unit_constants(builder *b, int f, lb_unit *u) {
   const lb_graph *g = b->g;
@@ -296,7 +407,7 @@ static lb_status chain_unit(builder *b, int f, int start, const lb_qgrid *y, con
   int chain[32], nc = 0, node = start;
   while ((is_identity(g, node) || is_clamp(g, node) || op_is(g, node, "maxpool") || is_move1(g, node) ||
           op_is(g, node, "batchnorm")) &&
-         b->us->of_node[node] < 0) {
+         b->us->of_node[node] < 0 && !b->in_float[node]) {
     if (nc == 32) return lb_fail(LB_ERR_UNSUPPORTED, "fakequant '%s': chain of float ops too long", g->nodes[f].name);
     chain[nc++] = node;
     node = g->nodes[node].inputs[0];
@@ -304,7 +415,10 @@ static lb_status chain_unit(builder *b, int f, int start, const lb_qgrid *y, con
   u.core = node;
   int join = 0;
   if (node == 0) u.kind = LB_U_INPUT;
-  else if (b->us->of_node[node] >= 0) {
+  else if (b->in_float[node] || float_core(g, node)) { /* a float tensor, quantized as the input is */
+    u.kind = LB_U_INPUT;
+    if ((st = float_unit(b, node, &u.operand[0]))) return st;
+  } else if (b->us->of_node[node] >= 0) {
     u.kind = LB_U_RESCALE;
     u.operand[0] = b->us->of_node[node];
   } else if (op_is(g, node, "qconv2d") || op_is(g, node, "qconvbn2d")) u.kind = LB_U_CONV;
@@ -336,7 +450,7 @@ static lb_status chain_unit(builder *b, int f, int start, const lb_qgrid *y, con
       else
         u.bn = c;
     } else if (op_is(g, c, "maxpool") || is_move1(g, c)) {
-      if (u.kind == LB_U_INPUT && op_is(g, c, "maxpool")) why = "max pooling of the float input is not lowered";
+      if (u.kind == LB_U_INPUT && op_is(g, c, "maxpool")) why = "max pooling of a float tensor is not lowered";
       else if (u.n_post == LB_UNIT_MAX_POST) why = "too many max pools, slices and pads in one unit";
       else {
         if (op_is(g, c, "pad")) { /* F's arithmetic on the pad value */
@@ -425,9 +539,15 @@ lb_status lb_units_build(const lb_graph *g, lb_units *us) {
   if (!g || !g->values) return lb_fail(LB_ERR_ARG, "deploy: no graph or no parameter values");
   us->n_nodes = g->n_nodes;
   us->of_node = malloc((size_t)g->n_nodes * sizeof *us->of_node);
-  if (!us->of_node) return lb_fail(LB_ERR_NOMEM, "deploy: out of memory");
-  for (int i = 0; i < g->n_nodes; i++) us->of_node[i] = -1;
-  builder b = {g, us};
+  us->float_of_node = malloc((size_t)g->n_nodes * sizeof *us->float_of_node);
+  builder b = {g, us, calloc((size_t)g->n_nodes, 1)};
+  if (!us->of_node || !us->float_of_node || !b.in_float) {
+    free(b.in_float);
+    lb_units_free(us);
+    return lb_fail(LB_ERR_NOMEM, "deploy: out of memory");
+  }
+  for (int i = 0; i < g->n_nodes; i++) us->of_node[i] = us->float_of_node[i] = -1;
+  mark_float_region(&b);
   lb_status st = LB_OK;
   for (int i = 1; !st && i < g->n_nodes; i++) {
     if (op_is(g, i, "fakequant")) st = unit_for_fq(&b, i);
@@ -436,6 +556,7 @@ lb_status lb_units_build(const lb_graph *g, lb_units *us) {
                    g->nodes[i].name, lb_unit_op(g, i));
   }
   if (!st) st = output_unit(&b);
+  free(b.in_float);
   if (st) lb_units_free(us);
   return st;
 }
@@ -447,6 +568,7 @@ void lb_units_free(lb_units *us) {
   }
   free(us->u);
   free(us->of_node);
+  free(us->float_of_node);
   memset(us, 0, sizeof *us);
 }
 

@@ -11,7 +11,7 @@
 #include "lowbit/nn.h"
 
 typedef enum lb_ukind {
-  LB_U_INPUT = 0, /* graph input -> fakequant */
+  LB_U_INPUT = 0, /* graph input, or a float unit (operand 0), -> fakequant */
   LB_U_CONV,      /* qconv2d / qconvbn2d [-> batchnorm] [-> act, maxpool...] -> fakequant */
   LB_U_LINEAR,    /* qlinear [-> batchnorm] [-> act] -> fakequant */
   LB_U_ADD,       /* add(q, q) [-> act] -> fakequant */
@@ -23,7 +23,14 @@ typedef enum lb_ukind {
                      or fq(concat(float...)): the concat of its pieces, [-> max pool, slice, pad] */
   LB_U_OUT_ACC,   /* the graph output is qconv/qlinear [-> batchnorm]: float (acc + bias_q) * scale */
   LB_U_OUT_CODES, /* the graph output is a quantized tensor: dequantized */
+  /* a tensor the profile leaves unquantized but an add or global pool reads (the academic
+     profile's residual stream): float, computed as the deploy-exact simulation defines it */
+  LB_U_FLOAT_ACC, /* qconv/qlinear [-> batchnorm] [-> clamps]: fmaf((float)acc, scale, fbias), clamped */
+  LB_U_FLOAT_ADD, /* add(float, float) [-> clamps] */
+  LB_U_FLOAT_GAP, /* gap(float): the mean, summed in double */
 } lb_ukind;
+
+static inline int lb_ukind_float(int kind) { return kind >= LB_U_FLOAT_ACC; }
 
 /* The grid of a quantized tensor. */
 typedef struct lb_qgrid {
@@ -51,6 +58,7 @@ typedef struct lb_unit {
                         node is that input (its tensor is an intermediate, not a graph tensor) */
   lb_qgrid y;        /* output grid (codes units) */
   int32_t lo, hi;    /* output clamp (activation fused), within [qmin, qmax] */
+  float flo, fhi;    /* float units: the clamps fused, -inf/+inf when none */
   /* ADD: m1/m2 share the shift; RESCALE/GAP: m1 */
   int32_t m1, m2, shift;
   int32_t *avg_m, *avg_s; /* AVGPOOL: index = window count, 1..kh*kw (owned) */
@@ -61,6 +69,7 @@ typedef struct lb_units {
   int n;
   lb_unit *u;
   int *of_node; /* node -> unit whose tensor it is (fakequant / maxpool / output), -1 */
+  int *float_of_node; /* node -> float unit whose tensor it is, -1 */
   int n_nodes;
 } lb_units;
 
@@ -69,10 +78,10 @@ typedef struct lb_units {
 lb_status lb_units_build(const lb_graph *qg, lb_units *us);
 void lb_units_free(lb_units *us);
 
-/* Per output channel constants of a CONV / LINEAR / OUT_ACC unit: weight codes (K, per); codes
+/* Per output channel constants of a CONV / LINEAR / OUT_ACC / FLOAT_ACC unit: weight codes (K, per); codes
  * units: p = acc * mult + bias_p with bias_p = lb_bias_product(bias_q, mult, bfrac) (the bias in
  * product units), y = clamp(zp + rshift_rne(neg ? -p : p, shift), lo, hi) (lb_unit_requant);
- * OUT_ACC: y = fmaf((float)acc, scale[k], fbias[k]), fbias the bias in output units. bound[k] = max |acc| over any input
+ * OUT_ACC, FLOAT_ACC: y = fmaf((float)acc, scale[k], fbias[k]), fbias the bias in output units. bound[k] = max |acc| over any input
  * (sum |w - zw| * max|x - zx|). */
 typedef struct lb_uweights {
   int k;

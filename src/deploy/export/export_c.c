@@ -387,10 +387,16 @@ static lb_status finish_text(cx_text *t, const char *prefix, const char *ext, lb
 
 lb_status lb_export_c(const lb_program *p, const char *prefix) {
   if (!p || !prefix) return lb_fail(LB_ERR_ARG, "export C: no program or no output prefix");
-  for (int t = 0; t < p->n_tensors; t++)
+  for (int t = 0; t < p->n_tensors; t++) {
+    if (lb_prog_tensor_float_map(&p->tensors[t]))
+      return lb_fail(LB_ERR_UNSUPPORTED,
+                     "export C: tensor '%s' is a float tensor (the profile leaves its add or pool "
+                     "unquantized); the runtime is integer-only: lower a model quantized with a profile that quantizes add and pool inputs",
+                     p->tensors[t].name);
     if (lb_prog_tensor_binary(&p->tensors[t]))
       return lb_fail(LB_ERR_UNSUPPORTED, "export C: tensor '%s' is binary (+-1); the runtime has no sign step yet",
                      p->tensors[t].name);
+  }
   const char *base = strrchr(prefix, '/') ? strrchr(prefix, '/') + 1 : prefix;
   char id[128], ID[128];
   /* the file name goes into an #include line and, mapped, into C identifiers */

@@ -335,10 +335,16 @@ lb_status lb_export_onnx_program(const lb_program *p, lb_onnx_form form, const c
   if (!p || !path) return lb_fail(LB_ERR_ARG, "onnx export: no program or path");
   lb_status s = lb_program_validate(p);
   if (s) return s;
-  for (int t = 0; t < p->n_tensors; t++)
+  for (int t = 0; t < p->n_tensors; t++) {
+    if (lb_prog_tensor_float_map(&p->tensors[t]))
+      return lb_fail(LB_ERR_UNSUPPORTED,
+                     "onnx export: tensor '%s' is a float tensor (the profile leaves its add or pool "
+                     "unquantized); the exporter writes integer programs only: lower a model quantized with a profile that quantizes add and pool inputs",
+                     p->tensors[t].name);
     if (lb_prog_tensor_binary(&p->tensors[t]))
       return lb_fail(LB_ERR_UNSUPPORTED, "onnx export: tensor '%s' is binary (+-1); its sign step has no ONNX form here",
                      p->tensors[t].name);
+  }
   px x = {NULL, p, form, calloc((size_t)p->n_tensors + 1, sizeof(char *))};
   if (!x.names) return lb_fail(LB_ERR_NOMEM, "onnx export: out of memory");
   s = lb_ob_create(&x.b, p->model, PROGRAM_OPSET);
