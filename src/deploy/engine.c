@@ -223,6 +223,7 @@ static void run_step(lb_engine *e, int i, int n, const float *x, float *logits) 
   const void *x1 = t1 ? e->arena + e->toff[s->in[1]] * n : NULL;
   int64_t numel = (int64_t)to->c * to->h * to->w * n;
   const int bin = lb_prog_tensor_binary(to);
+  const int64_t es = lb_prog_tensor_float_map(to) ? (int64_t)sizeof(float) : 1; /* element bytes */
   const int32_t *M = s->mult_off >= 0 ? p->i32 + s->mult_off : NULL;
   const int *sh = s->shift_off >= 0 ? (const int *)(p->i32 + s->shift_off) : NULL;
   int32_t *acc = NULL;
@@ -301,11 +302,13 @@ static void run_step(lb_engine *e, int i, int n, const float *x, float *logits) 
     case LB_PS_DEQUANTIZE:
       lb_ik_dequantize(numel, x0, t0->is_signed, t0->zp, t0->scale, logits);
       return;
-    case LB_PS_SLICE:
-      lb_ik_slice(n * s->mv_outer, s->mv_dim[0], s->mv_inner, s->mv_start, s->mv_step, s->mv_count, x0, y);
+    case LB_PS_SLICE: /* on codes or floats (es bytes an element; a float pad fills 0.0f) */
+      lb_ik_slice(n * s->mv_outer, s->mv_dim[0], s->mv_inner * es, s->mv_start, s->mv_step, s->mv_count, x0, y);
+      if (es > 1) lb_ik_fclamp(numel, s->flo, s->fhi, y);
       return;
     case LB_PS_PAD:
-      lb_ik_pad(n * s->mv_outer, s->mv_dim[0], s->mv_inner, s->mv_begin, s->mv_end, (uint8_t)s->mv_fill, x0, y);
+      lb_ik_pad(n * s->mv_outer, s->mv_dim[0], s->mv_inner * es, s->mv_begin, s->mv_end, (uint8_t)s->mv_fill, x0, y);
+      if (es > 1) lb_ik_fclamp(numel, s->flo, s->fhi, y);
       return;
     case LB_PS_CONCAT: {
       const uint8_t *xs[LB_STEP_MAX_IN];
@@ -315,7 +318,7 @@ static void run_step(lb_engine *e, int i, int n, const float *x, float *logits) 
         xs[k] = e->arena + e->toff[s->in[k]] * n;
         d[k] = s->mv_dim[k];
       }
-      lb_ik_concat(n * s->mv_outer, s->mv_inner, k, d, xs, y);
+      lb_ik_concat(n * s->mv_outer, s->mv_inner * es, k, d, xs, y);
       return;
     }
     default:

@@ -191,9 +191,19 @@ static void around(const lb_shape *sh, int a, int64_t *outer, int64_t *inner) {
   for (int k = a + 1; k < sh->ndim; k++) *inner *= sh->d[k];
 }
 
-/* The steps of a slice / pad / concat node on codes of grid y (ins: its input tensors, fill: the
- * pad's code): one step, or one PAD per padded axis. The result, named `name` (an intermediate
- * when tmp), goes to *out. */
+/* A tensor for a data-movement result: codes of grid y, or floats in the arena (y NULL). */
+static int move_tensor(lowering *L, const char *name, int tmp, const lb_shape *sh, const lb_qgrid *y) {
+  int t = shaped_tensor(L, name, tmp, sh, y, y ? LB_PT_CODES : LB_PT_FLOAT);
+  if (t >= 0 && !y) {
+    lb_prog_tensor *pt = &L->p->tensors[t];
+    pt->bytes = round64((int64_t)pt->c * pt->h * pt->w * (int64_t)sizeof(float));
+  }
+  return t;
+}
+
+/* The steps of a slice / pad / concat node on codes of grid y, or on floats (y NULL; fill 0)
+ * (ins: its input tensors, fill: the pad's code): one step, or one PAD per padded axis. The
+ * result, named `name` (an intermediate when tmp), goes to *out. */
 static lb_status move_steps(lowering *L, int node, const int *ins, const lb_qgrid *y, int32_t fill, const char *name,
                             int tmp, int *out) {
   const lb_node *n = &L->g->nodes[node];
@@ -202,7 +212,7 @@ static lb_status move_steps(lowering *L, int node, const int *ins, const lb_qgri
   int t;
   if (!strcmp(n->op->name, "slice") || !strcmp(n->op->name, "concat")) {
     int slice = !strcmp(n->op->name, "slice"), a = n->ia[slice ? LB_SLICE_AXIS : LB_CONCAT_AXIS];
-    if ((t = shaped_tensor(L, name, tmp, &n->shape, y, LB_PT_CODES)) < 0) return oom();
+    if ((t = move_tensor(L, name, tmp, &n->shape, y)) < 0) return oom();
     if (!(s = new_step(L, slice ? LB_PS_SLICE : LB_PS_CONCAT, node, ins[0], -1, t))) return oom();
     around(&sh, a, &s->mv_outer, &s->mv_inner);
     for (int j = 0; j < (slice ? 1 : n->n_inputs); j++) {
@@ -213,8 +223,8 @@ static lb_status move_steps(lowering *L, int node, const int *ins, const lb_qgri
     s->mv_step = n->ia[LB_SLICE_STEP];
     s->mv_count = n->ia[LB_SLICE_COUNT];
     if (!slice) s->mv_start = s->mv_step = s->mv_count = 0;
-    s->lo = y->qmin;
-    s->hi = y->qmax;
+    s->lo = y ? y->qmin : 0;
+    s->hi = y ? y->qmax : 0;
     *out = t;
     return LB_OK;
   }
@@ -227,15 +237,15 @@ static lb_status move_steps(lowering *L, int node, const int *ins, const lb_qgri
     if (!b && !e && k != last) continue;
     lb_shape o = sh;
     o.d[k] += b + e;
-    if ((t = shaped_tensor(L, k == last ? name : n->name, k == last ? tmp : 1, &o, y, LB_PT_CODES)) < 0) return oom();
+    if ((t = move_tensor(L, k == last ? name : n->name, k == last ? tmp : 1, &o, y)) < 0) return oom();
     if (!(s = new_step(L, LB_PS_PAD, node, in, -1, t))) return oom();
     around(&sh, k, &s->mv_outer, &s->mv_inner);
     s->mv_dim[0] = (int)sh.d[k];
     s->mv_begin = b;
     s->mv_end = e;
     s->mv_fill = fill;
-    s->lo = y->qmin;
-    s->hi = y->qmax;
+    s->lo = y ? y->qmin : 0;
+    s->hi = y ? y->qmax : 0;
     sh = o;
     in = t;
   }
@@ -243,21 +253,30 @@ static lb_status move_steps(lowering *L, int node, const int *ins, const lb_qgri
   return LB_OK;
 }
 
-/* A float unit: its tensor in the arena (4 bytes an element) and the step computing it. */
+/* A float unit: its tensor in the arena (4 bytes an element) and the step computing it (a slice
+ * or a pad of 0 on floats may take one step per padded axis: its clamps go on the last). */
 static lb_status lower_float_unit(lowering *L, int ui, int in0, int in1) {
   const lb_unit *u = &L->us.u[ui];
-  int t = new_tensor(L, u->node, NULL, LB_PT_FLOAT);
-  if (t < 0) return oom();
-  lb_prog_tensor *pt = &L->p->tensors[t];
-  pt->bytes = round64((int64_t)pt->c * pt->h * pt->w * (int64_t)sizeof(float));
-  L->tensor_of_unit[ui] = t;
-  if (u->kind == LB_U_FLOAT_ACC) {
-    int lin = !strcmp(L->g->nodes[u->core].op->name, "qlinear");
-    lb_status st = lin ? LB_OK : check_layout(L, in0, u->core);
-    return st ? st : weighted_step(L, ui, in0, t, lin ? LB_PS_LINEAR_OUT : LB_PS_CONV_OUT);
+  const lb_node *un = &L->g->nodes[u->node];
+  lb_status st = LB_OK;
+  int t;
+  lb_prog_step *s;
+  if (u->kind == LB_U_FLOAT_MOVE) {
+    int ins[LB_UNIT_MAX_IN] = {in0, -1, -1, -1};
+    if ((st = move_steps(L, u->core, ins, NULL, 0, un->name, 0, &t))) return st;
+    s = &L->p->steps[L->p->n_steps - 1];
+  } else {
+    if ((t = move_tensor(L, un->name, 0, &un->shape, NULL)) < 0) return oom();
+    if (u->kind == LB_U_FLOAT_ACC) {
+      int lin = !strcmp(L->g->nodes[u->core].op->name, "qlinear");
+      st = lin ? LB_OK : check_layout(L, in0, u->core);
+      if (!st) st = weighted_step(L, ui, in0, t, lin ? LB_PS_LINEAR_OUT : LB_PS_CONV_OUT);
+      L->tensor_of_unit[ui] = t;
+      return st;
+    }
+    if (!(s = new_step(L, u->kind == LB_U_FLOAT_ADD ? LB_PS_FADD : LB_PS_FGAP, u->core, in0, in1, t))) return oom();
   }
-  lb_prog_step *s = new_step(L, u->kind == LB_U_FLOAT_ADD ? LB_PS_FADD : LB_PS_FGAP, u->core, in0, in1, t);
-  if (!s) return oom();
+  L->tensor_of_unit[ui] = t;
   s->flo = u->flo;
   s->fhi = u->fhi;
   return LB_OK;

@@ -167,6 +167,8 @@ static lb_status check_step(const lb_program *p, int i, const char *made) {
   int n_in = s->kind == LB_PS_QUANTIZE ? (s->in[0] >= 0) : s->kind == LB_PS_ADD || s->kind == LB_PS_FADD ? 2 : 1;
   /* float steps read float tensors of the arena (QUANTIZE: or the graph input), the rest codes */
   int in_kind = s->kind == LB_PS_FADD || s->kind == LB_PS_FGAP || s->kind == LB_PS_QUANTIZE ? LB_PT_FLOAT : LB_PT_CODES;
+  int moves = s->kind == LB_PS_SLICE || s->kind == LB_PS_PAD || s->kind == LB_PS_CONCAT;
+  if (moves && s->out >= 0 && s->out < p->n_tensors) in_kind = p->tensors[s->out].kind; /* codes or floats */
   if (s->kind == LB_PS_CONCAT) /* 2..4 inputs, the first ones */
     for (n_in = 0; n_in < LB_STEP_MAX_IN && s->in[n_in] != -1;) n_in++;
   if (s->kind == LB_PS_CONCAT && n_in < 2) return BAD("program: step '%s': a concat needs 2 to 4 inputs", s->name);
@@ -182,7 +184,7 @@ static lb_status check_step(const lb_program *p, int i, const char *made) {
   }
   const lb_prog_tensor *out = &p->tensors[s->out], *in = n_in ? &p->tensors[s->in[0]] : NULL;
   int k = s->kind, out_float = k == LB_PS_CONV_OUT || k == LB_PS_LINEAR_OUT || k == LB_PS_DEQUANTIZE ||
-                                k == LB_PS_FADD || k == LB_PS_FGAP;
+                                k == LB_PS_FADD || k == LB_PS_FGAP || (moves && in_kind == LB_PT_FLOAT);
   if (out_float != (out->kind == LB_PT_FLOAT))
     return BAD("program: step '%s': output tensor of the wrong kind", s->name);
   /* the output (no arena) comes from a conv/linear or a dequantization; float steps write the arena */

@@ -293,6 +293,12 @@ static void sim_unit(lb_sim *s, int i, int n, const float *x, float *logits) {
       for (int64_t t = 0; t < cnt; t++) s->fv[i][t] = lb_fclamp(a[t] + b[t], u->flo, u->fhi);
       break;
     }
+    case LB_U_FLOAT_MOVE: { /* slice / pad (of 0) on floats, then the clamps */
+      const float *xs[1] = {s->fv[u->operand[0]]};
+      move_codes(g, u->core, n, 0.0f, xs, s->fv[i]);
+      for (int64_t t = 0; t < (int64_t)n * s->numel[i]; t++) s->fv[i][t] = lb_fclamp(s->fv[i][t], u->flo, u->fhi);
+      break;
+    }
     case LB_U_FLOAT_GAP: { /* the mean summed in double, as the graph's gap */
       const float *a = s->fv[u->operand[0]];
       int64_t hw = s->numel[u->operand[0]] / numel;

@@ -291,11 +291,17 @@ static lb_status float_unit(builder *b, int x, int *out) {
   u.core = node;
   if (is_weighted(g, node)) u.kind = LB_U_FLOAT_ACC;
   else if (float_core(g, node)) u.kind = op_is(g, node, "add") ? LB_U_FLOAT_ADD : LB_U_FLOAT_GAP;
-  else
+  else if (is_move1(g, node) && !quantized_by_structure(g, node)) {
+    u.kind = LB_U_FLOAT_MOVE; /* the imported ResNets' option-A shortcut: pad(slice(slice(x))) */
+    if (op_is(g, node, "pad") && g->nodes[node].fa[LB_PAD_VALUE] != 0.0f)
+      return lb_fail(LB_ERR_UNSUPPORTED, "pad '%s' of a float tensor with value %g: only 0 is lowered",
+                     g->nodes[node].name, (double)g->nodes[node].fa[LB_PAD_VALUE]);
+  } else
     return lb_fail(LB_ERR_UNSUPPORTED,
                    "'%s' (%s) is read unquantized by an add or global pool, and the float steps of a program cover "
-                   "only quantized conv/linear outputs (with batchnorm and clamps), adds and global pools; quantize "
-                   "its input with a profile that quantizes add and pool inputs (tensorrt, snpe, fbgemm, ...)",
+                   "only quantized conv/linear outputs (with batchnorm and clamps), adds, global pools, slices and "
+                   "pads; quantize its input with a profile that quantizes add and pool inputs (tensorrt, snpe, "
+                   "fbgemm, ...)",
                    g->nodes[node].name, lb_unit_op(g, node));
   for (int i = nc - 1; i >= 0; i--) {
     int c = chain[i];
@@ -312,7 +318,9 @@ static lb_status float_unit(builder *b, int x, int *out) {
   const lb_node *cn = &g->nodes[node];
   lb_status st = LB_OK;
   if (u.kind == LB_U_FLOAT_ACC) st = resolve_operand(b, cn->inputs[0], node, &u.operand[0]);
-  for (int j = 0; u.kind != LB_U_FLOAT_ACC && !st && j < cn->n_inputs && j < LB_UNIT_MAX_IN; j++) {
+  else if (u.kind == LB_U_FLOAT_MOVE) st = float_unit(b, skip_identities(g, cn->inputs[0]), &u.operand[0]);
+  for (int j = 0; u.kind != LB_U_FLOAT_ACC && u.kind != LB_U_FLOAT_MOVE && !st && j < cn->n_inputs && j < LB_UNIT_MAX_IN;
+       j++) {
     if (quantized_by_structure(g, cn->inputs[j]))
       return lb_fail(LB_ERR_UNSUPPORTED,
                      "%s '%s' reads the quantized tensor of '%s' next to an unquantized one; mixing the two in one "
@@ -417,7 +425,11 @@ static lb_status chain_unit(builder *b, int f, int start, const lb_qgrid *y, con
   if (node == 0) u.kind = LB_U_INPUT;
   else if (b->in_float[node] || float_core(g, node)) { /* a float tensor, quantized as the input is */
     u.kind = LB_U_INPUT;
-    if ((st = float_unit(b, node, &u.operand[0]))) return st;
+    /* with only clamps between, the float unit takes them: one tensor for every reader (the
+     * relu after an add feeds the next conv's quantizer and, sliced, the next shortcut) */
+    int only_clamps = 1;
+    for (int i = 0; i < nc; i++) only_clamps &= is_identity(g, chain[i]) || is_clamp(g, chain[i]);
+    if ((st = float_unit(b, only_clamps ? skip_identities(g, start) : node, &u.operand[0]))) return st;
   } else if (b->us->of_node[node] >= 0) {
     u.kind = LB_U_RESCALE;
     u.operand[0] = b->us->of_node[node];

@@ -28,6 +28,7 @@ typedef enum lb_ukind {
   LB_U_FLOAT_ACC, /* qconv/qlinear [-> batchnorm] [-> clamps]: fmaf((float)acc, scale, fbias), clamped */
   LB_U_FLOAT_ADD, /* add(float, float) [-> clamps] */
   LB_U_FLOAT_GAP, /* gap(float): the mean, summed in double */
+  LB_U_FLOAT_MOVE, /* slice / pad (value 0) of a float tensor [-> clamps] */
 } lb_ukind;
 
 static inline int lb_ukind_float(int kind) { return kind >= LB_U_FLOAT_ACC; }
