@@ -85,7 +85,7 @@ static void conv_layer(const layer *L, int n, lb_ik_isa isa) {
     void *scr = lb_alloc_aligned(sb > 0 ? sb : 64);
     if (bits[b] == 1) {
       fill_w(xs, nx, 1, 9);
-      lb_ik_pack_binary(n, d.c, d.h, d.w, xs, xb);
+      lb_ik_pack_binary(isa, n, d.c, d.h, d.w, xs, xb);
       TIME_IT(t[b], lb_iconv_run_binary(c, n, xb, acc, scr));
     } else {
       TIME_IT(t[b], lb_iconv_run_requant(c, n, x, 3, bias, M, s, 0, 0, 255, 0, y, scr));

@@ -250,7 +250,7 @@ static void test_binary(void) {
     int32_t *acc = malloc((size_t)ny * 4);
     for (int64_t j = 0; j < nx; j++) x[j] = lb_rng_below(&rng, 2) ? 1 : -1;
     fill_weights(w, wv, nw, 1, 1, &rng);
-    lb_ik_pack_binary(d.n, d.c, d.h, d.w, x, xb);
+    lb_ik_pack_binary(LB_IK_REF, d.n, d.c, d.h, d.w, x, xb);
     /* packing: bit c of pixel p is x >= 0 */
     int pk = 0;
     for (int b = 0; b < d.n; b++)

@@ -143,7 +143,15 @@ static void binary_case(lb_ik_isa isa, lb_rng *r, int big) {
   int32_t *a0 = malloc((size_t)ny * 4), *a1 = malloc((size_t)ny * 4);
   fill_w(x, nx, 1, 1, r);
   fill_w(w, nw, 1, 1, r);
-  lb_ik_pack_binary(d.n, d.c, d.h, d.w, x, xb);
+  lb_ik_pack_binary(LB_IK_REF, d.n, d.c, d.h, d.w, x, xb);
+  { /* the packing's twin writes the same bits */
+    size_t nb = (size_t)(d.n * d.h * d.w * ((d.c + 7) / 8));
+    uint8_t *xb1 = malloc(nb);
+    memset(xb1, 0xA5, nb);
+    lb_ik_pack_binary(isa, d.n, d.c, d.h, d.w, x, xb1);
+    CHECK_MSG(memcmp(xb, xb1, nb) == 0, "%s pack_binary n=%d c=%d %dx%d", lb_ik_isa_name(isa), d.n, d.c, d.h, d.w);
+    free(xb1);
+  }
   if (d.c % 8) /* the unused high bits of a pixel's last byte must not matter */
     for (int64_t p = 0; p < (int64_t)d.n * d.h * d.w; p++)
       xb[p * ((d.c + 7) / 8) + (d.c - 1) / 8] |= (uint8_t)(lb_rng_u64(r) << (d.c % 8));
@@ -159,10 +167,58 @@ static void binary_case(lb_ik_isa isa, lb_rng *r, int big) {
     CHECK_MSG(diff == 0, "%s binary conv n=%d c=%d %dx%d k=%d %dx%d st=%d,%d pad=%d,%d dil=%d,%d: %d differ",
               lb_ik_isa_name(isa), d.n, d.c, d.h, d.w, d.k, d.r, d.s, d.stride_h, d.stride_w, d.pad_h, d.pad_w,
               d.dil_h, d.dil_w, diff);
+    /* the fused sign epilogue: the reference signs of the reference accumulators */
+    int32_t *M = malloc((size_t)d.k * 4), *neg = malloc((size_t)d.k * 4);
+    int64_t *bias = malloc((size_t)d.k * 8);
+    for (int j = 0; j < d.k; j++)
+      M[j] = (int32_t)lb_rng_below(r, 1u << 30) + 1, bias[j] = (int64_t)rnd(r, -20, 20) * M[j] + rnd(r, -9, 9),
+      neg[j] = rnd(r, 0, 3) == 0;
+    int8_t *g0 = malloc((size_t)ny), *g1 = malloc((size_t)ny);
+    void *s2 = malloc(lb_iconv_scratch_binary_sign(c1, d.n));
+    lb_ik_binarize_acc(LB_IK_REF, d.n, d.k, (int64_t)d.oh * d.ow, a0, bias, M, neg, -1, 1, g0);
+    lb_iconv_run_binary_sign(c1, d.n, xb, bias, M, neg, -1, 1, g1, s2);
+    CHECK_MSG(memcmp(g0, g1, (size_t)ny) == 0, "%s binary conv with signs n=%d c=%d k=%d", lb_ik_isa_name(isa), d.n,
+              d.c, d.k);
+    free(M), free(neg), free(bias), free(g0), free(g1), free(s2);
     free(s0), free(s1);
   }
   lb_iconv_free(c0), lb_iconv_free(c1);
   free(x), free(w), free(xb), free(a0), free(a1);
+}
+
+/* The sign steps of binary outputs: conv/linear (thresholds per channel; negative channels,
+ * a zero multiplier, biases far outside the accumulator range, clamps from a ReLU/hardtanh) and
+ * add, against the reference definition. */
+static void sign_case(lb_ik_isa isa, lb_rng *r) {
+  int n = rnd(r, 1, 3), k = rnd(r, 1, 9);
+  int64_t hw = rnd(r, 0, 1) ? rnd(r, 1, 20) : rnd(r, 60, 300), cnt = n * k * hw;
+  int32_t *acc = malloc((size_t)cnt * 4), M[9], neg[9];
+  int64_t bias[9];
+  int8_t *y0 = malloc((size_t)cnt), *y1 = malloc((size_t)cnt);
+  for (int64_t i = 0; i < cnt; i++) acc[i] = rnd(r, 0, 3) ? rnd(r, -3000, 3000) : (int32_t)lb_rng_u64(r);
+  for (int j = 0; j < k; j++) {
+    M[j] = rnd(r, 0, 9) == 0 ? 0 : (int32_t)lb_rng_below(r, 1u << 31);
+    int64_t scale = rnd(r, 0, 1) ? 1 : ((int64_t)1 << rnd(r, 20, 30));
+    bias[j] = (int64_t)rnd(r, -3000, 3000) * M[j] + rnd(r, -1, 1) * (int64_t)(lb_rng_u64(r) % ((uint64_t)M[j] + 1)) +
+              (rnd(r, 0, 7) == 0 ? rnd(r, -9, 9) * scale * 1000000 : 0);
+    neg[j] = rnd(r, 0, 2) == 0;
+  }
+  static const int32_t clamps[3][2] = {{-1, 1}, {1, 1}, {-1, -1}}; /* none, a ReLU before, an all -1 clamp */
+  int cl = rnd(r, 0, 2), use_neg = rnd(r, 0, 1), nob = rnd(r, 0, 5) == 0;
+  int32_t lo = clamps[cl][0], hi = clamps[cl][1];
+  lb_ik_binarize_acc(LB_IK_REF, n, k, hw, acc, nob ? NULL : bias, M, use_neg ? neg : NULL, lo, hi, y0);
+  lb_ik_binarize_acc(isa, n, k, hw, acc, nob ? NULL : bias, M, use_neg ? neg : NULL, lo, hi, y1);
+  CHECK_MSG(memcmp(y0, y1, (size_t)cnt) == 0, "%s binarize_acc n=%d k=%d hw=%lld", lb_ik_isa_name(isa), n, k,
+            (long long)hw);
+  uint8_t *x1 = malloc((size_t)cnt), *x2 = malloc((size_t)cnt);
+  for (int64_t i = 0; i < cnt; i++) x1[i] = (uint8_t)lb_rng_u64(r), x2[i] = (uint8_t)lb_rng_u64(r);
+  int s1 = rnd(r, 0, 1), s2 = rnd(r, 0, 1);
+  int32_t z1 = rand_zx(s1, r), z2 = rand_zx(s2, r), M1 = (int32_t)lb_rng_below(r, 1u << 31),
+          M2 = rnd(r, 0, 3) == 0 ? 0 : (int32_t)lb_rng_below(r, 1u << 31); /* M2 0: a rescale */
+  lb_ik_binarize_add(LB_IK_REF, cnt, x1, s1, z1, M1, x2, s2, z2, M2, lo, hi, y0);
+  lb_ik_binarize_add(isa, cnt, x1, s1, z1, M1, x2, s2, z2, M2, lo, hi, y1);
+  CHECK_MSG(memcmp(y0, y1, (size_t)cnt) == 0, "%s binarize_add n=%lld", lb_ik_isa_name(isa), (long long)cnt);
+  free(acc), free(y0), free(y1), free(x1), free(x2);
 }
 
 static void linear_case(lb_ik_isa isa, lb_rng *r, int iter) {
@@ -285,6 +341,7 @@ int main(void) {
     for (int it = 0; it < 80; it++) binary_case((lb_ik_isa)isa, &rng, it == 0);
     for (int it = 0; it < 90; it++) linear_case((lb_ik_isa)isa, &rng, it);
     for (int it = 0; it < 60; it++) eltwise_case((lb_ik_isa)isa, &rng);
+    for (int it = 0; it < 200; it++) sign_case((lb_ik_isa)isa, &rng);
     printf("ikernel_simd: %s compared with the reference\n", lb_ik_isa_name((lb_ik_isa)isa));
   }
   for (int it = 0; it < 40; it++) quantize_case(&rng);

@@ -94,8 +94,14 @@ size_t lb_iconv_weight_bytes(const lb_iconv *c);
 /* Binary activations: x in {-1,+1} packed 8 per byte along C (bit 1 = +1), layout (n,H,W,ceil(C/8))
  * bytes; padded taps contribute 0 (acc sums valid taps only). */
 void lb_iconv_run_binary(const lb_iconv *c, int n, const uint8_t *xbits, int32_t *acc, void *scratch);
+/* The same convolution writing the sign of each output as binary codes y (n, K, OH, OW):
+ * lb_ik_binarize_acc's arithmetic on its accumulators, each image's taken while they are in
+ * cache (scratch: lb_iconv_scratch_binary_sign bytes). */
+size_t lb_iconv_scratch_binary_sign(const lb_iconv *c, int n);
+void lb_iconv_run_binary_sign(const lb_iconv *c, int n, const uint8_t *xbits, const int64_t *bias_p, const int32_t *M,
+                              const int32_t *neg, int32_t lo, int32_t hi, int8_t *y, void *scratch);
 /* Pack int8 -1/+1 codes (n,C,H,W) into that layout (anything >= 0 counts as +1). */
-void lb_ik_pack_binary(int n, int c, int h, int w, const int8_t *x, uint8_t *xbits);
+void lb_ik_pack_binary(lb_ik_isa isa, int n, int c, int h, int w, const int8_t *x, uint8_t *xbits);
 
 /* Linear: y(n, K) from x(n, C), w(K, C); same conventions as conv (a conv with R=S=H=W=1,
  * kept separate because batch-1 GEMV is memory-bound and packs differently). */
@@ -151,17 +157,18 @@ void lb_ik_fgap(int n, int c, int64_t hw, const float *x, float *y);
 /* A tensor on a binary grid (bits 1, signed, codes -1/+1, zero point 0) takes the sign of what a
  * uniform grid would requantize: code = p >= 0 ? +1 : -1 for the pre-shift product p (sign(0) =
  * +1, as the binary fake quantizer), then the fused activation's clamp [lo, hi] (a ReLU makes it
- * +1). Only the C references exist: these run once per element after the accumulation. */
+ * +1). The conv/linear and add forms and the bit packing have AVX2 and AVX-512 twins
+ * (ik_binarize_x86.c: a conv's sign is one int32 threshold compare per channel). */
 static inline int32_t lb_binarize(int64_t p, int32_t lo, int32_t hi) {
   int32_t v = p >= 0 ? 1 : -1;
   return v < lo ? lo : v > hi ? hi : v;
 }
 /* conv/linear: p = +-(acc * M[k] + bias_p[k]) (neg[k] may be NULL: all +) */
-void lb_ik_binarize_acc(int n, int k, int64_t hw, const int32_t *acc, const int64_t *bias_p, const int32_t *M,
-                        const int32_t *neg, int32_t lo, int32_t hi, int8_t *y);
+void lb_ik_binarize_acc(lb_ik_isa isa, int n, int k, int64_t hw, const int32_t *acc, const int64_t *bias_p,
+                        const int32_t *M, const int32_t *neg, int32_t lo, int32_t hi, int8_t *y);
 /* residual add / rescale (M2 = 0): p = (x1 - z1) * M1 + (x2 - z2) * M2 */
-void lb_ik_binarize_add(int64_t n, const void *x1, int x1_signed, int32_t z1, int32_t M1, const void *x2,
-                        int x2_signed, int32_t z2, int32_t M2, int32_t lo, int32_t hi, int8_t *y);
+void lb_ik_binarize_add(lb_ik_isa isa, int64_t n, const void *x1, int x1_signed, int32_t z1, int32_t M1,
+                        const void *x2, int x2_signed, int32_t z2, int32_t M2, int32_t lo, int32_t hi, int8_t *y);
 /* global average pool (n, c, hw): p = sum of (x - zx) */
 void lb_ik_binarize_gap(int n, int c, int64_t hw, const void *x, int x_signed, int32_t zx, int32_t lo, int32_t hi,
                         int8_t *y);

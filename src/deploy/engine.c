@@ -10,6 +10,9 @@
 #include "lowbit/deploy.h"
 #include "lowbit/ikernel.h"
 
+/* Images per pass of a conv whose signs are taken from its accumulators (binary outputs). */
+#define SIGN_CHUNK 8
+
 struct lb_engine {
   const lb_program *p;
   int max_batch, flags;
@@ -88,6 +91,12 @@ static int xnor_step(const lb_program *p, const int *prod, const lb_prog_step *s
   return 1;
 }
 
+/* An XNOR step's kernel scratch: enough for its accumulators or for its fused sign epilogue. */
+static size_t xnor_scratch(const lb_iconv *c, int n) {
+  size_t a = lb_iconv_scratch(c, n), b = lb_iconv_scratch_binary_sign(c, n);
+  return a > b ? a : b;
+}
+
 lb_status lb_engine_create(const lb_program *p, int max_batch, int flags, lb_engine **out) {
   *out = NULL;
   if (!p || max_batch < 1 || max_batch > 65536) return lb_fail(LB_ERR_ARG, "engine: bad program or batch size");
@@ -130,7 +139,8 @@ lb_status lb_engine_create(const lb_program *p, int max_batch, int flags, lb_eng
       st = lb_iconv_prepare(&d, e->xnor[i] ? 1 : s->wbits, s->w_signed, p->w8 + s->w_off, wzp, xs, e->isa, &c);
       if (st) break;
       e->prep[i] = c;
-      need = needs_acc(p, s) || e->xnor[i] ? lb_iconv_scratch(c, max_batch) : lb_iconv_scratch_requant(c, max_batch);
+      need = e->xnor[i] ? xnor_scratch(c, max_batch)
+             : needs_acc(p, s) ? lb_iconv_scratch(c, max_batch) : lb_iconv_scratch_requant(c, max_batch);
       if (e->xnor[i]) /* the input's bits, (n, H, W, ceil(C/8)) bytes */
         need = r64(need) + r64((size_t)max_batch * (size_t)d.h * (size_t)d.w * (size_t)((d.c + 7) / 8));
     } else if (is_linear(s->kind)) {
@@ -243,10 +253,15 @@ static void run_step(lb_engine *e, int i, int n, const float *x, float *logits) 
       lb_conv2d_desc d = step_desc(p, s, n);
       hw = (int64_t)d.oh * d.ow;
       if (e->xnor[i]) { /* scratch: kernel scratch, accumulators, the input's bits */
-        size_t ks = r64(lb_iconv_scratch(c, e->max_batch));
+        size_t ks = r64(xnor_scratch(c, e->max_batch));
         acc = (int32_t *)(scratch + ks);
         uint8_t *bits = scratch + ks + r64((size_t)e->max_batch * (size_t)acc_per_image(p, s) * sizeof(int32_t));
-        lb_ik_pack_binary(n, d.c, d.h, d.w, (const int8_t *)x0, bits);
+        lb_ik_pack_binary(e->isa, n, d.c, d.h, d.w, (const int8_t *)x0, bits);
+        if (bin && s->kind == LB_PS_CONV) { /* signs straight from each image's accumulators */
+          lb_iconv_run_binary_sign(c, n, bits, e->bias_p[i], M, s->neg_off >= 0 ? p->i32 + s->neg_off : NULL, s->lo,
+                                   s->hi, y, scratch);
+          return;
+        }
         lb_iconv_run_binary(c, n, bits, acc, scratch);
         break;
       }
@@ -256,6 +271,16 @@ static void run_step(lb_engine *e, int i, int n, const float *x, float *logits) 
       }
       size_t ks = r64(lb_iconv_scratch(c, e->max_batch));
       acc = (int32_t *)(scratch + ks);
+      if (bin && s->kind == LB_PS_CONV) { /* a few images at a time: their accumulators stay in cache */
+        const int64_t xin = (int64_t)t0->c * t0->h * t0->w, yout = (int64_t)to->c * to->h * to->w;
+        for (int b0 = 0; b0 < n; b0 += SIGN_CHUNK) {
+          int nb = n - b0 < SIGN_CHUNK ? n - b0 : SIGN_CHUNK;
+          lb_iconv_run(c, nb, (const uint8_t *)x0 + b0 * xin, t0->zp, acc, scratch);
+          lb_ik_binarize_acc(e->isa, nb, s->k, hw, acc, e->bias_p[i], M, s->neg_off >= 0 ? p->i32 + s->neg_off : NULL,
+                             s->lo, s->hi, (int8_t *)y + b0 * yout);
+        }
+        return;
+      }
       lb_iconv_run(c, n, x0, t0->zp, acc, scratch);
       break;
     }
@@ -266,8 +291,8 @@ static void run_step(lb_engine *e, int i, int n, const float *x, float *logits) 
       break;
     case LB_PS_ADD:
       if (bin) {
-        lb_ik_binarize_add(numel, x0, t0->is_signed, t0->zp, s->add_m1, x1, t1->is_signed, t1->zp, s->add_m2, s->lo,
-                           s->hi, y);
+        lb_ik_binarize_add(e->isa, numel, x0, t0->is_signed, t0->zp, s->add_m1, x1, t1->is_signed, t1->zp,
+                           s->add_m2, s->lo, s->hi, y);
         return;
       }
       lb_ik_add(e->isa, numel, x0, t0->is_signed, t0->zp, s->add_m1, x1, t1->is_signed, t1->zp, s->add_m2,
@@ -275,7 +300,8 @@ static void run_step(lb_engine *e, int i, int n, const float *x, float *logits) 
       return;
     case LB_PS_RESCALE: /* an add whose second operand has multiplier 0 */
       if (bin) {
-        lb_ik_binarize_add(numel, x0, t0->is_signed, t0->zp, s->add_m1, x0, t0->is_signed, t0->zp, 0, s->lo, s->hi, y);
+        lb_ik_binarize_add(e->isa, numel, x0, t0->is_signed, t0->zp, s->add_m1, x0, t0->is_signed, t0->zp, 0, s->lo,
+                           s->hi, y);
         return;
       }
       lb_ik_add(e->isa, numel, x0, t0->is_signed, t0->zp, s->add_m1, x0, t0->is_signed, t0->zp, 0, s->add_shift,
@@ -330,7 +356,8 @@ static void run_step(lb_engine *e, int i, int n, const float *x, float *logits) 
     lb_ik_fclamp(numel, s->flo, s->fhi, y);
   }
   else if (bin)
-    lb_ik_binarize_acc(n, s->k, hw, acc, e->bias_p[i], M, s->neg_off >= 0 ? p->i32 + s->neg_off : NULL, s->lo, s->hi, y);
+    lb_ik_binarize_acc(e->isa, n, s->k, hw, acc, e->bias_p[i], M, s->neg_off >= 0 ? p->i32 + s->neg_off : NULL, s->lo,
+                       s->hi, y);
   else if (s->neg_off >= 0)
     requant_signed(n, s->k, hw, acc, e->bias_p[i], M, p->i32 + s->shift_off, p->i32 + s->neg_off, to->zp, s->lo,
                    s->hi, to->is_signed, y);

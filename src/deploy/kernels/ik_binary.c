@@ -152,11 +152,15 @@ lb_status ik_binary_prepare(lb_iconv *c) {
   return LB_OK;
 }
 
-static size_t slot_bytes(const bin_geo *g) { return ik_round(g->img_bytes) + ik_round((size_t)(g->words * g->Pp) * 8); }
+/* a slot: the padded image, its fields, and one image's accumulators (the sign epilogue's) */
+static size_t acc_off(const bin_geo *g) { return ik_round(g->img_bytes) + ik_round((size_t)(g->words * g->Pp) * 8); }
+static size_t slot_bytes(const lb_iconv *c, const bin_geo *g) {
+  return acc_off(g) + ik_round((size_t)c->d.k * (size_t)g->P * sizeof(int32_t));
+}
 
 size_t ik_binary_scratch(const lb_iconv *c) {
   bin_geo g = bgeo(c);
-  return IK_ALIGN + (size_t)(c->opt.slots > 0 ? c->opt.slots : 1) * slot_bytes(&g);
+  return IK_ALIGN + (size_t)(c->opt.slots > 0 ? c->opt.slots : 1) * slot_bytes(c, &g);
 }
 
 /* Image b into the zero-padded packed buffer; the unused high bits of each pixel are cleared. */
@@ -287,12 +291,18 @@ static void channels(int vpop, const lb_iconv *c, const bin_geo *g, const bin_ma
   border_fix(c, g, m, k0, k1, acc);
 }
 
-int ik_binary_run(const lb_iconv *c, int n, const uint8_t *xbits, int32_t *acc, void *scratch) {
+/* The signs of one image's accumulators a (K, P) into image b of sg->y. */
+static void signs(const lb_iconv *c, const bin_geo *g, const ik_sign_epi *sg, int b, const int32_t *a) {
+  const int64_t outs = (int64_t)c->d.k * g->P;
+  lb_ik_binarize_acc(c->isa, 1, c->d.k, g->P, a, sg->bias_p, sg->M, sg->neg, sg->lo, sg->hi, sg->y + b * outs);
+}
+
+int ik_binary_run(const lb_iconv *c, int n, const uint8_t *xbits, int32_t *acc, const ik_sign_epi *sg, void *scratch) {
   if (!c->opt.buf) return 0;
   bin_geo g = bgeo(c);
   bin_map m = map_of(c, &g, c->opt.buf);
   unsigned char *base = ik_align_ptr(scratch);
-  const size_t sb = slot_bytes(&g), xoff = ik_round(g.img_bytes);
+  const size_t sb = slot_bytes(c, &g), xoff = ik_round(g.img_bytes), aoff = acc_off(&g);
   const int T = c->opt.slots > 0 ? c->opt.slots : 1, K = c->d.k;
   const int vpop = c->isa == LB_IK_AVX512VNNI && ik_cpu_has_vpopcntdq();
   const int64_t outs = (int64_t)K * g.P;
@@ -300,22 +310,26 @@ int ik_binary_run(const lb_iconv *c, int n, const uint8_t *xbits, int32_t *acc, 
 #pragma omp parallel for schedule(static) num_threads(T)
     for (int b = 0; b < n; b++) {
       unsigned char *slot = base + (size_t)omp_get_thread_num() * sb;
+      int32_t *a = sg ? (int32_t *)(slot + aoff) : acc + b * outs;
       pad_image(c, &g, xbits, b, slot);
       fields(vpop, &g, &m, slot, (uint64_t *)(slot + xoff));
-      channels(vpop, c, &g, &m, (const uint64_t *)(slot + xoff), 0, K, acc + b * outs);
+      channels(vpop, c, &g, &m, (const uint64_t *)(slot + xoff), 0, K, a);
+      if (sg) signs(c, &g, sg, b, a);
     }
     return 1;
   }
   /* fewer images than threads: one thread builds the fields, all split the output channels */
   for (int b = 0; b < n; b++) {
+    int32_t *a = sg ? (int32_t *)(base + aoff) : acc + b * outs;
     pad_image(c, &g, xbits, b, base);
     fields(vpop, &g, &m, base, (uint64_t *)(base + xoff));
     const int kb = (K + 3) / 4;
 #pragma omp parallel for schedule(static) num_threads(T)
     for (int i = 0; i < kb; i++) {
       int k1 = 4 * i + 4 < K ? 4 * i + 4 : K;
-      channels(vpop, c, &g, &m, (const uint64_t *)(base + xoff), 4 * i, k1, acc + b * outs);
+      channels(vpop, c, &g, &m, (const uint64_t *)(base + xoff), 4 * i, k1, a);
     }
+    if (sg) signs(c, &g, sg, b, a);
   }
   return 1;
 }

@@ -81,6 +81,20 @@ void lb_iconv_run_requant(const lb_iconv *c, int n, const void *x, int32_t zx, c
   lb_ik_requant(c->isa, n, c->d.k, (int64_t)c->d.oh * c->d.ow, acc, bias_p, M, s, zp, lo, hi, y_signed, y);
 }
 
+size_t lb_iconv_scratch_binary_sign(const lb_iconv *c, int n) {
+  size_t fused = c->wbits == 1 && c->opt.buf ? ik_binary_scratch(c) : 0, plain = acc_bytes(c, n) + lb_iconv_scratch(c, n);
+  return fused > plain ? fused : plain;
+}
+
+void lb_iconv_run_binary_sign(const lb_iconv *c, int n, const uint8_t *xbits, const int64_t *bias_p, const int32_t *M,
+                              const int32_t *neg, int32_t lo, int32_t hi, int8_t *y, void *scratch) {
+  ik_sign_epi sg = {bias_p, M, neg, lo, hi, y};
+  if (c->wbits == 1 && ik_binary_run(c, n, xbits, NULL, &sg, scratch)) return;
+  int32_t *acc = ik_align_ptr(scratch);
+  lb_iconv_run_binary(c, n, xbits, acc, (char *)scratch + acc_bytes(c, n));
+  lb_ik_binarize_acc(c->isa, n, c->d.k, (int64_t)c->d.oh * c->d.ow, acc, bias_p, M, neg, lo, hi, y);
+}
+
 /* Non-binary convolutions have no bit input: zeros, as lb_iconv_run on a binary one. */
 void lb_iconv_run_binary(const lb_iconv *c, int n, const uint8_t *xbits, int32_t *acc, void *scratch) {
   if (c->wbits != 1) {

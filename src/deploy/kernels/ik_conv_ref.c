@@ -80,13 +80,3 @@ void ik_conv_binary_ref(const lb_iconv *c, int n, const uint8_t *xbits, int32_t 
       }
   }
 }
-
-void lb_ik_pack_binary(int n, int c, int h, int w, const int8_t *x, uint8_t *xbits) {
-  const int cb = (c + 7) / 8;
-  const int64_t pix = (int64_t)n * h * w;
-  memset(xbits, 0, (size_t)(pix * cb));
-  for (int b = 0; b < n; b++)
-    for (int ch = 0; ch < c; ch++)
-      for (int64_t p = 0; p < (int64_t)h * w; p++)
-        if (x[((int64_t)b * c + ch) * h * w + p] >= 0) xbits[((int64_t)b * h * w + p) * cb + (ch >> 3)] |= (uint8_t)(1u << (ch & 7));
-}

@@ -84,6 +84,14 @@ void ik_linear_ref(const lb_ilinear *l, int n, const void *x, int32_t zx, int32_
 void ik_requant_ref(int n, int k, int64_t hw, const int32_t *acc, const int64_t *bias_p, const int32_t *M,
                     const int *s, int32_t zp, int32_t lo, int32_t hi, int y_signed, void *y);
 
+/* The sign epilogue of a binary convolution writing binary codes (lb_iconv_run_binary_sign). */
+typedef struct ik_sign_epi {
+  const int64_t *bias_p;
+  const int32_t *M, *neg;
+  int32_t lo, hi;
+  int8_t *y;
+} ik_sign_epi;
+
 /* The variant a caller asked for, lowered to what this CPU runs. */
 lb_ik_isa ik_isa_clamp(lb_ik_isa isa);
 /* Whether this CPU has AVX-512 VPOPCNTDQ (the binary kernel's 512-bit popcount). */

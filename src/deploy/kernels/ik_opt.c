@@ -71,5 +71,5 @@ int ik_conv_opt_run_requant(const lb_iconv *c, int n, const void *x, int32_t zx,
 }
 
 int ik_conv_opt_run_binary(const lb_iconv *c, int n, const uint8_t *xbits, int32_t *acc, void *scratch) {
-  return ik_binary_run(c, n, xbits, acc, scratch);
+  return ik_binary_run(c, n, xbits, acc, NULL, scratch);
 }
