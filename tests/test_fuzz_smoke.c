@@ -101,15 +101,19 @@ int main(void) {
   dtl_dataset(&d, 16, 3);
   lb_status st;
   /* program seeds: conv/pool/linear steps; binary (+-1) tensors with sign steps; data movement
-   * (slice, pad, concat) */
-  lb_graph *seeds[3] = {dtl_quantized("lenet5", "fbgemm", 4, 8, LB_BN_FOLD_NONE, &d, &st),
+   * (slice, pad, concat); float steps (academic: float adds, slices and pads of floats, float
+   * conv outputs and their quantization) */
+  lb_graph *seeds[4] = {dtl_quantized("lenet5", "fbgemm", 4, 8, LB_BN_FOLD_NONE, &d, &st),
                         dtl_quantized("resnet8", "qdq", 1, 1, LB_BN_FOLD_PYTORCH, &d, &st),
-                        mvn_quantized(0, 0.0f, "tensorrt", &d, NULL, &st)};
-  const char *backend[3] = {"fbgemm", "qdq", "tensorrt"}, *what[3] = {"lbp", "lbp/binary", "lbp/move"};
-  for (int i = 0; i < 3; i++) {
+                        mvn_quantized(0, 0.0f, "tensorrt", &d, NULL, &st),
+                        mvn_quantized(0, 0.0f, "academic", &d, NULL, &st)};
+  const char *backend[4] = {"fbgemm", "qdq", "tensorrt", "academic"};
+  const char *what[4] = {"lbp", "lbp/binary", "lbp/move", "lbp/float"};
+  for (int i = 0; i < 4; i++) {
     CHECK_MSG(seeds[i] != NULL, "%s seed model: %s", what[i], lb_last_error());
     lb_program *p = NULL;
     if (seeds[i]) CHECK_OK(lb_lower(seeds[i], backend[i], NULL, &p));
+    if (p && i == 3) CHECK_MSG(lb_program_float_steps(p) >= 3, "%d float steps", lb_program_float_steps(p));
     if (p && !lb_program_to_bytes(p, &data, &len)) {
       run(what[i], lb_fuzz_lbp, data, len);
       free(data);

@@ -462,7 +462,9 @@ static lb_status chain_unit(builder *b, int f, int start, const lb_qgrid *y, con
       else
         u.bn = c;
     } else if (op_is(g, c, "maxpool") || is_move1(g, c)) {
-      if (u.kind == LB_U_INPUT && op_is(g, c, "maxpool")) why = "max pooling of a float tensor is not lowered";
+      /* after a float unit the pool runs on its codes: quantizing is monotone, so it commutes */
+      if (u.kind == LB_U_INPUT && u.operand[0] < 0 && op_is(g, c, "maxpool"))
+        why = "max pooling of the float input is not lowered";
       else if (u.n_post == LB_UNIT_MAX_POST) why = "too many max pools, slices and pads in one unit";
       else {
         if (op_is(g, c, "pad")) { /* F's arithmetic on the pad value */
