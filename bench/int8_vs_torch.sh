@@ -15,22 +15,7 @@
 #   bash bench/int8_vs_torch.sh [--threads 2] [--rounds 3] [--tries 5]   (BUILD_DIR defaults to build)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-build=${BUILD_DIR:-build}
-threads=2
-rounds=3
-tries=5
-while [ $# -gt 0 ]; do
-  case "$1" in
-    --threads) threads=$2; shift 2 ;;
-    --rounds) rounds=$2; shift 2 ;;
-    --tries) tries=$2; shift 2 ;;
-    *) echo "usage: bash bench/int8_vs_torch.sh [--threads N] [--rounds N] [--tries N]" >&2; exit 2 ;;
-  esac
-done
-L="$build/lowbit"
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-"$L" train --model resnet8 --epochs 1 --limit-train 2048 --no-test --quiet --threads "$threads" --save "$work/f.lbm" >/dev/null
+source bench/rounds_setup.sh
 "$L" ptq --model "$work/f.lbm" --backend tensorrt --w 8 --a 8 --calib 256 --limit-test 256 --quiet \
   --threads "$threads" --save "$work/q.lbm" >/dev/null
 "$L" deploy --model "$work/q.lbm" --backend tensorrt -o "$work/q.lbp" >/dev/null

@@ -4,7 +4,7 @@
  * where lowbit uses a fixed-point one, so a code can move by 1 LSB where a product falls
  * within rounding of a half, and such moves propagate). The worst logit difference, in units
  * of the logits' own spread, is printed. movenet adds the data-movement steps (Slice, Pad,
- * Concat, Reshape on int8/uint8 codes). Skips the ONNX Runtime part visibly when it is
+ * Concat, Reshape on int8/uint8 codes); academic programs add the float steps. Skips the ONNX Runtime part visibly when it is
  * missing. */
 #include <math.h>
 #include <stdio.h>
@@ -88,6 +88,9 @@ int main(void) {
   check("mobilenetv2-tiny", "fbgemm", 8, 8, &d, ort);
   check("movenet", "tensorrt", 8, 8, &d, ort);       /* slice, pad, concat, reshape (deploy_movenet.h) */
   check("movenet-codes", "tensorrt", 8, 8, &d, ort);
+  /* academic: float conv outputs, adds, the pool, slices and pads of floats (float steps) */
+  check("resnet8", "academic", 4, 4, &d, ort);
+  check("movenet", "academic", 8, 8, &d, ort);
   lb_dataset_free(&d);
   lbt_tmp_cleanup();
   int rc = lbt_finish("test_export_program");

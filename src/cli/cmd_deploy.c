@@ -73,7 +73,7 @@ int lb_cmd_deploy(int argc, char **argv) {
   if (!json && lb_program_float_steps(p))
     fprintf(stderr,
             "lowbit deploy: note: %d steps compute in float: this profile leaves those adds/pools unquantized, so "
-            "the program is not integer-only (it computes what the simulation computed; ONNX and C export refuse it)\n",
+            "the program is not integer-only (it computes what the simulation computed; C-source export refuses it)\n",
             lb_program_float_steps(p));
   lb_program_free(p);
   lb_graph_free(g);

@@ -6,7 +6,10 @@
  * ONNX's real multiplier x_s * w_s / y_s is m up to float rounding; a negative batchnorm scale
  * (the step's per-channel sign) becomes a negative weight scale. The float output layer is
  * exact in QOperator form: ConvInteger/MatMulInteger + Add(bias) + Cast + Mul(scale), the same
- * single multiply as the engine. */
+ * single multiply as the engine. The float steps of a profile that leaves adds unquantized
+ * (academic) become the same float operators (Add, GlobalAveragePool, Slice/Pad, Clip) in both
+ * forms; their sums may round differently from the engine's (ORT's pool sums in float). */
+#include <float.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -256,6 +259,22 @@ static const char *float_step(px *x, const lb_prog_step *s) {
   return quantize(x, s->name, y, to, s->lo, s->hi);
 }
 
+/* A float step's clamp [flo, fhi] as Clip (none when both are infinite). */
+static const char *float_clamp(px *x, const char *name, const char *v, const lb_prog_step *s) {
+  if (!isfinite(s->flo) && !isfinite(s->fhi)) return v;
+  const char *in[3] = {v, lb_ob_scalar_f(x->b, "lo", isfinite(s->flo) ? s->flo : -FLT_MAX),
+                       lb_ob_scalar_f(x->b, "hi", isfinite(s->fhi) ? s->fhi : FLT_MAX)};
+  return lb_ob_node(x->b, "Clip", name, in, 3, "clamped");
+}
+
+/* The float steps of a profile that leaves adds unquantized: Add / GlobalAveragePool on floats. */
+static const char *float_map_step(px *x, const lb_prog_step *s) {
+  const char *in[2] = {x->names[s->in[0]], s->in[1] >= 0 ? x->names[s->in[1]] : NULL};
+  const char *y = s->kind == LB_PS_FADD ? lb_ob_node(x->b, "Add", s->name, in, 2, "sum")
+                                        : lb_ob_node(x->b, "GlobalAveragePool", s->name, in, 1, "gap");
+  return float_clamp(x, s->name, y, s);
+}
+
 /* v as (N, a, b, c) (0 copies N). */
 static const char *reshape4(px *x, const char *name, const char *v, int64_t a, int64_t b, int64_t c) {
   int64_t shape[4] = {0, a, b, c};
@@ -281,13 +300,16 @@ static const char *move_step(px *x, const lb_prog_step *s) {
     y = lb_ob_node(x->b, "Slice", s->name, args, 5, "slice");
   } else if (s->kind == LB_PS_PAD) {
     int64_t pads[8] = {0, 0, s->mv_begin, 0, 0, 0, s->mv_end, 0};
-    const char *args[3] = {in[0], lb_ob_ints(x->b, "pads", pads, 8), lb_ob_scalar_u8(x->b, "fill", otype(to), s->mv_fill)};
+    const char *fill = to->kind == LB_PT_FLOAT ? lb_ob_scalar_f(x->b, "fill", 0.0f) /* float pads fill 0 */
+                                               : lb_ob_scalar_u8(x->b, "fill", otype(to), s->mv_fill);
+    const char *args[3] = {in[0], lb_ob_ints(x->b, "pads", pads, 8), fill};
     y = lb_ob_node(x->b, "Pad", s->name, args, 3, "pad");
   } else {
     y = lb_ob_node(x->b, "Concat", s->name, in, n, "concat");
     lb_ob_attr_int(x->b, "axis", 2);
   }
-  return reshape4(x, s->name, y, to->c, to->h, to->w);
+  y = reshape4(x, s->name, y, to->c, to->h, to->w);
+  return to->kind == LB_PT_FLOAT ? float_clamp(x, s->name, y, s) : y;
 }
 
 static lb_status export_step(px *x, const lb_prog_step *s, const char **out) {
@@ -301,8 +323,13 @@ static lb_status export_step(px *x, const lb_prog_step *s, const char **out) {
       *out = qlinear_conv(x, s);
       break;
     case LB_PS_CONV_OUT:
-    case LB_PS_LINEAR_OUT:
+    case LB_PS_LINEAR_OUT: /* the logits, or a float tensor (then with its clamp) */
       *out = output_layer(x, s);
+      if (*out && lb_prog_tensor_float_map(to)) *out = float_clamp(x, s->name, *out, s);
+      break;
+    case LB_PS_FADD:
+    case LB_PS_FGAP:
+      *out = float_map_step(x, s);
       break;
     case LB_PS_MAXPOOL: {
       const char *in[1] = {x->names[s->in[0]]};
@@ -336,11 +363,6 @@ lb_status lb_export_onnx_program(const lb_program *p, lb_onnx_form form, const c
   lb_status s = lb_program_validate(p);
   if (s) return s;
   for (int t = 0; t < p->n_tensors; t++) {
-    if (lb_prog_tensor_float_map(&p->tensors[t]))
-      return lb_fail(LB_ERR_UNSUPPORTED,
-                     "onnx export: tensor '%s' is a float tensor (the profile leaves its add or pool "
-                     "unquantized); the exporter writes integer programs only: lower a model quantized with a profile that quantizes add and pool inputs",
-                     p->tensors[t].name);
     if (lb_prog_tensor_binary(&p->tensors[t]))
       return lb_fail(LB_ERR_UNSUPPORTED, "onnx export: tensor '%s' is binary (+-1); its sign step has no ONNX form here",
                      p->tensors[t].name);
