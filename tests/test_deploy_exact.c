@@ -8,6 +8,7 @@
 
 #include "deploy_testlib.h"
 #include "lowbit/export.h"
+#include "lowbit/ikernel.h"
 
 static lb_dataset data;
 
@@ -31,6 +32,23 @@ static float *engine_logits(const lb_program *p, int max_batch, int flags, int n
   if (e) CHECK_OK(lb_engine_run(e, n, x, y));
   lb_engine_free(e);
   return y;
+}
+
+/* The engine's own layouts (channels-last tensors between convs, docs/kernels.md) give the logits
+ * of an engine that keeps every tensor as the program describes it (verify's). */
+static int most_nhwc; /* the most channels-last tensors any case's engine kept */
+static void layouts_case(const lb_program *p, const char *what) {
+  int n = 40;
+  float *x = cycled_images(n), *kept = engine_logits(p, n, LB_ENGINE_KEEP_ALL, n, x);
+  float *own = engine_logits(p, 16, 0, n, x);
+  lb_engine *e = NULL;
+  if (!lb_engine_create(p, 16, 0, &e) && lb_engine_nhwc_tensors(e) > most_nhwc) most_nhwc = lb_engine_nhwc_tensors(e);
+  lb_engine_free(e);
+  CHECK_MSG(memcmp(kept, own, (size_t)n * (size_t)p->classes * sizeof(float)) == 0, "%s: layouts change the logits",
+            what);
+  free(x);
+  free(kept);
+  free(own);
 }
 
 /* Lower, verify on the data, and check 0 LSB / identical logits. Returns the report's worst LSB
@@ -65,6 +83,7 @@ static int exact_case(const char *model, const char *backend, int wbits, int abi
                 "%s %s W%dA%d fold %d: %lld codes and %lld logits differ from the simulation", model, backend, wbits,
                 abits, fold, (long long)diffs, (long long)r.logits_diff_sim);
       CHECK(r.n_units >= 3 && r.images == data.n);
+      layouts_case(p, model);
       printf("%-17s %-8s W%dA%d fold %-6s units %3d  sim 0 LSB: %s  fake-quant graph differs in %lld codes\n", model,
              backend, wbits, abits, lb_bn_fold_name(fold), r.n_units, diffs ? "NO" : "yes", (long long)fq_diffs);
       lb_verify_report_free(&r);
@@ -246,6 +265,8 @@ int main(void) {
       if (DEPLOY_FULL_MATRIX || c == 2)
         CHECK(exact_case(models[m], "academic", academic[c][0], academic[c][1], c & 1 ? LB_BN_FOLD_NONE : LB_BN_FOLD_PYTORCH) == 0);
   float_steps_case();
+  /* the channels-last layout ran (resnet8 keeps 12 of its tensors so with the VNNI kernels) */
+  if (!strcmp(lb_ik_isa_name(lb_ik_select()), "avx512vnni")) CHECK_MSG(most_nhwc >= 12, "%d channels-last tensors", most_nhwc);
   xnor_case();
   ref_kernels_case();
   refusal_case();

@@ -49,6 +49,30 @@ typedef struct run_out {
   uint8_t *y;
 } run_out;
 
+/* The channels-last variants (input, output, both) give the same codes as the NCHW run y. */
+static void nhwc_case(const lb_iconv *c, const lb_conv2d_desc *d, const uint8_t *x, int32_t zx, const int64_t *bias,
+                      const int32_t *M, const int *sh, int32_t yzp, int32_t lo, int32_t hi, int ysg, const uint8_t *y,
+                      void *scr) {
+  const int64_t hw = (int64_t)d->h * d->w, ohw = (int64_t)d->oh * d->ow;
+  const int64_t nx = (int64_t)d->n * d->c * hw, ny = (int64_t)d->n * d->k * ohw;
+  uint8_t *xt = malloc((size_t)nx), *yt = malloc((size_t)ny);
+  for (int b = 0; b < d->n; b++) /* NCHW -> NHWC */
+    for (int ch = 0; ch < d->c; ch++)
+      for (int64_t p = 0; p < hw; p++) xt[((int64_t)b * hw + p) * d->c + ch] = x[((int64_t)b * d->c + ch) * hw + p];
+  for (int v = 1; v < 4; v++) { /* 1: x channels-last, 2: y, 3: both */
+    int xn = v & 1, yn = v >> 1, diff = 0;
+    lb_iconv_run_requant_nhwc(c, d->n, xn ? xt : x, xn, zx, bias, M, sh, yzp, lo, hi, ysg, yt, yn, scr);
+    for (int b = 0; b < d->n; b++)
+      for (int k = 0; k < d->k; k++)
+        for (int64_t p = 0; p < ohw; p++)
+          diff += y[((int64_t)b * d->k + k) * ohw + p] != yt[yn ? ((int64_t)b * ohw + p) * d->k + k : ((int64_t)b * d->k + k) * ohw + p];
+    CHECK_MSG(diff == 0, "channels-last conv (x %d, y %d) n=%d c=%d %dx%d k=%d %dx%d st=%d,%d pad=%d,%d: %d differ", xn, yn,
+              d->n, d->c, d->h, d->w, d->k, d->r, d->s, d->stride_h, d->stride_w, d->pad_h, d->pad_w, diff);
+  }
+  free(xt);
+  free(yt);
+}
+
 static int conv_case(lb_ik_isa isa, lb_rng *r, int iter) {
   lb_conv2d_desc d;
   memset(&d, 0, sizeof d);
@@ -106,6 +130,7 @@ static int conv_case(lb_ik_isa isa, lb_rng *r, int iter) {
       free(scr);
       scr = malloc(sr); /* exactly the requant size, so ASan sees an overrun */
       lb_iconv_run_requant(c, d.n, x, zx, bias, M, sh, yzp, lo, hi, ysg, o[v].y, scr);
+      if (v == 1 && lb_iconv_nhwc_ok(c, zx)) nhwc_case(c, &d, x, zx, bias, M, sh, yzp, lo, hi, ysg, o[1].y, scr);
       free(scr);
       lb_iconv_free(c);
     }
@@ -290,7 +315,7 @@ static void eltwise_case(lb_ik_isa isa, lb_rng *r) {
   }
   /* global average pool (planes longer and shorter than a 64-byte vector) */
   {
-    int gn = rnd(r, 1, 3), gc = rnd(r, 1, 9), gs = rnd(r, 0, 1), gys = rnd(r, 0, 1);
+    int gn = rnd(r, 1, 3), gc = rnd(r, 0, 3) ? rnd(r, 1, 9) : rnd(r, 60, 140), gs = rnd(r, 0, 1), gys = rnd(r, 0, 1);
     int64_t ghw = rnd(r, 0, 1) ? rnd(r, 1, 70) : rnd(r, 100, 300);
     int64_t gx = gn * gc * ghw;
     uint8_t *xg = malloc((size_t)gx), *g0 = malloc((size_t)(gn * gc)), *g1 = malloc((size_t)(gn * gc));
@@ -301,7 +326,13 @@ static void eltwise_case(lb_ik_isa isa, lb_rng *r) {
     lb_ik_gap(isa, gn, gc, ghw, xg, gs, gzx, gM, gsh, gys ? 5 : 7, gys ? -128 : 0, gys ? 127 : 255, gys, g1);
     CHECK_MSG(memcmp(g0, g1, (size_t)(gn * gc)) == 0, "%s gap n=%d c=%d hw=%lld", lb_ik_isa_name(isa), gn, gc,
               (long long)ghw);
-    free(xg), free(g0), free(g1);
+    uint8_t *xt = malloc((size_t)gx); /* the same planes channels-last */
+    for (int b = 0; b < gn; b++)
+      for (int ch = 0; ch < gc; ch++)
+        for (int64_t p = 0; p < ghw; p++) xt[((int64_t)b * ghw + p) * gc + ch] = xg[((int64_t)b * gc + ch) * ghw + p];
+    lb_ik_gap_nhwc(gn, gc, ghw, xt, gs, gzx, gM, gsh, gys ? 5 : 7, gys ? -128 : 0, gys ? 127 : 255, gys, g1);
+    CHECK_MSG(memcmp(g0, g1, (size_t)(gn * gc)) == 0, "gap_nhwc n=%d c=%d hw=%lld", gn, gc, (long long)ghw);
+    free(xt), free(xg), free(g0), free(g1);
   }
   free(acc), free(y0), free(y1), free(x1), free(x2);
 }

@@ -91,6 +91,16 @@ void lb_iconv_free(lb_iconv *c);
 /* Bytes of packed weights (for size reports). */
 size_t lb_iconv_weight_bytes(const lb_iconv *c);
 
+/* Channels-last codes, an engine-internal layout between layers that keeps the direct path from
+ * transposing every conv's input and output: lb_iconv_nhwc_ok says whether this convolution (with
+ * input zero point zx) runs it (the AVX-512 VNNI path, groups 1, 2..8-bit weights);
+ * lb_iconv_run_requant_nhwc is lb_iconv_run_requant with the input (n, H, W, C) when x_nhwc and
+ * the output (n, OH, OW, K) when y_nhwc: the same codes in another order. */
+int lb_iconv_nhwc_ok(const lb_iconv *c, int32_t zx);
+void lb_iconv_run_requant_nhwc(const lb_iconv *c, int n, const void *x, int x_nhwc, int32_t zx, const int64_t *bias_p,
+                               const int32_t *M, const int *s, int32_t zp, int32_t lo, int32_t hi, int y_signed, void *y,
+                               int y_nhwc, void *scratch);
+
 /* Binary activations: x in {-1,+1} packed 8 per byte along C (bit 1 = +1), layout (n,H,W,ceil(C/8))
  * bytes; padded taps contribute 0 (acc sums valid taps only). */
 void lb_iconv_run_binary(const lb_iconv *c, int n, const uint8_t *xbits, int32_t *acc, void *scratch);
@@ -130,7 +140,10 @@ void lb_ik_add(lb_ik_isa isa, int64_t n, const void *x1, int x1_signed, int32_t 
 void lb_ik_maxpool(lb_ik_isa isa, const lb_pool_desc *d, const void *x, int x_signed, void *y);
 void lb_ik_avgpool(lb_ik_isa isa, const lb_pool_desc *d, const void *x, int x_signed, int32_t zx, const int32_t *M,
                    const int *s, int32_t zy, int32_t lo, int32_t hi, int y_signed, void *y);
-/* Global average pool (n, C, hw) -> (n, C): the count is hw, one (M, s). */
+/* Global average pool (n, C, hw) -> (n, C): the count is hw, one (M, s). _nhwc: the input is
+ * channels-last (n, hw, C), the same sums. */
+void lb_ik_gap_nhwc(int n, int c, int64_t hw, const void *x, int x_signed, int32_t zx, int32_t M, int s, int32_t zy,
+                    int32_t lo, int32_t hi, int y_signed, void *y);
 void lb_ik_gap(lb_ik_isa isa, int n, int c, int64_t hw, const void *x, int x_signed, int32_t zx, int32_t M, int s,
                int32_t zy, int32_t lo, int32_t hi, int y_signed, void *y);
 /* Quantize floats at the program's input (the same arithmetic as lb_fq_forward's first half:

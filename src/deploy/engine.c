@@ -20,6 +20,7 @@ struct lb_engine {
   void **prep;        /* per step: lb_iconv* / lb_ilinear* or NULL */
   int64_t **bias_p;   /* per step: conv/linear codes steps' bias in product units, or NULL */
   uint8_t *xnor;      /* per step: 1 = the conv runs on the XNOR-popcount kernels (bits of its input) */
+  uint8_t *nhwc;      /* per tensor: 1 = kept channels-last (plan_layouts) */
   int64_t *toff;      /* per tensor: offset per image */
   int64_t act_per_image;
   size_t scratch_bytes;
@@ -97,6 +98,51 @@ static size_t xnor_scratch(const lb_iconv *c, int n) {
   return a > b ? a : b;
 }
 
+/* A conv step on the channels-last path (fused requantization, VNNI): it reads and writes either layout. */
+static int conv_nhwc(const lb_engine *e, int i) {
+  const lb_prog_step *s = &e->p->steps[i];
+  return s->kind == LB_PS_CONV && !e->xnor[i] && !needs_acc(e->p, s) && e->prep[i] &&
+         lb_iconv_nhwc_ok(e->prep[i], e->p->tensors[s->in[0]].zp);
+}
+
+/* Which code tensors stay channels-last between steps, so that the convolutions neither transpose
+ * their input into channels-last order nor their output back (docs/kernels.md). A tensor can
+ * when it has more than one channel and pixel and its producer and every reader take that
+ * layout: a conv on the channels-last path, an add or rescale (element by element: its inputs
+ * and output then share one layout), a global average pool (reader). Everything else reads and
+ * writes NCHW as the program describes it. */
+static void plan_layouts(lb_engine *e, const int *prod) {
+  const lb_program *p = e->p;
+  for (int t = 0; t < p->n_tensors; t++) {
+    const lb_prog_tensor *pt = &p->tensors[t];
+    int k = prod[t] >= 0 ? p->steps[prod[t]].kind : -1;
+    e->nhwc[t] = pt->kind == LB_PT_CODES && !lb_prog_tensor_binary(pt) && pt->c > 1 && pt->h * pt->w > 1 &&
+                 prod[t] >= 0 && (conv_nhwc(e, prod[t]) || k == LB_PS_ADD || k == LB_PS_RESCALE);
+  }
+  for (int i = 0; i < p->n_steps; i++) {
+    const lb_prog_step *s = &p->steps[i];
+    int reads = conv_nhwc(e, i) || s->kind == LB_PS_ADD || s->kind == LB_PS_RESCALE ||
+                (s->kind == LB_PS_GAP && !lb_prog_tensor_binary(&p->tensors[s->out]));
+    for (int j = 0; j < LB_STEP_MAX_IN && !reads; j++)
+      if (s->in[j] >= 0) e->nhwc[s->in[j]] = 0;
+  }
+  for (int changed = 1; changed;) { /* an element-wise step's tensors share one layout */
+    changed = 0;
+    for (int i = 0; i < p->n_steps; i++) {
+      const lb_prog_step *s = &p->steps[i];
+      if (s->kind != LB_PS_ADD && s->kind != LB_PS_RESCALE) continue;
+      int t[3] = {s->out, s->in[0], s->in[1]}, all = 1, any = 0;
+      for (int j = 0; j < 3; j++)
+        if (t[j] >= 0) all &= e->nhwc[t[j]], any |= e->nhwc[t[j]];
+      if (any && !all) {
+        for (int j = 0; j < 3; j++)
+          if (t[j] >= 0) e->nhwc[t[j]] = 0;
+        changed = 1;
+      }
+    }
+  }
+}
+
 lb_status lb_engine_create(const lb_program *p, int max_batch, int flags, lb_engine **out) {
   *out = NULL;
   if (!p || max_batch < 1 || max_batch > 65536) return lb_fail(LB_ERR_ARG, "engine: bad program or batch size");
@@ -111,9 +157,10 @@ lb_status lb_engine_create(const lb_program *p, int max_batch, int flags, lb_eng
   e->prep = calloc((size_t)p->n_steps, sizeof *e->prep);
   e->bias_p = calloc((size_t)p->n_steps, sizeof *e->bias_p);
   e->xnor = calloc((size_t)p->n_steps, 1);
+  e->nhwc = calloc((size_t)p->n_tensors + 1, 1);
   e->toff = calloc((size_t)p->n_tensors, sizeof *e->toff);
   int *prod = malloc(((size_t)p->n_tensors + 1) * sizeof *prod);
-  if (!e->prep || !e->bias_p || !e->xnor || !e->toff || !prod) st = lb_fail(LB_ERR_NOMEM, "engine: out of memory");
+  if (!e->prep || !e->bias_p || !e->xnor || !e->nhwc || !e->toff || !prod) st = lb_fail(LB_ERR_NOMEM, "engine: out of memory");
   for (int t = 0; !st && t < p->n_tensors; t++) prod[t] = -1;
   for (int i = 0; !st && i < p->n_steps; i++) prod[p->steps[i].out] = i;
   e->act_per_image = p->arena_per_image;
@@ -164,6 +211,7 @@ lb_status lb_engine_create(const lb_program *p, int max_batch, int flags, lb_eng
       need = r64(need) + r64((size_t)max_batch * (size_t)acc_per_image(p, s) * sizeof(int32_t));
     if (need > e->scratch_bytes) e->scratch_bytes = need;
   }
+  if (!st && !(flags & LB_ENGINE_KEEP_ALL)) plan_layouts(e, prod); /* verify reads every tensor as NCHW */
   if (!st) {
     e->scratch_bytes = r64(e->scratch_bytes);
     e->arena_bytes = (size_t)e->act_per_image * (size_t)max_batch + e->scratch_bytes;
@@ -189,6 +237,7 @@ void lb_engine_free(lb_engine *e) {
   for (int i = 0; e->bias_p && i < e->p->n_steps; i++) free(e->bias_p[i]);
   free(e->bias_p);
   free(e->xnor);
+  free(e->nhwc);
   free(e->prep);
   free(e->toff);
   lb_free_aligned(e->arena);
@@ -202,6 +251,11 @@ int lb_engine_xnor_steps(const lb_engine *e) {
   return n;
 }
 const char *lb_engine_isa(const lb_engine *e) { return lb_ik_isa_name(e->isa); }
+int lb_engine_nhwc_tensors(const lb_engine *e) {
+  int n = 0;
+  for (int t = 0; t < e->p->n_tensors; t++) n += e->nhwc[t];
+  return n;
+}
 
 /* Requantization with a per-channel sign (negative batchnorm scales): p = acc * M + bias_p,
  * y = clamp(zp + rshift_rne(+-p, s), lo, hi). */
@@ -266,7 +320,11 @@ static void run_step(lb_engine *e, int i, int n, const float *x, float *logits) 
         break;
       }
       if (!needs_acc(p, s)) {
-        lb_iconv_run_requant(c, n, x0, t0->zp, e->bias_p[i], M, sh, to->zp, s->lo, s->hi, to->is_signed, y, scratch);
+        if (e->nhwc[s->in[0]] || e->nhwc[s->out])
+          lb_iconv_run_requant_nhwc(c, n, x0, e->nhwc[s->in[0]], t0->zp, e->bias_p[i], M, sh, to->zp, s->lo, s->hi,
+                                    to->is_signed, y, e->nhwc[s->out], scratch);
+        else
+          lb_iconv_run_requant(c, n, x0, t0->zp, e->bias_p[i], M, sh, to->zp, s->lo, s->hi, to->is_signed, y, scratch);
         return;
       }
       size_t ks = r64(lb_iconv_scratch(c, e->max_batch));
@@ -312,8 +370,12 @@ static void run_step(lb_engine *e, int i, int n, const float *x, float *logits) 
         lb_ik_binarize_gap(n, t0->c, (int64_t)t0->h * t0->w, x0, t0->is_signed, t0->zp, s->lo, s->hi, y);
         return;
       }
-      lb_ik_gap(e->isa, n, t0->c, (int64_t)t0->h * t0->w, x0, t0->is_signed, t0->zp, s->add_m1, s->add_shift, to->zp,
-                s->lo, s->hi, to->is_signed, y);
+      if (e->nhwc[s->in[0]])
+        lb_ik_gap_nhwc(n, t0->c, (int64_t)t0->h * t0->w, x0, t0->is_signed, t0->zp, s->add_m1, s->add_shift, to->zp,
+                       s->lo, s->hi, to->is_signed, y);
+      else
+        lb_ik_gap(e->isa, n, t0->c, (int64_t)t0->h * t0->w, x0, t0->is_signed, t0->zp, s->add_m1, s->add_shift, to->zp,
+                  s->lo, s->hi, to->is_signed, y);
       return;
     case LB_PS_MAXPOOL: {
       lb_pool_desc d = step_pool(p, s, n);

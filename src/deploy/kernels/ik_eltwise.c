@@ -5,6 +5,8 @@
 #include "deploy/kernels/ik_internal.h"
 #include "deploy/kernels/ik_simd.h"
 
+#define LB_GAP_NHWC_MAX_C 64
+
 static inline int32_t ld8(const void *x, int64_t i, int sgn) {
   return sgn ? (int32_t)((const int8_t *)x)[i] : (int32_t)((const uint8_t *)x)[i];
 }
@@ -106,6 +108,22 @@ void lb_ik_gap(lb_ik_isa isa, int n, int c, int64_t hw, const void *x, int x_sig
     for (int64_t i = 0; i < hw; i++) a += ld8(x, pl * hw + i, x_signed);
     a -= (int64_t)zx * hw;
     st8(y, pl, y_signed, lb_requant(a, M, s, zy, lo, hi));
+  }
+}
+
+void lb_ik_gap_nhwc(int n, int c, int64_t hw, const void *x, int x_signed, int32_t zx, int32_t M, int s, int32_t zy,
+                    int32_t lo, int32_t hi, int y_signed, void *y) {
+#pragma omp parallel for schedule(static) if ((int64_t)n * c * hw >= 65536)
+  for (int b = 0; b < n; b++) {
+    int64_t a[LB_GAP_NHWC_MAX_C];
+    for (int ch0 = 0; ch0 < c; ch0 += LB_GAP_NHWC_MAX_C) { /* channel blocks: the sums stay in registers/L1 */
+      int nc = c - ch0 < LB_GAP_NHWC_MAX_C ? c - ch0 : LB_GAP_NHWC_MAX_C;
+      for (int k = 0; k < nc; k++) a[k] = 0;
+      for (int64_t i = 0; i < hw; i++)
+        for (int k = 0; k < nc; k++) a[k] += ld8(x, ((int64_t)b * hw + i) * c + ch0 + k, x_signed);
+      for (int k = 0; k < nc; k++)
+        st8(y, (int64_t)b * c + ch0 + k, y_signed, lb_requant(a[k] - (int64_t)zx * hw, M, s, zy, lo, hi));
+    }
   }
 }
 

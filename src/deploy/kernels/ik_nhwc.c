@@ -201,10 +201,29 @@ static void fold_copy(const ik_plan *pl, const void *x, int x_signed, int b, int
   }
 }
 
+/* Pixels of a channels-last input (C bytes each) into a channels-last buffer of Cp-byte pixels:
+ * n pixels from src (pixel stride sstep) to dst (consecutive), int8 moved to uint8. */
+static void xor_run(const uint8_t *src, int64_t len, __m128i flip, uint8_t fx, uint8_t *dst) {
+  int64_t i = 0;
+  for (; i + 16 <= len; i += 16)
+    _mm_storeu_si128((__m128i *)(dst + i), _mm_xor_si128(_mm_loadu_si128((const __m128i *)(src + i)), flip));
+  for (; i < len; i++) dst[i] = src[i] ^ fx;
+}
+
+static void pixels_nhwc(const uint8_t *src, int64_t sstep, int64_t n, int C, int Cp, uint8_t fx, uint8_t *dst) {
+  const __m128i flip = _mm_set1_epi8((char)fx);
+  if (C == Cp && sstep == C) { /* one run */
+    xor_run(src, n * C, flip, fx, dst);
+    return;
+  }
+  for (int64_t p = 0; p < n; p++) xor_run(src + p * sstep, C, flip, fx, dst + p * Cp);
+}
+
 /* The image b as a padded channels-last buffer: u8 codes (int8 moved to uint8 by +128; padding
- * is the zero point, padded channels 0) or int16 x - zx (padding and padded channels 0). */
+ * is the zero point, padded channels 0) or int16 x - zx (padding and padded channels 0). x is
+ * NCHW, or channels-last when x_nhwc (u8 copies without folding only). */
 static void image_copy(const ik_plan *pl, const void *x, const unsigned char *xend, int x_signed, int b, int32_t zx,
-                       int zxu, void *img) {
+                       int zxu, int x_nhwc, void *img) {
   const int64_t plane = (int64_t)pl->H * pl->W;
   const unsigned char *xb = (const unsigned char *)x + (int64_t)b * pl->C * plane;
   if (pl->esize == 1 && pl->fold) {
@@ -226,6 +245,13 @@ static void image_copy(const ik_plan *pl, const void *x, const unsigned char *xe
         done += k;
       }
     }
+    const uint8_t fx = x_signed ? 0x80 : 0;
+    if (pl->sub && x_nhwc) { /* the sampled pixels, row by row */
+      for (int oh = 0; oh < pl->OH; oh++)
+        pixels_nhwc(xb + ((int64_t)oh * pl->csh * pl->W) * pl->C, (int64_t)pl->csw * pl->C, pl->OW, pl->C, Cp, fx,
+                    o + (int64_t)oh * pl->OW * Cp);
+      return;
+    }
     if (pl->sub) {
       sub_copy(pl, xb, xend, x_signed, o);
       return;
@@ -239,6 +265,12 @@ static void image_copy(const ik_plan *pl, const void *x, const unsigned char *xe
         memset(px, zxu, (size_t)pl->C);
         memset(px + pl->C, 0, (size_t)(Cp - pl->C));
       }
+    }
+    if (x_nhwc) { /* interior rows: runs of W pixels */
+      for (int h = 0; h < pl->H; h++)
+        pixels_nhwc(xb + (int64_t)h * pl->W * pl->C, pl->C, pl->W, pl->C, Cp, fx,
+                    o + ((int64_t)(h + pl->ph) * pl->Wp + pl->pw) * Cp);
+      return;
     }
     const __m128i flip = _mm_set1_epi8(x_signed ? (char)0x80 : 0);
     for (int h = 0; h < pl->H; h++) {
@@ -321,7 +353,7 @@ void ik_nhwc_run(const lb_iconv *c, const ik_plan *pl, ik_tile_fn tile, int G, i
     wl = m.wl;
   }
   const int kl = pl->Kv * pl->lanes;
-  const int xoff = c->x_signed ? 128 : 0, zxu = zx + xoff;
+  const int xoff = c->x_signed ? 128 : 0, zxu = zx + xoff, x_nhwc = rq ? rq->x_nhwc : 0;
   ik_epi e;
   memset(&e, 0, sizeof e);
   int need_colsum = 0;
@@ -358,7 +390,7 @@ void ik_nhwc_run(const lb_iconv *c, const ik_plan *pl, ik_tile_fn tile, int G, i
     }
     e.requant = 1;
     e.biasm = biasm, e.mul = mul, e.shift = shift, e.mask = mask, e.half = half;
-    e.zp = rq->zp, e.lo = rq->lo, e.hi = rq->hi, e.y_signed = rq->y_signed;
+    e.zp = rq->zp, e.lo = rq->lo, e.hi = rq->hi, e.y_signed = rq->y_signed, e.y_nhwc = rq->y_nhwc;
     /* Doubles give the same bits when every result that escapes the clamp is computed exactly:
      * such a v = (acc * M + biasm) / 2^s has |v| < B = max(|lo - zp|, |hi - zp|) + 1, so
      * |acc * M + biasm| < B * 2^s, an integer below 2^53 when B * 2^s <= 2^53. With m = M * 2^-s
@@ -387,7 +419,7 @@ void ik_nhwc_run(const lb_iconv *c, const ik_plan *pl, ik_tile_fn tile, int G, i
     for (int b = 0; b < n; b++) {
       unsigned char *slot = m.slot0 + (size_t)omp_get_thread_num() * m.slot_bytes;
       ik_epi eb = e;
-      image_copy(pl, x, xend, c->x_signed, b, zx, zxu, slot + img_off);
+      image_copy(pl, x, xend, c->x_signed, b, zx, zxu, x_nhwc, slot + img_off);
       if (need_colsum) {
         colsums(pl, slot + img_off, (int32_t *)(slot + pix_off), (int32_t *)(slot + col_off));
         eb.colsum = (int32_t *)(slot + col_off);
@@ -399,7 +431,7 @@ void ik_nhwc_run(const lb_iconv *c, const ik_plan *pl, ik_tile_fn tile, int G, i
     unsigned char *slot = m.slot0;
     for (int b = 0; b < n; b++) {
       ik_epi eb = e;
-      image_copy(pl, x, xend, c->x_signed, b, zx, zxu, slot + img_off);
+      image_copy(pl, x, xend, c->x_signed, b, zx, zxu, x_nhwc, slot + img_off);
       if (need_colsum) {
         colsums(pl, slot + img_off, (int32_t *)(slot + pix_off), (int32_t *)(slot + col_off));
         eb.colsum = (int32_t *)(slot + col_off);

@@ -41,6 +41,7 @@ typedef struct ik_epi {
   const int64_t *biasm, *mul, *shift, *mask, *half;
   int32_t zp, lo, hi;
   int y_signed;
+  int y_nhwc; /* requant: y is channels-last (P, K) instead of (K, P) */
   /* the same requant in doubles, exact where dbl is set (see ik_nhwc.c): per channel
    * m = M * 2^-s and bias, and the clamp bounds lo - zp, hi - zp */
   int dbl;
@@ -66,6 +67,7 @@ typedef struct ik_rq_args {
   int32_t zp, lo, hi;
   int y_signed;
   void *y;
+  int x_nhwc, y_nhwc; /* channels-last input / output (the VNNI tile only) */
 } ik_rq_args;
 size_t ik_nhwc_scratch(const lb_iconv *c, const ik_plan *pl, int n);
 void ik_nhwc_run(const lb_iconv *c, const ik_plan *pl, ik_tile_fn tile, int G, int n, const void *x, int32_t zx,

@@ -59,6 +59,19 @@ static int conv_go(const lb_iconv *c, int n, const void *x, int32_t zx, int32_t 
   return 1;
 }
 
+int lb_iconv_nhwc_ok(const lb_iconv *c, int32_t zx) {
+  ik_plan pl;
+  return c && c->wbits != 1 && conv_plan(c, &pl) == PATH_VNNI && zx_ok(c, zx);
+}
+
+void lb_iconv_run_requant_nhwc(const lb_iconv *c, int n, const void *x, int x_nhwc, int32_t zx, const int64_t *bias_p,
+                               const int32_t *M, const int *s, int32_t zp, int32_t lo, int32_t hi, int y_signed, void *y,
+                               int y_nhwc, void *scratch) {
+  if (!lb_iconv_nhwc_ok(c, zx)) return; /* a caller error: the engine asks first */
+  ik_rq_args rq = {bias_p, M, s, zp, lo, hi, y_signed, y, x_nhwc, y_nhwc};
+  conv_go(c, n, x, zx, NULL, &rq, scratch);
+}
+
 int ik_conv_opt_run(const lb_iconv *c, int n, const void *x, int32_t zx, int32_t *acc, void *scratch) {
   return conv_go(c, n, x, zx, acc, NULL, scratch);
 }
@@ -66,7 +79,7 @@ int ik_conv_opt_run(const lb_iconv *c, int n, const void *x, int32_t zx, int32_t
 int ik_conv_opt_run_requant(const lb_iconv *c, int n, const void *x, int32_t zx, const int64_t *bias_p,
                             const int32_t *M, const int *s, int32_t zp, int32_t lo, int32_t hi, int y_signed, void *y,
                             void *scratch) {
-  ik_rq_args rq = {bias_p, M, s, zp, lo, hi, y_signed, y};
+  ik_rq_args rq = {bias_p, M, s, zp, lo, hi, y_signed, y, 0, 0};
   return conv_go(c, n, x, zx, NULL, &rq, scratch);
 }
 

@@ -96,8 +96,17 @@ static inline __attribute__((always_inline)) void tile_nk(const ik_plan *pl, con
         rows[j] = h + j >= NP ? rows[0]
                   : e->dbl ? requant16_dbl(e, correct(e, a[h + j][g], kb, p0 + h + j), kb)
                            : requant16(e, correct(e, a[h + j][g], kb, p0 + h + j), kb);
-      ik_store_k16xnp((uint8_t *)y + (int64_t)kb * pl->P + p0 + h, pl->P, pl->K - kb < 16 ? pl->K - kb : 16,
-                      NP - h < 8 ? NP - h : 8, rows);
+      const int nk = pl->K - kb < 16 ? pl->K - kb : 16, np8 = NP - h < 8 ? NP - h : 8;
+      if (e->y_nhwc) { /* channels-last: each pixel's 16 channels are consecutive */
+        uint8_t *d = (uint8_t *)y + (p0 + h) * pl->K + kb;
+        #pragma GCC unroll 8
+        for (int j = 0; j < np8; j++) {
+          if (nk == 16) _mm_storeu_si128((__m128i *)(d + (int64_t)j * pl->K), rows[j]);
+          else _mm_mask_storeu_epi8(d + (int64_t)j * pl->K, (__mmask16)((1u << nk) - 1u), rows[j]);
+        }
+        continue;
+      }
+      ik_store_k16xnp((uint8_t *)y + (int64_t)kb * pl->P + p0 + h, pl->P, nk, np8, rows);
     }
   }
 }
