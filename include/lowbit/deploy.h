@@ -160,7 +160,7 @@ size_t lb_engine_arena_bytes(const lb_engine *e);
 int lb_engine_xnor_steps(const lb_engine *e);
 const char *lb_engine_isa(const lb_engine *e);
 /* Tensors the engine keeps channels-last between steps (0 with LB_ENGINE_KEEP_ALL or without the
- * AVX-512 VNNI kernels): an internal layout, the codes are the same. */
+ * SIMD kernels): an internal layout, the codes are the same. */
 int lb_engine_nhwc_tensors(const lb_engine *e);
 void lb_engine_free(lb_engine *e);
 

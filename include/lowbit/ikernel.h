@@ -93,7 +93,7 @@ size_t lb_iconv_weight_bytes(const lb_iconv *c);
 
 /* Channels-last codes, an engine-internal layout between layers that keeps the direct path from
  * transposing every conv's input and output: lb_iconv_nhwc_ok says whether this convolution (with
- * input zero point zx) runs it (the AVX-512 VNNI path, groups 1, 2..8-bit weights);
+ * input zero point zx) runs it (the AVX2 and AVX-512 VNNI paths: groups 1, 2..8-bit weights);
  * lb_iconv_run_requant_nhwc is lb_iconv_run_requant with the input (n, H, W, C) when x_nhwc and
  * the output (n, OH, OW, K) when y_nhwc: the same codes in another order. */
 int lb_iconv_nhwc_ok(const lb_iconv *c, int32_t zx);

@@ -29,6 +29,11 @@ static inline void epilogue(const ik_plan *pl, const ik_epi *e, __m256i v, int k
   int64_t q[8];
   _mm256_storeu_si256((__m256i *)q, ik_rq4_avx2(_mm256_cvtepi32_epi64(_mm256_castsi256_si128(v)), e, kb));
   _mm256_storeu_si256((__m256i *)(q + 4), ik_rq4_avx2(_mm256_cvtepi32_epi64(_mm256_extracti128_si256(v, 1)), e, kb + 4));
+  if (e->y_nhwc) { /* channels-last: the pixel's channels are consecutive */
+    uint8_t *yo = (uint8_t *)y + p * pl->K + kb;
+    for (int l = 0; l < nk; l++) yo[l] = (uint8_t)q[l];
+    return;
+  }
   uint8_t *yo = (uint8_t *)y + (int64_t)kb * pl->P + p;
   for (int l = 0; l < nk; l++) yo[(int64_t)l * pl->P] = (uint8_t)q[l];
 }

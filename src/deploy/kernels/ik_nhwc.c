@@ -308,7 +308,15 @@ static void image_copy(const ik_plan *pl, const void *x, const unsigned char *xe
   } else {
     int16_t *o = img;
     memset(o, 0, pl->img_bytes);
-    for (int ch = 0; ch < pl->C; ch++)
+    for (int h = 0; h < pl->H && x_nhwc; h++) { /* channels-last input: whole pixels */
+      const unsigned char *src = xb + (int64_t)h * pl->W * pl->C;
+      int16_t *dst = o + ((int64_t)(h + pl->ph) * pl->Wp + pl->pw) * pl->Cp;
+      for (int w = 0; w < pl->W; w++)
+        for (int ch = 0; ch < pl->C; ch++)
+          dst[(int64_t)w * pl->Cp + ch] =
+              (int16_t)((x_signed ? (int32_t)(int8_t)src[(int64_t)w * pl->C + ch] : (int32_t)src[(int64_t)w * pl->C + ch]) - zx);
+    }
+    for (int ch = 0; ch < pl->C && !x_nhwc; ch++)
       for (int h = 0; h < pl->H; h++) {
         const unsigned char *src = xb + ch * plane + (int64_t)h * pl->W;
         int16_t *dst = o + ((int64_t)(h + pl->ph) * pl->Wp + pl->pw) * pl->Cp + ch;

@@ -67,7 +67,7 @@ typedef struct ik_rq_args {
   int32_t zp, lo, hi;
   int y_signed;
   void *y;
-  int x_nhwc, y_nhwc; /* channels-last input / output (the VNNI tile only) */
+  int x_nhwc, y_nhwc; /* channels-last input / output (requant only) */
 } ik_rq_args;
 size_t ik_nhwc_scratch(const lb_iconv *c, const ik_plan *pl, int n);
 void ik_nhwc_run(const lb_iconv *c, const ik_plan *pl, ik_tile_fn tile, int G, int n, const void *x, int32_t zx,

@@ -61,7 +61,7 @@ static int conv_go(const lb_iconv *c, int n, const void *x, int32_t zx, int32_t 
 
 int lb_iconv_nhwc_ok(const lb_iconv *c, int32_t zx) {
   ik_plan pl;
-  return c && c->wbits != 1 && conv_plan(c, &pl) == PATH_VNNI && zx_ok(c, zx);
+  return c && c->wbits != 1 && conv_plan(c, &pl) != PATH_NONE && zx_ok(c, zx);
 }
 
 void lb_iconv_run_requant_nhwc(const lb_iconv *c, int n, const void *x, int x_nhwc, int32_t zx, const int64_t *bias_p,
