@@ -234,7 +234,8 @@ int main(void) {
     const char *backend;
     int w, a, fast_mobilenet;
   } cfgs[] = {{"tensorrt", 8, 8, 1}, {"snpe", 8, 8, 0}, {"vitis", 8, 8, 0}, {"fbgemm", 8, 8, 0}, {"fbgemm", 4, 8, 0},
-              {"fbgemm", 4, 4, 1},   {"tvm", 8, 8, 0},  {"tvm", 4, 4, 0},   {"qdq", 4, 4, 0},    {"qdq", 2, 4, 0}};
+              {"fbgemm", 4, 4, 1},   {"tvm", 8, 8, 0},  {"tvm", 4, 8, 0},   {"tvm", 4, 4, 0},    {"qdq", 4, 4, 0},
+              {"qdq", 2, 4, 0}};
   const char *models[] = {"resnet8", "mobilenetv2-tiny"};
   for (int m = 0; m < 2; m++)
     for (size_t c = 0; c < sizeof cfgs / sizeof cfgs[0]; c++)
