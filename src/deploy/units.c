@@ -14,35 +14,21 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "deploy/units.h"
+#include "deploy/units_build.h"
 #include "graph/ops.h"
 #include "graph/ops_shape.h"
 #include "lowbit/ikernel.h"
 
-static int op_is(const lb_graph *g, int node, const char *name) {
-  return node >= 0 && g->nodes[node].op && !strcmp(g->nodes[node].op->name, name);
-}
-
 const char *lb_unit_op(const lb_graph *g, int node) { return node == 0 ? "input" : g->nodes[node].op->name; }
 
-int lb_unit_is(const lb_graph *g, int node, const char *op) { return op_is(g, node, op); }
+int lb_unit_is(const lb_graph *g, int node, const char *op) { return lb_ub_op_is(g, node, op); }
 
 int lb_unit_first_pool(const lb_graph *g, const lb_unit *u) {
   for (int i = 0; i < u->n_post; i++)
-    if (op_is(g, u->post[i], "maxpool")) return u->post[i];
+    if (lb_ub_op_is(g, u->post[i], "maxpool")) return u->post[i];
   return -1;
 }
 
-static int is_identity(const lb_graph *g, int node) {
-  return op_is(g, node, "flatten") || op_is(g, node, "dropout") || op_is(g, node, "reshape");
-}
-static int is_move1(const lb_graph *g, int node) { return op_is(g, node, "slice") || op_is(g, node, "pad"); }
-static int is_clamp(const lb_graph *g, int node) {
-  return op_is(g, node, "relu") || op_is(g, node, "relu6") || op_is(g, node, "hardtanh");
-}
-static int is_weighted(const lb_graph *g, int node) {
-  return op_is(g, node, "qconv2d") || op_is(g, node, "qconvbn2d") || op_is(g, node, "qlinear");
-}
 
 static const float *param(const lb_graph *g, int node, int i) {
   return g->values + g->params[g->nodes[node].first_param + i].offset;
@@ -93,16 +79,11 @@ static lb_status multiplier(double m, const char *what, int32_t *M, int32_t *s) 
   return LB_OK;
 }
 
-typedef struct builder {
-  const lb_graph *g;
-  lb_units *us;
-  char *in_float; /* per node: read as a float tensor by an add or global pool (the float region) */
-} builder;
+typedef lb_unit_builder builder;
 
-static lb_status resolve_operand(builder *b, int node, int consumer, int *unit);
 static lb_status move_unit(builder *b, int node, int *unit);
 
-static int add_unit(builder *b, const lb_unit *u) {
+int lb_ub_add_unit(builder *b, const lb_unit *u) {
   lb_units *us = b->us;
   lb_unit *nu = realloc(us->u, (size_t)(us->n + 1) * sizeof *nu);
   if (!nu) return -1;
@@ -139,7 +120,7 @@ static lb_status move_unit(builder *b, int node, int *unit) {
   for (int j = 0; j < LB_UNIT_MAX_IN; j++) u.operand[j] = -1;
   if (n->n_inputs > LB_UNIT_MAX_IN) return lb_fail(LB_ERR_UNSUPPORTED, "node '%s': more than %d inputs", n->name, LB_UNIT_MAX_IN);
   for (int j = 0; j < n->n_inputs; j++) {
-    lb_status st = resolve_operand(b, n->inputs[j], node, &u.operand[j]);
+    lb_status st = lb_ub_resolve_operand(b, n->inputs[j], node, &u.operand[j]);
     if (st) return st;
     const lb_qgrid *q = &b->us->u[u.operand[j]].y;
     if (j > 0 && !same_grid(q, &u.y))
@@ -151,7 +132,7 @@ static lb_status move_unit(builder *b, int node, int *unit) {
   }
   u.lo = u.y.qmin;
   u.hi = u.y.qmax;
-  if (op_is(g, node, "pad")) { /* the pad value must be a code of the input's grid */
+  if (lb_ub_op_is(g, node, "pad")) { /* the pad value must be a code of the input's grid */
     float v = n->fa[LB_PAD_VALUE];
     double c = rint((double)v / u.y.scale) + u.y.zp;
     if (!(c >= u.y.qmin && c <= u.y.qmax) || (float)((c - u.y.zp) * u.y.scale) != v)
@@ -159,22 +140,22 @@ static lb_status move_unit(builder *b, int node, int *unit) {
                      n->name, (double)v, (double)u.y.scale, u.y.zp);
     u.fill = (int32_t)c;
   }
-  *unit = add_unit(b, &u);
+  *unit = lb_ub_add_unit(b, &u);
   return *unit < 0 ? lb_fail(LB_ERR_NOMEM, "deploy: out of memory") : LB_OK;
 }
 
 /* The quantized tensor a core reads at `node` (through identities, maxpools, slices, pads and
  * concats of quantized tensors). */
-static lb_status resolve_operand(builder *b, int node, int consumer, int *unit) {
+lb_status lb_ub_resolve_operand(builder *b, int node, int consumer, int *unit) {
   const lb_graph *g = b->g;
-  while (is_identity(g, node)) node = g->nodes[node].inputs[0];
+  while (lb_ub_is_identity(g, node)) node = g->nodes[node].inputs[0];
   if (b->us->of_node[node] >= 0) {
     *unit = b->us->of_node[node];
     return LB_OK;
   }
-  if (op_is(g, node, "maxpool")) {
+  if (lb_ub_op_is(g, node, "maxpool")) {
     int src;
-    lb_status s = resolve_operand(b, g->nodes[node].inputs[0], node, &src);
+    lb_status s = lb_ub_resolve_operand(b, g->nodes[node].inputs[0], node, &src);
     if (s) return s;
     lb_unit u;
     memset(&u, 0, sizeof u);
@@ -186,10 +167,10 @@ static lb_status resolve_operand(builder *b, int node, int consumer, int *unit) 
     u.y = b->us->u[src].y;
     u.lo = u.y.qmin;
     u.hi = u.y.qmax;
-    *unit = add_unit(b, &u);
+    *unit = lb_ub_add_unit(b, &u);
     return *unit < 0 ? lb_fail(LB_ERR_NOMEM, "deploy: out of memory") : LB_OK;
   }
-  if (is_move1(g, node) || op_is(g, node, "concat")) return move_unit(b, node, unit);
+  if (lb_ub_is_move1(g, node) || lb_ub_op_is(g, node, "concat")) return move_unit(b, node, unit);
   return not_quantized(b, consumer, node);
 }
 
@@ -198,8 +179,8 @@ static lb_status resolve_operand(builder *b, int node, int consumer, int *unit) 
  * below 0 every code -1). */
 static void narrow_clamp(const lb_graph *g, int c, const lb_qgrid *y, int32_t *lo, int32_t *hi) {
   float inv = 1.0f / y->scale, a = 0.0f, bnd = INFINITY;
-  if (op_is(g, c, "relu6")) bnd = 6.0f;
-  if (op_is(g, c, "hardtanh")) {
+  if (lb_ub_op_is(g, c, "relu6")) bnd = 6.0f;
+  if (lb_ub_op_is(g, c, "hardtanh")) {
     a = g->nodes[c].fa[LB_HARDTANH_LO];
     bnd = g->nodes[c].fa[LB_HARDTANH_HI];
   }
@@ -216,132 +197,16 @@ static void narrow_clamp(const lb_graph *g, int c, const lb_qgrid *y, int32_t *l
 /* Whether `node` is a quantized tensor seen through identities, max pools and data movement. */
 static int is_quantized_value(builder *b, int node) {
   const lb_graph *g = b->g;
-  while (is_identity(g, node)) node = g->nodes[node].inputs[0];
+  while (lb_ub_is_identity(g, node)) node = g->nodes[node].inputs[0];
   if (b->us->of_node[node] >= 0) return 1;
-  if (op_is(g, node, "maxpool") || is_move1(g, node)) return is_quantized_value(b, g->nodes[node].inputs[0]);
-  if (!op_is(g, node, "concat")) return 0;
+  if (lb_ub_op_is(g, node, "maxpool") || lb_ub_is_move1(g, node)) return is_quantized_value(b, g->nodes[node].inputs[0]);
+  if (!lb_ub_op_is(g, node, "concat")) return 0;
   for (int j = 0; j < g->nodes[node].n_inputs; j++)
     if (!is_quantized_value(b, g->nodes[node].inputs[j])) return 0;
   return 1;
 }
 
 static lb_status chain_unit(builder *b, int f, int start, const lb_qgrid *y, const int *ext, int n_ext, int *out);
-
-/* ---- the float region: tensors a profile leaves unquantized (the academic profile quantizes
- * only conv/linear inputs, so its residual adds and global pool read floats). They become float
- * units, computed the one way the simulation and the engine share; a fakequant reading them is a
- * quantization of that float tensor with the fakequant's own arithmetic. */
-
-static int skip_identities(const lb_graph *g, int node) {
-  while (is_identity(g, node)) node = g->nodes[node].inputs[0];
-  return node;
-}
-
-/* Whether the graph's structure makes the value at node quantized: a fakequant seen through
- * identities, max pools and data movement. */
-static int quantized_by_structure(const lb_graph *g, int node) {
-  node = skip_identities(g, node);
-  if (op_is(g, node, "fakequant")) return 1;
-  if (op_is(g, node, "maxpool") || is_move1(g, node)) return quantized_by_structure(g, g->nodes[node].inputs[0]);
-  if (!op_is(g, node, "concat")) return 0;
-  for (int j = 0; j < g->nodes[node].n_inputs; j++)
-    if (!quantized_by_structure(g, g->nodes[node].inputs[j])) return 0;
-  return 1;
-}
-
-/* An add or global average pool reading an unquantized tensor: computed in float. */
-static int float_core(const lb_graph *g, int node) {
-  if (!op_is(g, node, "add") && !op_is(g, node, "gap")) return 0;
-  for (int j = 0; j < g->nodes[node].n_inputs; j++)
-    if (!quantized_by_structure(g, g->nodes[node].inputs[j])) return 1;
-  return 0;
-}
-
-/* Clamp node c as a float interval (relu [0, inf), relu6 [0, 6], hardtanh [a, b]), intersected. */
-static void float_clamp(const lb_graph *g, int c, float *lo, float *hi) {
-  float a = 0.0f, bnd = INFINITY;
-  if (op_is(g, c, "relu6")) bnd = 6.0f;
-  if (op_is(g, c, "hardtanh")) {
-    a = g->nodes[c].fa[LB_HARDTANH_LO];
-    bnd = g->nodes[c].fa[LB_HARDTANH_HI];
-  }
-  if (a > *lo) *lo = a;
-  if (bnd < *hi) *hi = bnd;
-}
-
-/* The float unit whose tensor is node x's value: walk back through identities, clamps and one
- * batchnorm to a quantized conv/linear (FLOAT_ACC) or a float add / global pool (their operands
- * float units in turn). */
-static lb_status float_unit(builder *b, int x, int *out) {
-  const lb_graph *g = b->g;
-  if ((*out = b->us->float_of_node[x]) >= 0) return LB_OK;
-  lb_unit u;
-  memset(&u, 0, sizeof u);
-  u.node = x;
-  u.bn = -1;
-  for (int j = 0; j < LB_UNIT_MAX_IN; j++) u.operand[j] = -1;
-  u.flo = -INFINITY;
-  u.fhi = INFINITY;
-  int chain[32], nc = 0, node = x;
-  while (is_identity(g, node) || is_clamp(g, node) || op_is(g, node, "batchnorm")) {
-    if (nc == 32) return lb_fail(LB_ERR_UNSUPPORTED, "'%s': chain of float ops too long", g->nodes[x].name);
-    chain[nc++] = node;
-    node = g->nodes[node].inputs[0];
-  }
-  u.core = node;
-  if (is_weighted(g, node)) u.kind = LB_U_FLOAT_ACC;
-  else if (float_core(g, node)) u.kind = op_is(g, node, "add") ? LB_U_FLOAT_ADD : LB_U_FLOAT_GAP;
-  else if (is_move1(g, node) && !quantized_by_structure(g, node)) {
-    u.kind = LB_U_FLOAT_MOVE; /* the imported ResNets' option-A shortcut: pad(slice(slice(x))) */
-    if (op_is(g, node, "pad") && g->nodes[node].fa[LB_PAD_VALUE] != 0.0f)
-      return lb_fail(LB_ERR_UNSUPPORTED, "pad '%s' of a float tensor with value %g: only 0 is lowered",
-                     g->nodes[node].name, (double)g->nodes[node].fa[LB_PAD_VALUE]);
-  } else
-    return lb_fail(LB_ERR_UNSUPPORTED,
-                   "'%s' (%s) is read unquantized by an add or global pool, and the float steps of a program cover "
-                   "only quantized conv/linear outputs (with batchnorm and clamps), adds, global pools, slices and "
-                   "pads; quantize its input with a profile that quantizes add and pool inputs (tensorrt, snpe, "
-                   "fbgemm, ...)",
-                   g->nodes[node].name, lb_unit_op(g, node));
-  for (int i = nc - 1; i >= 0; i--) {
-    int c = chain[i];
-    if (op_is(g, c, "batchnorm")) {
-      if (i != nc - 1 || u.kind != LB_U_FLOAT_ACC || op_is(g, node, "qconvbn2d"))
-        return lb_fail(LB_ERR_UNSUPPORTED, "batchnorm '%s': a batchnorm is folded only right after a quantized conv/linear",
-                       g->nodes[c].name);
-      u.bn = c;
-    } else if (is_clamp(g, c)) {
-      float_clamp(g, c, &u.flo, &u.fhi);
-    }
-  }
-  if (!(u.flo <= u.fhi)) return lb_fail(LB_ERR_UNSUPPORTED, "'%s': its activations clamp to an empty range", g->nodes[x].name);
-  const lb_node *cn = &g->nodes[node];
-  lb_status st = LB_OK;
-  if (u.kind == LB_U_FLOAT_ACC) st = resolve_operand(b, cn->inputs[0], node, &u.operand[0]);
-  else if (u.kind == LB_U_FLOAT_MOVE) st = float_unit(b, skip_identities(g, cn->inputs[0]), &u.operand[0]);
-  for (int j = 0; u.kind != LB_U_FLOAT_ACC && u.kind != LB_U_FLOAT_MOVE && !st && j < cn->n_inputs && j < LB_UNIT_MAX_IN;
-       j++) {
-    if (quantized_by_structure(g, cn->inputs[j]))
-      return lb_fail(LB_ERR_UNSUPPORTED,
-                     "%s '%s' reads the quantized tensor of '%s' next to an unquantized one; mixing the two in one "
-                     "add is not lowered: quantize both inputs or neither",
-                     lb_unit_op(g, node), cn->name, g->nodes[skip_identities(g, cn->inputs[j])].name);
-    st = float_unit(b, skip_identities(g, cn->inputs[j]), &u.operand[j]);
-  }
-  if (!st && (*out = add_unit(b, &u)) < 0) st = lb_fail(LB_ERR_NOMEM, "deploy: out of memory");
-  return st;
-}
-
-/* Marks every tensor an add or global pool reads unquantized (b->in_float). */
-static void mark_float_region(builder *b) {
-  const lb_graph *g = b->g;
-  for (int i = 1; i < g->n_nodes; i++)
-    if (float_core(g, i))
-      for (int j = 0; j < g->nodes[i].n_inputs; j++) {
-        int src = skip_identities(g, g->nodes[i].inputs[j]);
-        if (!quantized_by_structure(g, src)) b->in_float[src] = 1;
-      }
-}
 
 /* The integer constants of a unit whose core, chain and grid are known (x0: operand 0's grid). */
 static lb_status unit_constants(builder *b, int f, lb_unit *u) {
@@ -351,10 +216,10 @@ static lb_status unit_constants(builder *b, int f, lb_unit *u) {
   snprintf(what, sizeof what, "'%s' -> '%s'", g->nodes[node].name, g->nodes[f].name);
   lb_status st = LB_OK;
   if (u->kind == LB_U_CONV || u->kind == LB_U_LINEAR || u->kind == LB_U_GAP || u->kind == LB_U_AVGPOOL)
-    st = resolve_operand(b, g->nodes[node].inputs[0], node, &u->operand[0]);
+    st = lb_ub_resolve_operand(b, g->nodes[node].inputs[0], node, &u->operand[0]);
   if (!st && u->kind == LB_U_ADD) {
-    st = resolve_operand(b, g->nodes[node].inputs[0], node, &u->operand[0]);
-    if (!st) st = resolve_operand(b, g->nodes[node].inputs[1], node, &u->operand[1]);
+    st = lb_ub_resolve_operand(b, g->nodes[node].inputs[0], node, &u->operand[0]);
+    if (!st) st = lb_ub_resolve_operand(b, g->nodes[node].inputs[1], node, &u->operand[1]);
   }
   if (st) return st;
   const lb_qgrid *x0 = u->operand[0] >= 0 ? &b->us->u[u->operand[0]].y : NULL;
@@ -390,7 +255,7 @@ static void apply_clamp(const lb_graph *g, int c, lb_unit *u) {
   int32_t clo = u->y.qmin, chi = u->y.qmax; /* a clamp after a pad also clamps its new cells */
   narrow_clamp(g, c, &u->y, &clo, &chi);
   for (int k = 0; k < u->n_post; k++)
-    if (op_is(g, u->post[k], "pad")) u->post_fill[k] = u->post_fill[k] < clo ? clo : u->post_fill[k] > chi ? chi : u->post_fill[k];
+    if (lb_ub_op_is(g, u->post[k], "pad")) u->post_fill[k] = u->post_fill[k] < clo ? clo : u->post_fill[k] > chi ? chi : u->post_fill[k];
 }
 
 /* The unit that puts the value at `start` on fakequant f's grid y: walk back through the chain
@@ -413,8 +278,8 @@ static lb_status chain_unit(builder *b, int f, int start, const lb_qgrid *y, con
   lb_status st = LB_OK;
   /* walk back: chain[] in reverse order */
   int chain[32], nc = 0, node = start;
-  while ((is_identity(g, node) || is_clamp(g, node) || op_is(g, node, "maxpool") || is_move1(g, node) ||
-          op_is(g, node, "batchnorm")) &&
+  while ((lb_ub_is_identity(g, node) || lb_ub_is_clamp(g, node) || lb_ub_op_is(g, node, "maxpool") || lb_ub_is_move1(g, node) ||
+          lb_ub_op_is(g, node, "batchnorm")) &&
          b->us->of_node[node] < 0 && !b->in_float[node]) {
     if (nc == 32) return lb_fail(LB_ERR_UNSUPPORTED, "fakequant '%s': chain of float ops too long", g->nodes[f].name);
     chain[nc++] = node;
@@ -423,29 +288,29 @@ static lb_status chain_unit(builder *b, int f, int start, const lb_qgrid *y, con
   u.core = node;
   int join = 0;
   if (node == 0) u.kind = LB_U_INPUT;
-  else if (b->in_float[node] || float_core(g, node)) { /* a float tensor, quantized as the input is */
+  else if (b->in_float[node] || lb_ub_float_core(g, node)) { /* a float tensor, quantized as the input is */
     u.kind = LB_U_INPUT;
     /* with only clamps between, the float unit takes them: one tensor for every reader (the
      * relu after an add feeds the next conv's quantizer and, sliced, the next shortcut) */
     int only_clamps = 1;
-    for (int i = 0; i < nc; i++) only_clamps &= is_identity(g, chain[i]) || is_clamp(g, chain[i]);
-    if ((st = float_unit(b, only_clamps ? skip_identities(g, start) : node, &u.operand[0]))) return st;
+    for (int i = 0; i < nc; i++) only_clamps &= lb_ub_is_identity(g, chain[i]) || lb_ub_is_clamp(g, chain[i]);
+    if ((st = lb_ub_float_unit(b, only_clamps ? lb_ub_skip_identities(g, start) : node, &u.operand[0]))) return st;
   } else if (b->us->of_node[node] >= 0) {
     u.kind = LB_U_RESCALE;
     u.operand[0] = b->us->of_node[node];
-  } else if (op_is(g, node, "qconv2d") || op_is(g, node, "qconvbn2d")) u.kind = LB_U_CONV;
-  else if (op_is(g, node, "qlinear")) u.kind = LB_U_LINEAR;
-  else if (op_is(g, node, "add")) u.kind = LB_U_ADD;
-  else if (op_is(g, node, "gap")) u.kind = LB_U_GAP;
-  else if (op_is(g, node, "avgpool")) u.kind = LB_U_AVGPOOL;
-  else if (op_is(g, node, "concat") && !u.piece) { /* one piece per input on y (a rescale for a
+  } else if (lb_ub_op_is(g, node, "qconv2d") || lb_ub_op_is(g, node, "qconvbn2d")) u.kind = LB_U_CONV;
+  else if (lb_ub_op_is(g, node, "qlinear")) u.kind = LB_U_LINEAR;
+  else if (lb_ub_op_is(g, node, "add")) u.kind = LB_U_ADD;
+  else if (lb_ub_op_is(g, node, "gap")) u.kind = LB_U_GAP;
+  else if (lb_ub_op_is(g, node, "avgpool")) u.kind = LB_U_AVGPOOL;
+  else if (lb_ub_op_is(g, node, "concat") && !u.piece) { /* one piece per input on y (a rescale for a
                                                          quantized input), then CONCAT: any grids */
     u.kind = LB_U_MOVE;
     join = 1;
-  } else if (op_is(g, node, "concat") && is_quantized_value(b, node)) { /* in a piece: one grid, then y */
+  } else if (lb_ub_op_is(g, node, "concat") && is_quantized_value(b, node)) { /* in a piece: one grid, then y */
     u.kind = LB_U_RESCALE;
-    if ((st = resolve_operand(b, node, f, &u.operand[0]))) return st;
-  } else if (op_is(g, node, "concat")) {
+    if ((st = lb_ub_resolve_operand(b, node, f, &u.operand[0]))) return st;
+  } else if (lb_ub_op_is(g, node, "concat")) {
     return lb_fail(LB_ERR_UNSUPPORTED, "concat '%s' inside a concat of float tensors before fakequant '%s' is not lowered",
                    g->nodes[node].name, g->nodes[f].name);
   } else
@@ -456,25 +321,25 @@ static lb_status chain_unit(builder *b, int f, int start, const lb_qgrid *y, con
   for (int i = nc - 1; i >= 0; i--) {
     int c = chain[i];
     const char *why = NULL;
-    if (op_is(g, c, "batchnorm")) {
-      if (i != nc - 1 || (u.kind != LB_U_CONV && u.kind != LB_U_LINEAR) || op_is(g, node, "qconvbn2d"))
+    if (lb_ub_op_is(g, c, "batchnorm")) {
+      if (i != nc - 1 || (u.kind != LB_U_CONV && u.kind != LB_U_LINEAR) || lb_ub_op_is(g, node, "qconvbn2d"))
         why = "a batchnorm is folded only right after a quantized conv/linear";
       else
         u.bn = c;
-    } else if (op_is(g, c, "maxpool") || is_move1(g, c)) {
+    } else if (lb_ub_op_is(g, c, "maxpool") || lb_ub_is_move1(g, c)) {
       /* after a float unit the pool runs on its codes: quantizing is monotone, so it commutes */
-      if (u.kind == LB_U_INPUT && u.operand[0] < 0 && op_is(g, c, "maxpool"))
+      if (u.kind == LB_U_INPUT && u.operand[0] < 0 && lb_ub_op_is(g, c, "maxpool"))
         why = "max pooling of the float input is not lowered";
       else if (u.n_post == LB_UNIT_MAX_POST) why = "too many max pools, slices and pads in one unit";
       else {
-        if (op_is(g, c, "pad")) { /* F's arithmetic on the pad value */
+        if (lb_ub_op_is(g, c, "pad")) { /* F's arithmetic on the pad value */
           float v = g->nodes[c].fa[LB_PAD_VALUE], r = rintf(v * (1.0f / u.y.scale)) + (float)u.y.zp;
           if (u.y.binary) r = v >= 0.0f ? 1.0f : -1.0f;
           u.post_fill[u.n_post] = r < (float)u.y.qmin ? u.y.qmin : r > (float)u.y.qmax ? u.y.qmax : (int32_t)r;
         }
         u.post[u.n_post++] = c;
       }
-    } else if (is_clamp(g, c)) {
+    } else if (lb_ub_is_clamp(g, c)) {
       apply_clamp(g, c, &u);
       clamps[n_clamps++] = c;
     }
@@ -495,7 +360,7 @@ static lb_status chain_unit(builder *b, int f, int start, const lb_qgrid *y, con
   } else {
     st = unit_constants(b, f, &u);
   }
-  if (!st && (*out = add_unit(b, &u)) < 0) st = lb_fail(LB_ERR_NOMEM, "deploy: out of memory");
+  if (!st && (*out = lb_ub_add_unit(b, &u)) < 0) st = lb_fail(LB_ERR_NOMEM, "deploy: out of memory");
   if (st) {
     free(u.avg_m);
     free(u.avg_s);
@@ -513,29 +378,29 @@ static lb_status unit_for_fq(builder *b, int f) {
 static lb_status output_unit(builder *b) {
   const lb_graph *g = b->g;
   int node = g->output;
-  while (is_identity(g, node)) node = g->nodes[node].inputs[0];
+  while (lb_ub_is_identity(g, node)) node = g->nodes[node].inputs[0];
   lb_unit u;
   memset(&u, 0, sizeof u);
   u.node = g->output;
   u.bn = -1;
   for (int j = 0; j < LB_UNIT_MAX_IN; j++) u.operand[j] = -1;
-  if (op_is(g, node, "batchnorm") && is_weighted(g, g->nodes[node].inputs[0]) &&
-      !op_is(g, g->nodes[node].inputs[0], "qconvbn2d")) {
+  if (lb_ub_op_is(g, node, "batchnorm") && lb_ub_is_weighted(g, g->nodes[node].inputs[0]) &&
+      !lb_ub_op_is(g, g->nodes[node].inputs[0], "qconvbn2d")) {
     u.bn = node;
     node = g->nodes[node].inputs[0];
   }
   u.core = node;
   lb_status st;
-  if (is_weighted(g, node)) {
+  if (lb_ub_is_weighted(g, node)) {
     u.kind = LB_U_OUT_ACC;
-    st = resolve_operand(b, g->nodes[node].inputs[0], node, &u.operand[0]);
+    st = lb_ub_resolve_operand(b, g->nodes[node].inputs[0], node, &u.operand[0]);
   } else {
     u.kind = LB_U_OUT_CODES;
     if (!is_quantized_value(b, node))
       return lb_fail(LB_ERR_UNSUPPORTED,
                      "the graph output '%s' (%s) is neither a quantized conv/linear nor a quantized tensor", 
                      g->nodes[node].name, lb_unit_op(g, node));
-    st = resolve_operand(b, node, g->output, &u.operand[0]);
+    st = lb_ub_resolve_operand(b, node, g->output, &u.operand[0]);
     if (st) return st; /* e.g. a pad value off the grid */
     u.y = b->us->u[u.operand[0]].y;
   }
@@ -561,11 +426,11 @@ lb_status lb_units_build(const lb_graph *g, lb_units *us) {
     return lb_fail(LB_ERR_NOMEM, "deploy: out of memory");
   }
   for (int i = 0; i < g->n_nodes; i++) us->of_node[i] = us->float_of_node[i] = -1;
-  mark_float_region(&b);
+  lb_ub_mark_float_region(&b);
   lb_status st = LB_OK;
   for (int i = 1; !st && i < g->n_nodes; i++) {
-    if (op_is(g, i, "fakequant")) st = unit_for_fq(&b, i);
-    else if (op_is(g, i, "conv2d") || op_is(g, i, "linear"))
+    if (lb_ub_op_is(g, i, "fakequant")) st = unit_for_fq(&b, i);
+    else if (lb_ub_op_is(g, i, "conv2d") || lb_ub_op_is(g, i, "linear"))
       st = lb_fail(LB_ERR_UNSUPPORTED, "node '%s' (%s) has no weight quantizer: the graph is not fully quantized",
                    g->nodes[i].name, lb_unit_op(g, i));
   }
