@@ -64,7 +64,7 @@ static void test_markdown(const lb_results *res) {
   CHECK(strstr(md, "Float (fp32) reference: **90.00%**") != NULL);
   CHECK(strstr(md, "| method | bits | BN fold | academic | tvm |") != NULL);
   /* lsq W4A4: 87 ± 1.41 (-3.00); tvm has one seed */
-  CHECK_MSG(strstr(md, "| lsq | W4A4 | none | 87.00 ± 1.41 (-3.00) | 84.00 (-6.00) |") != NULL, "%s", md);
+  CHECK_MSG(strstr(md, "| lsq | W4A4 | none | 87.00 ± 1.41 (-3.00) | 84.00 (-6.00) [1 seed] |") != NULL, "%s", md);
   CHECK(strstr(md, "| lsq | W2A2 | none | 80.00 ± 0.00 (-10.00) | — |") != NULL);
   CHECK(strstr(md, "| ptq (minmax) | W8A8 | none | 89.00 ± 0.00 (-1.00) | — |") != NULL);
   CHECK(strstr(md, "| dorefa | W3A3 | none | 70.00 (-20.00) |") != NULL);

@@ -36,14 +36,17 @@ typedef struct lb_rtable {
   int *row_rep;  /* a summary row index naming each table row */
   int *col_rep;  /* a summary row index naming each column (its backend) */
   int *cell;
+  int max_n;     /* the most seeds any row of the block has */
 } lb_rtable;
 lb_status lb_rtable_build(const lb_summary_row *rows, int n, int first, lb_rtable *t);
 void lb_rtable_free(lb_rtable *t);
 /* The paragraph under a block's heading: fp32 reference, seeds, settings, machine (HTML-escaped
  * when html). */
 void lb_block_facts(lb_buf *b, const lb_results *res, const lb_summary_row *first, int html);
-/* "92.76 ± 0.10 (-0.47)": mean ± std and the difference to fp32 in points; "n/a" without data. */
-void lb_cell_text(const lb_summary_row *r, int integer, char *buf, size_t cap);
+/* "92.76 ± 0.10 (-0.47)": mean ± std and the difference to fp32 in points; "n/a" without data.
+ * A cell measured on fewer seeds than block_seeds says how many it has, so a mean over two
+ * seeds is not read as one over three. */
+void lb_cell_text(const lb_summary_row *r, int integer, int block_seeds, char *buf, size_t cap);
 /* Why the cells of a block without an integer accuracy have none, one line per distinct reason
  * (the first row naming it). */
 void lb_int_notes(lb_buf *b, const lb_summary_row *rows, int n, int first, int html);

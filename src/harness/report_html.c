@@ -39,7 +39,7 @@ static void html_table(lb_buf *b, const lb_summary_row *rows, const lb_rtable *t
     for (int c = 0; c < t->n_cols; c++) {
       int k = t->cell[r * t->n_cols + c];
       char txt[96] = "&mdash;";
-      if (k >= 0) lb_cell_text(&rows[k], integer, txt, sizeof txt);
+      if (k >= 0) lb_cell_text(&rows[k], integer, t->max_n, txt, sizeof txt);
       lb_sb_printf(b, "<td>%s</td>", txt);
     }
     lb_sb_printf(b, "</tr>\n");

@@ -51,15 +51,18 @@ void lb_block_facts(lb_buf *b, const lb_results *res, const lb_summary_row *firs
   lb_sb_printf(b, "%s.\n", same_machine ? "" : " (some cells ran on another machine, commit or thread count)");
 }
 
-void lb_cell_text(const lb_summary_row *r, int integer, char *buf, size_t cap) {
+void lb_cell_text(const lb_summary_row *r, int integer, int block_seeds, char *buf, size_t cap) {
   char ms[64];
   if (integer && !r->n_int) {
     snprintf(buf, cap, "n/a");
     return;
   }
   double mean = integer ? r->int_mean : r->sim_mean;
-  lb_fmt_mean_std(mean, integer ? r->int_std : r->sim_std, integer ? r->n_int : r->n, ms, sizeof ms);
-  snprintf(buf, cap, "%s (%+.2f)", ms, 100 * (mean - r->fp32_mean));
+  int count = integer ? r->n_int : r->n;
+  lb_fmt_mean_std(mean, integer ? r->int_std : r->sim_std, count, ms, sizeof ms);
+  int used = snprintf(buf, cap, "%s (%+.2f)", ms, 100 * (mean - r->fp32_mean));
+  if (count < block_seeds && used >= 0 && (size_t)used < cap)
+    snprintf(buf + used, cap - (size_t)used, " [%d seed%s]", count, count > 1 ? "s" : "");
 }
 
 void lb_int_notes(lb_buf *b, const lb_summary_row *rows, int n, int first, int html) {
@@ -96,7 +99,7 @@ static void md_table(lb_buf *b, const lb_summary_row *rows, const lb_rtable *t, 
     for (int c = 0; c < t->n_cols; c++) {
       int k = t->cell[r * t->n_cols + c];
       char txt[96] = "—";
-      if (k >= 0) lb_cell_text(&rows[k], integer, txt, sizeof txt);
+      if (k >= 0) lb_cell_text(&rows[k], integer, t->max_n, txt, sizeof txt);
       lb_sb_printf(b, " %s |", txt);
     }
     lb_sb_printf(b, "\n");

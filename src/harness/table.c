@@ -29,6 +29,7 @@ lb_status lb_rtable_build(const lb_summary_row *rows, int n, int first, lb_rtabl
     if (r == t->n_rows) t->row_rep[t->n_rows++] = i;
     while (c < t->n_cols && strcmp(rows[t->col_rep[c]].backend, rows[i].backend)) c++;
     if (c == t->n_cols) t->col_rep[t->n_cols++] = i;
+    if (rows[i].n > t->max_n) t->max_n = rows[i].n;
   }
   t->cell = malloc((size_t)t->n_rows * (size_t)t->n_cols * sizeof(int));
   if (!t->cell) goto oom;
