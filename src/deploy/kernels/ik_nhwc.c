@@ -44,9 +44,18 @@ size_t ik_wlayout_bytes(const ik_plan *pl) {
   return (size_t)pl->Kv * (size_t)pl->lanes * (size_t)pl->R * (size_t)pl->S * (size_t)pl->Cp * (size_t)pl->esize;
 }
 
+/* Field t of a packed row (8, 4 or 2 bits, low fields first) as its integer value. */
+static inline int wfield(const uint8_t *row, int64_t t, int bits, int sgn) {
+  if (bits == 8) return sgn ? (int)(int8_t)row[t] : (int)row[t];
+  int64_t bit = t * bits;
+  int u = (row[bit >> 3] >> (bit & 7)) & ((1 << bits) - 1), half = 1 << (bits - 1);
+  return sgn ? (u ^ half) - half : u;
+}
+
 /* Builds the layout row by row, reading each packed row in order (the narrow-weight layouts
- * are rebuilt at every run, so this is kept cheap): value t = (ch * R + r) * S + s of row k
- * goes to its place in the group of k vectors holding k. Stored values: see ik_nhwc.h. */
+ * are rebuilt at every run, so this is kept cheap: no division in the inner loop): value
+ * t = (ch * R + r) * S + s of row k goes to its place in the group of k vectors holding k.
+ * Stored values: see ik_nhwc.h. */
 void ik_wlayout_build(const ik_plan *pl, const lb_iconv *c, int G, void *dst) {
   memset(dst, 0, ik_wlayout_bytes(pl));
   const int L = pl->lanes, cs = pl->cstep, cgs = pl->Cp / cs, bits = c->w.bits, sgn = c->w.sgn;
@@ -57,22 +66,31 @@ void ik_wlayout_build(const ik_plan *pl, const lb_iconv *c, int G, void *dst) {
     const int kv0 = k / L / G * G, nkv = pl->Kv - kv0 < G ? pl->Kv - kv0 : G, kk = k - kv0 * L;
     const int64_t base = (int64_t)kv0 * L * pl->R * pl->S * pl->Cp; /* earlier groups are full */
     const int zk = pl->esize == 2 ? c->w.zp[k] : off8;
+    const int64_t group = (int64_t)nkv * L * cs; /* one channel group of one tap */
     int64_t t = 0;
     for (int ch0 = 0; ch0 < C0; ch0++)
-      for (int r = 0; r < pl->R; r++)
-        for (int q0 = 0; q0 < S0; q0++, t++) {
-          const int ch = pl->fold ? q0 : ch0, q = pl->fold ? 0 : q0; /* folded: tap q0 is channel q0 */
-          int v;
-          if (bits == 8) {
-            v = sgn ? (int)(int8_t)row[t] : (int)row[t];
-          } else { /* 4 or 2 bits, low fields first */
-            unsigned u = (row[(t * bits) >> 3] >> ((t * bits) & 7)) & ((1u << bits) - 1u);
-            v = (sgn && (u >> (bits - 1))) ? (int)u - (1 << bits) : (int)u;
-          }
-          int64_t at = base + ((((int64_t)r * pl->S + q) * cgs + ch / cs) * nkv * L + kk) * cs + ch % cs;
-          if (pl->esize == 1) ((int8_t *)dst)[at] = (int8_t)(v - zk);
-          else ((int16_t *)dst)[at] = (int16_t)(v - zk);
+      for (int r = 0; r < pl->R; r++) {
+        /* folded: tap q0 of the row is channel q0 of tap (r, 0); else channel ch0 of tap (r, q0) */
+        int64_t at = base + (int64_t)r * pl->S * cgs * group + kk * cs;
+        int64_t step = pl->fold ? 0 : (int64_t)cgs * group;
+        if (!pl->fold) at += (int64_t)(ch0 / cs) * group + ch0 % cs;
+        for (int q0 = 0; q0 < S0; q0++, t++, at += step) {
+          int64_t to = pl->fold ? at + (int64_t)(q0 / cs) * group + q0 % cs : at;
+          int v = wfield(row, t, bits, sgn) - zk;
+          if (pl->esize == 1) ((int8_t *)dst)[to] = (int8_t)v;
+          else ((int16_t *)dst)[to] = (int16_t)v;
         }
+      }
+  }
+}
+
+void ik_wsum_build(const lb_iconv *c, int32_t *wsum) {
+  const int woff = (c->wbits == 8 && !c->w_signed) ? 128 : 0;
+  for (int k = 0; k < c->d.k; k++) {
+    const uint8_t *row = c->w.data + (int64_t)k * c->w.row_bytes;
+    uint32_t sum = 0;
+    for (int64_t t = 0; t < c->taps; t++) sum += (uint32_t)(wfield(row, t, c->w.bits, c->w.sgn) - woff);
+    wsum[k] = (int32_t)sum;
   }
 }
 
@@ -94,7 +112,7 @@ static ik_scr scr_map(const lb_iconv *c, const ik_plan *pl, void *scratch) {
   unsigned char *p = ik_align_ptr(scratch);
   size_t kl = (size_t)pl->Kv * pl->lanes;
   m.wl = NULL;
-  if (!c->opt.buf) {
+  if (!c->opt.layout) {
     m.wl = p;
     p += ik_round(ik_wlayout_bytes(pl));
   }
@@ -112,7 +130,7 @@ static ik_scr scr_map(const lb_iconv *c, const ik_plan *pl, void *scratch) {
 size_t ik_nhwc_scratch(const lb_iconv *c, const ik_plan *pl, int n) {
   (void)n;
   size_t kl = (size_t)pl->Kv * pl->lanes;
-  size_t b = IK_ALIGN + (c->opt.buf ? 0 : ik_round(ik_wlayout_bytes(pl))) + 2 * ik_round(kl * 4) + ik_round(8 * kl * 8);
+  size_t b = IK_ALIGN + (c->opt.layout ? 0 : ik_round(ik_wlayout_bytes(pl))) + 2 * ik_round(kl * 4) + ik_round(8 * kl * 8);
   return b + (size_t)(c->opt.slots > 0 ? c->opt.slots : 1) * slot_bytes(pl);
 }
 
@@ -355,7 +373,7 @@ static void rows(const ik_plan *pl, ik_tile_fn tile, int G, const void *wl, cons
 void ik_nhwc_run(const lb_iconv *c, const ik_plan *pl, ik_tile_fn tile, int G, int n, const void *x, int32_t zx,
                  int32_t *acc, const ik_rq_args *rq, void *scratch) {
   ik_scr m = scr_map(c, pl, scratch);
-  const void *wl = c->opt.buf;
+  const void *wl = c->opt.layout ? c->opt.buf : NULL;
   if (!wl) {
     ik_wlayout_build(pl, c, G, m.wl);
     wl = m.wl;
@@ -371,9 +389,7 @@ void ik_nhwc_run(const lb_iconv *c, const ik_plan *pl, ik_tile_fn tile, int G, i
     for (int k = 0; k < kl; k++) {
       uint32_t c0 = 0, c1 = 0;
       if (k < pl->K) {
-        uint32_t wsum = 0;
-        const uint8_t *row = c->w.data + (int64_t)k * c->w.row_bytes;
-        for (int64_t t = 0; t < c->taps; t++) wsum += (uint32_t)(ik_wget(row, t, c->w.bits, c->w.sgn) - woff);
+        uint32_t wsum = (uint32_t)c->opt.wsum[k]; /* sum of (w - woff) over the taps, from prepare */
         c1 = (uint32_t)(woff - c->w.zp[k]);
         c0 = 0u - (uint32_t)zxu * wsum - c1 * (uint32_t)pl->taps * (uint32_t)zxu;
         if (c1) need_colsum = 1;

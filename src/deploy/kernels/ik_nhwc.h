@@ -59,6 +59,9 @@ void ik_plan_init(ik_plan *pl, const lb_iconv *c, int lanes, int cstep, int esiz
  * s8 (w - 128 for unsigned 8-bit weights, else w) or int16 (w - zw[k]); pad entries 0. */
 size_t ik_wlayout_bytes(const ik_plan *pl);
 void ik_wlayout_build(const ik_plan *pl, const lb_iconv *c, int G, void *dst);
+/* Per output channel: the sum over its taps of (w - 128 for unsigned 8-bit weights, else w),
+ * mod 2^32 (the VNNI zero-point terms). */
+void ik_wsum_build(const lb_iconv *c, int32_t *wsum);
 /* Runs the whole convolution (requant when yq is non-NULL) with the given tile kernel. */
 typedef struct ik_rq_args {
   const int64_t *bias_p; /* product units (lb_requant_acc) */

@@ -22,13 +22,19 @@ lb_status ik_conv_opt_prepare(lb_iconv *c) {
   c->opt.slots = omp_get_max_threads();
   ik_plan pl;
   conv_plan(c, &pl);
-  if (c->opt.conv == PATH_VNNI && c->wbits == 8) {
+  if (c->opt.conv == PATH_VNNI) {
     /* 8-bit weights are laid out once here; narrower ones are expanded per run from the packed
-     * bits into scratch (K * taps bytes, small next to the convolution). */
-    c->opt.bytes = ik_wlayout_bytes(&pl);
+     * bits into scratch (K * taps bytes, small next to the convolution), so they keep half or a
+     * quarter of the memory. The per-channel weight sums the zero-point terms need are kept for
+     * every width (K int32s), so a run does not walk the packed weights twice. */
+    size_t wl = c->wbits == 8 ? ik_round(ik_wlayout_bytes(&pl)) : 0;
+    c->opt.bytes = wl + (size_t)pl.K * sizeof(int32_t);
     c->opt.buf = lb_alloc_aligned(c->opt.bytes);
     if (!c->opt.buf) return lb_fail(LB_ERR_NOMEM, "iconv: weight layout (%zu bytes)", c->opt.bytes);
-    ik_wlayout_build(&pl, c, IK_VNNI_G, c->opt.buf);
+    if (wl) ik_wlayout_build(&pl, c, IK_VNNI_G, c->opt.buf);
+    c->opt.layout = wl > 0;
+    c->opt.wsum = (int32_t *)((unsigned char *)c->opt.buf + wl);
+    ik_wsum_build(c, c->opt.wsum);
   }
   return LB_OK;
 }
