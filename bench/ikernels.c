@@ -74,6 +74,7 @@ static void conv_layer(const layer *L, int n, lb_ik_isa isa) {
   fill(x, nx, 1);
   const int bits[4] = {8, 4, 2, 1};
   double t[4] = {0};
+  size_t wmem[4] = {0};
   for (int b = 0; b < 4; b++) {
     fill_w(w, nw, bits[b], 2 + (uint64_t)b);
     lb_iconv *c = NULL;
@@ -81,6 +82,7 @@ static void conv_layer(const layer *L, int n, lb_ik_isa isa) {
       fprintf(stderr, "%s: %s\n", L->name, lb_last_error());
       continue;
     }
+    wmem[b] = lb_iconv_weight_bytes(c);
     size_t sb = lb_iconv_scratch_requant(c, n);
     void *scr = lb_alloc_aligned(sb > 0 ? sb : 64);
     if (bits[b] == 1) {
@@ -94,9 +96,10 @@ static void conv_layer(const layer *L, int n, lb_ik_isa isa) {
     lb_iconv_free(c);
   }
   printf("%-14s %3dx%2dx%2d k%-3d %dx%d/%d | fp32 %7.1f | int8 %7.1f (%4.2fx fp32) | int4 %7.1f (%4.2fx i8) | int2 %7.1f "
-         "(%4.2fx i8) | bin %7.1f (%4.2fx i8, %5.2fx fp32)\n",
+         "(%4.2fx i8) | bin %7.1f (%4.2fx i8, %5.2fx fp32) | weight bytes i4/i8 %4.2f\n",
          L->name, d.c, d.h, d.w, d.k, d.r, d.s, d.stride_h, ops / t_fp32 * 1e-9, ops / t[0] * 1e-9, t_fp32 / t[0],
-         ops / t[1] * 1e-9, t[0] / t[1], ops / t[2] * 1e-9, t[0] / t[2], ops / t[3] * 1e-9, t[0] / t[3], t_fp32 / t[3]);
+         ops / t[1] * 1e-9, t[0] / t[1], ops / t[2] * 1e-9, t[0] / t[2], ops / t[3] * 1e-9, t[0] / t[3], t_fp32 / t[3],
+         wmem[0] ? (double)wmem[1] / (double)wmem[0] : 0.0);
   free(xf), free(wf), free(yf), free(fs), free(x), free(y), free(xb), free(w), free(xs), free(bias), free(M), free(acc),
       free(s);
 }
@@ -133,7 +136,8 @@ static void linear_layer(int n, int k, int c, lb_ik_isa isa) {
 
 /* Peak estimate: per core per cycle, vpdpbusd on zmm does 64 u8*s8 MACs and this class of core
  * issues 2 per cycle (ports 0 and 5) = 256 int8 ops/cycle; AVX2 vpmaddwd does 16 int16 MACs, 2
- * per cycle = 64 ops/cycle. Times cores and the clock /proc/cpuinfo reports. */
+ * per cycle = 64 ops/cycle; an AMX TDPBUSD does 16x16x64 MACs per 16 cycles = 2048 ops/cycle
+ * (Intel's figure for Sapphire Rapids). Times cores and the clock /proc/cpuinfo reports. */
 static void print_peak(lb_ik_isa isa) {
   double mhz = 0;
   FILE *f = fopen("/proc/cpuinfo", "r");
@@ -145,7 +149,7 @@ static void print_peak(lb_ik_isa isa) {
     }
   if (f) fclose(f);
   int cores = lb_get_num_threads();
-  double per = isa == LB_IK_AVX512VNNI ? 256.0 : isa == LB_IK_AVX2 ? 64.0 : 2.0;
+  double per = isa == LB_IK_AMX ? 2048.0 : isa == LB_IK_AVX512VNNI ? 256.0 : isa == LB_IK_AVX2 ? 64.0 : 2.0;
   printf("variant %s, %d threads, clock %.0f MHz: int8 peak estimate %.0f GOP/s (%g ops/cycle/core x cores x clock)\n",
          lb_ik_isa_name(isa), cores, mhz, per * cores * mhz * 1e-3, per);
 }

@@ -9,8 +9,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "deploy/kernels/ik_simd.h"
 #include "lowbit/ikernel.h"
 #include "testutil.h"
+
+static int g_amx_cases; /* conv cases that ran on AMX tiles */
 
 static int rnd(lb_rng *r, int lo, int hi) { return lo + (int)lb_rng_below(r, (uint32_t)(hi - lo + 1)); }
 
@@ -92,6 +95,8 @@ static int conv_case(lb_ik_isa isa, lb_rng *r, int iter) {
   }
   if (iter % 8 == 3) /* one input channel, 2..4 taps a row: the taps are folded into channels */
     d.groups = 1, d.c = 1, d.s = rnd(r, 2, 4), d.dil_w = 1;
+  if (iter % 8 == 7) /* wide enough for AMX tiles with any stride and dilation (one tap fills a chunk) */
+    d.groups = 1, d.c = rnd(r, 24, 70), d.h = rnd(r, 1, 20), d.w = rnd(r, 1, 40);
   if (lb_conv2d_init(&d) != LB_OK) return 0; /* window larger than the input: draw again */
   const int bitsv[3] = {8, 4, 2};
   int bits = bitsv[iter % 3], wsgn = rnd(r, 0, 1), xsgn = rnd(r, 0, 1), use_zp = rnd(r, 0, 2) == 0;
@@ -131,6 +136,7 @@ static int conv_case(lb_ik_isa isa, lb_rng *r, int iter) {
       scr = malloc(sr); /* exactly the requant size, so ASan sees an overrun */
       lb_iconv_run_requant(c, d.n, x, zx, bias, M, sh, yzp, lo, hi, ysg, o[v].y, scr);
       if (v == 1 && lb_iconv_nhwc_ok(c, zx)) nhwc_case(c, &d, x, zx, bias, M, sh, yzp, lo, hi, ysg, o[1].y, scr);
+      if (v == 1) g_amx_cases += ik_conv_opt_amx(c);
       free(scr);
       lb_iconv_free(c);
     }
@@ -369,11 +375,13 @@ int main(void) {
     for (int it = 0; ran < 120 && it < 2000; it++)
       if (conv_case((lb_ik_isa)isa, &rng, it)) ran++;
     CHECK(ran == 120);
+    if (isa == LB_IK_AMX) CHECK_MSG(g_amx_cases >= 20, "%d conv cases ran on AMX tiles", g_amx_cases);
     for (int it = 0; it < 80; it++) binary_case((lb_ik_isa)isa, &rng, it == 0);
     for (int it = 0; it < 90; it++) linear_case((lb_ik_isa)isa, &rng, it);
     for (int it = 0; it < 60; it++) eltwise_case((lb_ik_isa)isa, &rng);
     for (int it = 0; it < 200; it++) sign_case((lb_ik_isa)isa, &rng);
-    printf("ikernel_simd: %s compared with the reference\n", lb_ik_isa_name((lb_ik_isa)isa));
+    printf("ikernel_simd: %s compared with the reference (%d conv cases on AMX tiles)\n", lb_ik_isa_name((lb_ik_isa)isa),
+           g_amx_cases);
   }
   for (int it = 0; it < 40; it++) quantize_case(&rng);
   return lbt_finish("ikernel_simd");

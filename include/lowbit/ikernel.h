@@ -64,8 +64,11 @@ static inline int64_t lb_bias_product(int32_t bias_q, int32_t M, int32_t frac) {
 lb_status lb_requant_multiplier(double m, int32_t *M, int *s);
 
 /* ---- which variant runs ---------------------------------------------------------------------- */
-typedef enum lb_ik_isa { LB_IK_REF = 0, LB_IK_AVX2, LB_IK_AVX512VNNI } lb_ik_isa;
-/* The best variant this CPU runs, unless LOWBIT_KERNELS=ref (or =avx2) says otherwise. */
+/* LB_IK_AMX is the AVX-512 VNNI variant whose convolutions multiply in AMX tiles (TDPBUSD,
+ * 1024 int8 products per tile instruction) where the layer fills them well enough. */
+typedef enum lb_ik_isa { LB_IK_REF = 0, LB_IK_AVX2, LB_IK_AVX512VNNI, LB_IK_AMX } lb_ik_isa;
+/* The best variant this CPU runs, unless LOWBIT_KERNELS=ref, avx2, avx512vnni or amx says
+ * otherwise (never above what the CPU and the OS allow). */
 lb_ik_isa lb_ik_select(void);
 const char *lb_ik_isa_name(lb_ik_isa isa);
 
@@ -88,7 +91,8 @@ size_t lb_iconv_scratch_requant(const lb_iconv *c, int n);
 void lb_iconv_run_requant(const lb_iconv *c, int n, const void *x, int32_t zx, const int64_t *bias_p, const int32_t *M,
                           const int *s, int32_t zp, int32_t lo, int32_t hi, int y_signed, void *y, void *scratch);
 void lb_iconv_free(lb_iconv *c);
-/* Bytes of packed weights (for size reports). */
+/* Bytes the prepared object holds for its weights: the packed codes plus the variant's layout
+ * (8-bit: a full copy in the kernel's order; 4/2-bit: that copy packed to their width). */
 size_t lb_iconv_weight_bytes(const lb_iconv *c);
 
 /* Channels-last codes, an engine-internal layout between layers that keeps the direct path from
@@ -120,7 +124,7 @@ lb_status lb_ilinear_prepare(int k, int c, int wbits, int w_signed, const int8_t
                              lb_ik_isa isa, lb_ilinear **out);
 void lb_ilinear_run(const lb_ilinear *l, int n, const void *x, int32_t zx, int32_t *acc);
 void lb_ilinear_free(lb_ilinear *l);
-size_t lb_ilinear_weight_bytes(const lb_ilinear *l);
+size_t lb_ilinear_weight_bytes(const lb_ilinear *l); /* codes plus layout, as for conv */
 
 /* ---- epilogues and element-wise ops ---------------------------------------------------------- */
 /* Per-channel requantization of acc (n, K, hw) into 8-bit codes:

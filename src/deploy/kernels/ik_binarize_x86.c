@@ -191,7 +191,7 @@ int ik_binarize_acc_opt(lb_ik_isa isa, int n, int k, int64_t hw, const int32_t *
   for (int64_t pl = 0; pl < planes; pl++) {
     int j = (int)(pl % k);
     sign_rule r = channel_rule(bias_p ? bias_p[j] : 0, M[j], neg && neg[j], lo, hi);
-    if (isa == LB_IK_AVX512VNNI) acc_plane512(acc + pl * hw, hw, r, y + pl * hw);
+    if (isa >= LB_IK_AVX512VNNI) acc_plane512(acc + pl * hw, hw, r, y + pl * hw);
     else acc_plane256(acc + pl * hw, hw, r, y + pl * hw);
   }
   return 1;
@@ -202,8 +202,8 @@ int ik_binarize_add_opt(lb_ik_isa isa, int64_t n, const void *x1, int x1_signed,
   /* the vector path multiplies x - z in 32 bits: zero points must keep it small */
   if (isa == LB_IK_REF || z1 < -65536 || z1 > 65536 || z2 < -65536 || z2 > 65536) return 0;
   int8_t plus = clamp_code(1, lo, hi), minus = clamp_code(-1, lo, hi);
-  int64_t done = isa == LB_IK_AVX512VNNI ? n / 8 * 8 : n / 4 * 4;
-  if (isa == LB_IK_AVX512VNNI) add512(n, x1, x1_signed, z1, M1, x2, x2_signed, z2, M2, plus, minus, y);
+  int64_t done = isa >= LB_IK_AVX512VNNI ? n / 8 * 8 : n / 4 * 4;
+  if (isa >= LB_IK_AVX512VNNI) add512(n, x1, x1_signed, z1, M1, x2, x2_signed, z2, M2, plus, minus, y);
   else add256(n, x1, x1_signed, z1, M1, x2, x2_signed, z2, M2, plus, minus, y);
   for (int64_t i = done; i < n; i++) { /* the tail: the definition */
     int32_t a = x1_signed ? ((const int8_t *)x1)[i] : ((const uint8_t *)x1)[i];
@@ -215,7 +215,7 @@ int ik_binarize_add_opt(lb_ik_isa isa, int64_t n, const void *x1, int x1_signed,
 
 int ik_pack_binary_opt(lb_ik_isa isa, int n, int c, int h, int w, const int8_t *x, uint8_t *xbits) {
   if (isa == LB_IK_REF) return 0;
-  if (isa == LB_IK_AVX512VNNI) pack512(n, c, (int64_t)h * w, x, xbits);
+  if (isa >= LB_IK_AVX512VNNI) pack512(n, c, (int64_t)h * w, x, xbits);
   else pack256(n, c, (int64_t)h * w, x, xbits);
   return 1;
 }

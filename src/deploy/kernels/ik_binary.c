@@ -304,7 +304,7 @@ int ik_binary_run(const lb_iconv *c, int n, const uint8_t *xbits, int32_t *acc, 
   unsigned char *base = ik_align_ptr(scratch);
   const size_t sb = slot_bytes(c, &g), xoff = ik_round(g.img_bytes), aoff = acc_off(&g);
   const int T = c->opt.slots > 0 ? c->opt.slots : 1, K = c->d.k;
-  const int vpop = c->isa == LB_IK_AVX512VNNI && ik_cpu_has_vpopcntdq();
+  const int vpop = c->isa >= LB_IK_AVX512VNNI && ik_cpu_has_vpopcntdq();
   const int64_t outs = (int64_t)K * g.P;
   if (n >= T) {
 #pragma omp parallel for schedule(static) num_threads(T)

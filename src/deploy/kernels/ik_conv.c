@@ -14,7 +14,7 @@ lb_status lb_iconv_prepare(const lb_conv2d_desc *d, int wbits, int w_signed, con
   lb_conv2d_desc chk = *d;
   lb_status st = lb_conv2d_init(&chk);
   if (st != LB_OK) return st;
-  if ((int)isa < LB_IK_REF || isa > LB_IK_AVX512VNNI) return lb_fail(LB_ERR_ARG, "iconv: unknown kernel variant %d", (int)isa);
+  if ((int)isa < LB_IK_REF || isa > LB_IK_AMX) return lb_fail(LB_ERR_ARG, "iconv: unknown kernel variant %d", (int)isa);
   if (ik_isa_clamp(isa) != isa)
     return lb_fail(LB_ERR_UNSUPPORTED, "iconv: this CPU cannot run the %s kernels", lb_ik_isa_name(isa));
   lb_iconv *c = calloc(1, sizeof *c);
@@ -44,7 +44,7 @@ void lb_iconv_free(lb_iconv *c) {
   free(c);
 }
 
-size_t lb_iconv_weight_bytes(const lb_iconv *c) { return c ? (size_t)(c->w.rows * c->w.row_bytes) : 0; }
+size_t lb_iconv_weight_bytes(const lb_iconv *c) { return c ? (size_t)(c->w.rows * c->w.row_bytes) + c->opt.bytes : 0; }
 
 size_t lb_iconv_scratch(const lb_iconv *c, int n) {
   size_t ref = ik_conv_ref_scratch(c, n), opt = ik_conv_opt_scratch(c, n);

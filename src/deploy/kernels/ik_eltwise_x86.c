@@ -224,7 +224,7 @@ int ik_requant_opt(lb_ik_isa isa, int n, int k, int64_t hw, const int32_t *acc, 
     int ch = (int)(pl % k);
     rq_terms t;
     terms(&t, bias_p ? bias_p[ch] : 0, M[ch], s[ch], zp, lo, hi);
-    if (isa == LB_IK_AVX512VNNI) requant_plane512(acc + pl * hw, hw, &t, (uint8_t *)y + pl * hw);
+    if (isa >= LB_IK_AVX512VNNI) requant_plane512(acc + pl * hw, hw, &t, (uint8_t *)y + pl * hw);
     else requant_plane256(acc + pl * hw, hw, &t, (uint8_t *)y + pl * hw);
   }
   return 1;
@@ -235,7 +235,7 @@ int ik_add_opt(lb_ik_isa isa, int64_t n, const void *x1, int x1_signed, int32_t 
   (void)y_signed;
   /* the vector path multiplies x - z in 32 bits: zero points must keep it small */
   if (isa == LB_IK_REF || z1 < -65536 || z1 > 65536 || z2 < -65536 || z2 > 65536) return 0;
-  if (isa == LB_IK_AVX512VNNI) {
+  if (isa >= LB_IK_AVX512VNNI) {
     add512(n, x1, x1_signed, z1, M1, x2, x2_signed, z2, M2, s, zy, lo, hi, y);
     return 1;
   }
@@ -254,12 +254,12 @@ int ik_maxpool_opt(lb_ik_isa isa, const lb_pool_desc *d, const void *x, int x_si
 int ik_gap_opt(lb_ik_isa isa, int n, int c, int64_t hw, const void *x, int x_signed, int32_t zx, int32_t M, int s,
                int32_t zy, int32_t lo, int32_t hi, int y_signed, void *y) {
   (void)y_signed; /* lo/hi are inside the output type: its low byte is the code either way */
-  if (isa != LB_IK_AVX512VNNI) return 0;
+  if (isa < LB_IK_AVX512VNNI) return 0;
   gap512((int64_t)n * c, hw, x, x_signed, zx, M, s, zy, lo, hi, y);
   return 1;
 }
 
 int64_t ik_quantize_opt(lb_ik_isa isa, int64_t n, const float *x, float inv, int32_t zp, int32_t lo, int32_t hi,
                         void *y) {
-  return isa == LB_IK_AVX512VNNI ? quantize512(n, x, inv, zp, lo, hi, y) : 0;
+  return isa >= LB_IK_AVX512VNNI ? quantize512(n, x, inv, zp, lo, hi, y) : 0;
 }

@@ -57,6 +57,7 @@ typedef struct ik_opt {
   int slots;     /* per-thread scratch slots sized at prepare (OpenMP's thread count then) */
   int conv;      /* which optimized conv path the variant runs (ik_conv_path), 0 none */
   int layout;    /* 1: buf begins with the conv's weight layout (else each run builds it) */
+  int packed;    /* 4 or 2: buf begins with the layout packed to that width (each run widens it) */
 } ik_opt;
 
 struct lb_iconv {

@@ -10,7 +10,7 @@ lb_status lb_ilinear_prepare(int k, int c, int wbits, int w_signed, const int8_t
   *out = NULL;
   if (k <= 0 || c <= 0) return lb_fail(LB_ERR_SHAPE, "ilinear: sizes must be positive (k=%d, c=%d)", k, c);
   if (wbits == 1) return lb_fail(LB_ERR_UNSUPPORTED, "ilinear: binary weights are not built for linear (use a 1x1 binary conv)");
-  if ((int)isa < LB_IK_REF || isa > LB_IK_AVX512VNNI) return lb_fail(LB_ERR_ARG, "ilinear: unknown kernel variant %d", (int)isa);
+  if ((int)isa < LB_IK_REF || isa > LB_IK_AMX) return lb_fail(LB_ERR_ARG, "ilinear: unknown kernel variant %d", (int)isa);
   if (ik_isa_clamp(isa) != isa)
     return lb_fail(LB_ERR_UNSUPPORTED, "ilinear: this CPU cannot run the %s kernels", lb_ik_isa_name(isa));
   lb_ilinear *l = calloc(1, sizeof *l);
@@ -38,7 +38,7 @@ void lb_ilinear_free(lb_ilinear *l) {
   free(l);
 }
 
-size_t lb_ilinear_weight_bytes(const lb_ilinear *l) { return l ? (size_t)(l->w.rows * l->w.row_bytes) : 0; }
+size_t lb_ilinear_weight_bytes(const lb_ilinear *l) { return l ? (size_t)(l->w.rows * l->w.row_bytes) + l->opt.bytes : 0; }
 
 /* x: (n, C) codes, acc: (n, K) = sum_c (x - zx) * (w - zw[k]). */
 void ik_linear_ref(const lb_ilinear *l, int n, const void *x, int32_t zx, int32_t *acc) {

@@ -24,7 +24,7 @@ typedef struct lin_geo {
 
 static lin_geo geo(const lb_ilinear *l) {
   lin_geo g;
-  int vnni = l->isa == LB_IK_AVX512VNNI;
+  int vnni = l->isa >= LB_IK_AVX512VNNI;
   g.lanes = vnni ? 16 : 8;
   g.slots = vnni ? 4 : 2;
   g.per = 8 / l->wbits;
@@ -235,10 +235,10 @@ static void avx2_rows(const lb_ilinear *l, const lin_geo *g, const uint8_t *x, i
 int ik_linear_opt_run(const lb_ilinear *l, int n, const void *x, int32_t zx, int32_t *acc) {
   if (!l->opt.buf) return 0;
   /* VNNI needs zx as a u8 code; the int16 path needs x - zx within int16 */
-  if (l->isa == LB_IK_AVX512VNNI && (l->x_signed ? (zx < -128 || zx > 127) : (zx < 0 || zx > 255))) return 0;
+  if (l->isa >= LB_IK_AVX512VNNI && (l->x_signed ? (zx < -128 || zx > 127) : (zx < 0 || zx > 255))) return 0;
   if (zx < -32000 || zx > 32000) return 0;
   lin_geo g = geo(l);
-  const int vnni = l->isa == LB_IK_AVX512VNNI;
+  const int vnni = l->isa >= LB_IK_AVX512VNNI;
   /* split the output blocks over threads only when a row is big enough to pay for waking them
    * (a 1024x1024 int8 row is ~20 us on one core; a parallel region on a busy machine can cost
    * more than that) */

@@ -41,6 +41,7 @@ void ik_plan_init(ik_plan *pl, const lb_iconv *c, int lanes, int cstep, int esiz
 }
 
 size_t ik_wlayout_bytes(const ik_plan *pl) {
+  if (pl->amx) return ik_amx_wlayout_bytes(pl);
   return (size_t)pl->Kv * (size_t)pl->lanes * (size_t)pl->R * (size_t)pl->S * (size_t)pl->Cp * (size_t)pl->esize;
 }
 
@@ -57,6 +58,10 @@ static inline int wfield(const uint8_t *row, int64_t t, int bits, int sgn) {
  * t = (ch * R + r) * S + s of row k goes to its place in the group of k vectors holding k.
  * Stored values: see ik_nhwc.h. */
 void ik_wlayout_build(const ik_plan *pl, const lb_iconv *c, int G, void *dst) {
+  if (pl->amx) {
+    ik_amx_wlayout_build(pl, c, dst);
+    return;
+  }
   memset(dst, 0, ik_wlayout_bytes(pl));
   const int L = pl->lanes, cs = pl->cstep, cgs = pl->Cp / cs, bits = c->w.bits, sgn = c->w.sgn;
   const int C0 = pl->fold ? 1 : pl->C, S0 = pl->fold ? pl->fS : pl->S; /* the packed rows' geometry */
@@ -248,6 +253,8 @@ static void image_copy(const ik_plan *pl, const void *x, const unsigned char *xe
     fold_copy(pl, x, x_signed, b, zxu, img);
     return;
   }
+  if (pl->slack) /* what AMX tile loads read past the image meets zero weights or is dropped: keep it defined */
+    memset((unsigned char *)img + pl->img_bytes - pl->slack, 0, pl->slack);
   if (pl->esize == 1) {
     uint8_t *o = img;
     const int Cp = pl->Cp;
@@ -362,6 +369,10 @@ static void colsums(const ik_plan *pl, const uint8_t *img, int32_t *pixsum, int3
 
 static void rows(const ik_plan *pl, ik_tile_fn tile, int G, const void *wl, const void *img, int oh0, int oh1,
                  const ik_epi *e, int32_t *acc, void *y) {
+  if (pl->amx) {
+    ik_amx_rows(pl, wl, img, oh0, oh1, e, acc, y);
+    return;
+  }
   size_t kvstride = (size_t)pl->lanes * pl->R * pl->S * pl->Cp * pl->esize;
   for (int oh = oh0; oh < oh1; oh++)
     for (int kv0 = 0; kv0 < pl->Kv; kv0 += G) {
@@ -375,7 +386,8 @@ void ik_nhwc_run(const lb_iconv *c, const ik_plan *pl, ik_tile_fn tile, int G, i
   ik_scr m = scr_map(c, pl, scratch);
   const void *wl = c->opt.layout ? c->opt.buf : NULL;
   if (!wl) {
-    ik_wlayout_build(pl, c, G, m.wl);
+    if (c->opt.packed) ik_wlayout_unpack(c->opt.buf, ik_wlayout_bytes(pl), c->opt.packed, c->w.sgn, m.wl);
+    else ik_wlayout_build(pl, c, G, m.wl);
     wl = m.wl;
   }
   const int kl = pl->Kv * pl->lanes;
@@ -460,10 +472,12 @@ void ik_nhwc_run(const lb_iconv *c, const ik_plan *pl, ik_tile_fn tile, int G, i
         colsums(pl, slot + img_off, (int32_t *)(slot + pix_off), (int32_t *)(slot + col_off));
         eb.colsum = (int32_t *)(slot + col_off);
       }
+      /* AMX tiles run across output rows, so each thread takes a band of rows */
+      const int parts = pl->amx ? T : pl->OH;
 #pragma omp parallel for schedule(static) num_threads(T)
-      for (int oh = 0; oh < pl->OH; oh++)
-        rows(pl, tile, G, wl, slot + img_off, oh, oh + 1, &eb, acc ? acc + b * outs : NULL,
-             rq ? (unsigned char *)rq->y + b * outs : NULL);
+      for (int t = 0; t < parts; t++)
+        rows(pl, tile, G, wl, slot + img_off, (int)((int64_t)pl->OH * t / parts), (int)((int64_t)pl->OH * (t + 1) / parts),
+             &eb, acc ? acc + b * outs : NULL, rq ? (unsigned char *)rq->y + b * outs : NULL);
     }
   }
 }

@@ -28,6 +28,14 @@ typedef struct ik_plan {
    * see C = fS, S = 1, stride_w 1 on an Hp x OW image; fW/fpw/fsw/fS are the conv's W, pad_w,
    * stride_w and S */
   int fold, fW, fpw, fsw, fS;
+  /* AMX tiles (ik_amx.c, u8 copies only): the reduction is nseg segments of seg_len contiguous
+   * image bytes (a kernel row's S taps when dw == 1, else one tap's Cp channels), each read as
+   * seg_chunks 64-byte tile rows; the weights past a segment's end are 0. Tile loads may read
+   * up to slack bytes past the image (counted in img_bytes); flat: stride 1, so 16 output
+   * positions of a tile may run across output rows (positions ow >= OW are computed and
+   * dropped). */
+  int amx, nseg, seg_len, seg_chunks, flat;
+  size_t slack;
 } ik_plan;
 
 /* The epilogue a tile applies: zero-point corrections (VNNI), then either int32 out or requant. */
@@ -59,6 +67,11 @@ void ik_plan_init(ik_plan *pl, const lb_iconv *c, int lanes, int cstep, int esiz
  * s8 (w - 128 for unsigned 8-bit weights, else w) or int16 (w - zw[k]); pad entries 0. */
 size_t ik_wlayout_bytes(const ik_plan *pl);
 void ik_wlayout_build(const ik_plan *pl, const lb_iconv *c, int G, void *dst);
+/* A layout of 4- or 2-bit weights (n bytes) packed to its width at prepare and widened again
+ * per run (ik_wpack.c; the unpack needs AVX-512). sgn: the fields are two's complement. */
+size_t ik_wlayout_packed_bytes(size_t n, int bits);
+void ik_wlayout_pack(const int8_t *layout, size_t n, int bits, uint8_t *dst);
+void ik_wlayout_unpack(const uint8_t *src, size_t n, int bits, int sgn, int8_t *dst);
 /* Per output channel: the sum over its taps of (w - 128 for unsigned 8-bit weights, else w),
  * mod 2^32 (the VNNI zero-point terms). */
 void ik_wsum_build(const lb_iconv *c, int32_t *wsum);
@@ -75,6 +88,14 @@ typedef struct ik_rq_args {
 size_t ik_nhwc_scratch(const lb_iconv *c, const ik_plan *pl, int n);
 void ik_nhwc_run(const lb_iconv *c, const ik_plan *pl, ik_tile_fn tile, int G, int n, const void *x, int32_t zx,
                  int32_t *acc, const ik_rq_args *rq, void *scratch);
+
+/* AMX (ik_amx.c): whether the layer fills the tiles well enough (then pl is set up for them),
+ * the weight layout, and the rows [oh0, oh1) of one image. */
+int ik_amx_plan(ik_plan *pl);
+size_t ik_amx_wlayout_bytes(const ik_plan *pl);
+void ik_amx_wlayout_build(const ik_plan *pl, const lb_iconv *c, void *dst);
+void ik_amx_rows(const ik_plan *pl, const void *wl, const void *img, int oh0, int oh1, const ik_epi *e, int32_t *acc,
+                 void *y);
 
 /* tile kernels (ik_vnni.c, ik_avx2.c) */
 void ik_tile_vnni(const ik_plan *pl, const void *wl, const void *img, int oh, int ow0, int np, int kv0, int nkv,

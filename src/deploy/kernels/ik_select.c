@@ -1,10 +1,35 @@
 /* Which kernel variant runs (CPU features, LOWBIT_KERNELS override) and the requantization
  * multiplier (one definition for the engine and the simulation). */
+/* syscall() (the AMX permission request) is a GNU/BSD extension */
+#define _DEFAULT_SOURCE
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "deploy/kernels/ik_internal.h"
+
+#if defined(__x86_64__)
+#include <cpuid.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+/* AMX tiles need the CPU (CPUID.7.0:EDX AMX-TILE and AMX-INT8) and, on Linux, the process's
+ * permission for the tile data state, which the kernel grants on request (arch_prctl
+ * ARCH_REQ_XCOMP_PERM, Linux 5.16+). Asked once; a refusal means no AMX. */
+static int amx_usable(void) {
+  static int state = -1; /* -1 not asked yet */
+  if (state >= 0) return state;
+  unsigned a, b, c, d;
+  int ok = __get_cpuid_count(7, 0, &a, &b, &c, &d) && (d & (1u << 24)) && (d & (1u << 25));
+#if defined(__linux__)
+  if (ok) ok = syscall(SYS_arch_prctl, 0x1023 /* ARCH_REQ_XCOMP_PERM */, 18 /* XFEATURE_XTILEDATA */) == 0;
+#else
+  ok = 0;
+#endif
+  __atomic_store_n(&state, ok, __ATOMIC_RELAXED);
+  return ok;
+}
+#endif
 
 static lb_ik_isa cpu_best(void) {
 #if defined(__x86_64__) || defined(__i386__)
@@ -12,8 +37,12 @@ static lb_ik_isa cpu_best(void) {
   int avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("popcnt");
   if (!avx2) return LB_IK_REF;
   if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-      __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512vnni"))
+      __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512vnni")) {
+#if defined(__x86_64__)
+    if (amx_usable()) return LB_IK_AMX;
+#endif
     return LB_IK_AVX512VNNI;
+  }
   return LB_IK_AVX2;
 #else
   return LB_IK_REF;
@@ -23,7 +52,7 @@ static lb_ik_isa cpu_best(void) {
 int ik_cpu_has_vpopcntdq(void) {
 #if defined(__x86_64__) || defined(__i386__)
   __builtin_cpu_init();
-  return cpu_best() == LB_IK_AVX512VNNI && __builtin_cpu_supports("avx512vpopcntdq");
+  return cpu_best() >= LB_IK_AVX512VNNI && __builtin_cpu_supports("avx512vpopcntdq");
 #else
   return 0;
 #endif
@@ -43,6 +72,7 @@ lb_ik_isa lb_ik_select(void) {
     if (!strcmp(e, "ref")) want = LB_IK_REF;
     else if (!strcmp(e, "avx2")) want = LB_IK_AVX2;
     else if (!strcmp(e, "avx512vnni")) want = LB_IK_AVX512VNNI;
+    else if (!strcmp(e, "amx")) want = LB_IK_AMX;
     return want > best ? best : want; /* never a variant the CPU cannot run */
   }
   return best;
@@ -53,6 +83,7 @@ const char *lb_ik_isa_name(lb_ik_isa isa) {
   case LB_IK_REF: return "ref";
   case LB_IK_AVX2: return "avx2";
   case LB_IK_AVX512VNNI: return "avx512vnni";
+  case LB_IK_AMX: return "amx";
   }
   return "unknown";
 }

@@ -14,6 +14,8 @@ int ik_conv_opt_run_requant(const lb_iconv *c, int n, const void *x, int32_t zx,
                             const int32_t *M, const int *s, int32_t zp, int32_t lo, int32_t hi, int y_signed, void *y,
                             void *scratch);
 int ik_conv_opt_run_binary(const lb_iconv *c, int n, const uint8_t *xbits, int32_t *acc, void *scratch);
+/* 1 when the conv multiplies in AMX tiles (for tests that must know the path ran) */
+int ik_conv_opt_amx(const lb_iconv *c);
 
 /* binary conv (ik_binary.c): groups == 1, any non-reference variant */
 lb_status ik_binary_prepare(lb_iconv *c);

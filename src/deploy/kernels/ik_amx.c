@@ -1,0 +1,187 @@
+/* AMX conv tiles: TDPBUSD multiplies a 16 x 64 tile of u8 activations by a 64 x 16 tile of s8
+ * weights (stored 16 rows of 16 channels x 4 bytes) into 16 x 16 int32, wrapping like
+ * vpdpbusd, so the padded channels-last image, the weight offsets and the zero-point terms are
+ * those of the VNNI path (ik_nhwc.c) and the results are the same bits.
+ *
+ * An A tile row is one output position: 64 bytes of its receptive field read straight from the
+ * padded image with the tile's row stride (sw * Cp bytes), so no im2col. The field is nseg
+ * segments (a kernel row's S taps are contiguous bytes when dw == 1), each read in 64-byte
+ * chunks; bytes past a segment's end meet zero weights. With stride 1 the 16 rows of a tile are
+ * 16 consecutive positions of the padded width, running across output rows (flat), so a 7-wide
+ * output wastes 2 of every 9 rows instead of 9 of 16. Per block: 2 A tiles x 2 B tiles into 4
+ * accumulator tiles, 32 positions x 32 channels. */
+#include <immintrin.h>
+#include <string.h>
+
+#include "deploy/kernels/ik_nhwc.h"
+#include "deploy/kernels/ik_x86.h"
+
+/* worth it when the chunks carry at least half real bytes: a 1x1 layer of 16 channels (16 of
+ * 64) or the folded conv1 run faster on plain VNNI */
+int ik_amx_plan(ik_plan *pl) {
+  if (pl->esize != 1 || pl->fold || pl->cstep != 4) return 0;
+  const int dw1 = pl->dw == 1;
+  const int nseg = dw1 ? pl->R : pl->R * pl->S, seg_len = dw1 ? pl->S * pl->Cp : pl->Cp;
+  const int chunks = (seg_len + 63) / 64;
+  if (2 * (int64_t)pl->C * pl->R * pl->S < (int64_t)nseg * chunks * 64) return 0;
+  pl->amx = 1, pl->nseg = nseg, pl->seg_len = seg_len, pl->seg_chunks = chunks;
+  pl->flat = pl->sh == 1 && pl->sw == 1;
+  /* the furthest byte a tile load reads: the last tile's last row, last segment, last chunk */
+  const int64_t cp = pl->Cp, last_seg = dw1 ? (int64_t)(pl->R - 1) * pl->dh * pl->Wp
+                                            : (int64_t)(pl->R - 1) * pl->dh * pl->Wp + (int64_t)(pl->S - 1) * pl->dw;
+  int64_t last_pos; /* in pixels of the padded image: the position of row 15 of the last tile */
+  if (pl->flat) last_pos = (int64_t)(pl->OH - 1) * pl->Wp + pl->OW - 1 + 15;
+  else last_pos = (int64_t)(pl->OH - 1) * pl->sh * pl->Wp + ((int64_t)(pl->OW - 1) / 16 * 16 + 15) * pl->sw;
+  const int64_t end = (last_pos + last_seg) * cp + (int64_t)chunks * 64;
+  const int64_t have = (int64_t)pl->Hp * pl->Wp * cp;
+  pl->slack = end > have ? ik_round((size_t)(end - have)) : 0;
+  pl->img_bytes = (size_t)have + pl->slack;
+  return 1;
+}
+
+static int64_t kv_bytes(const ik_plan *pl) { return (int64_t)pl->nseg * pl->seg_chunks * 1024; }
+
+size_t ik_amx_wlayout_bytes(const ik_plan *pl) { return (size_t)pl->Kv * (size_t)kv_bytes(pl); }
+
+/* [kv][segment][chunk] tiles of [16 rows: 4 bytes each][16 channels][4 bytes]: reduction byte o
+ * of a segment is tile row (o % 64) / 4 of chunk o / 64, byte o % 4 of its channel's 4. Values
+ * as the VNNI layout: s8 w, or w - 128 for unsigned 8-bit weights. */
+void ik_amx_wlayout_build(const ik_plan *pl, const lb_iconv *c, void *dst) {
+  memset(dst, 0, ik_amx_wlayout_bytes(pl));
+  int8_t *out = dst;
+  const int off8 = (c->wbits == 8 && !c->w_signed) ? 128 : 0, dw1 = pl->dw == 1;
+  for (int k = 0; k < pl->K; k++) {
+    const uint8_t *row = c->w.data + (int64_t)k * c->w.row_bytes;
+    int8_t *kt = out + (int64_t)(k / 16) * kv_bytes(pl) + (k % 16) * 4;
+    int64_t t = 0;
+    for (int ch = 0; ch < pl->C; ch++)
+      for (int r = 0; r < pl->R; r++)
+        for (int s = 0; s < pl->S; s++, t++) {
+          const int seg = dw1 ? r : r * pl->S + s, o = dw1 ? s * pl->Cp + ch : ch;
+          kt[((int64_t)seg * pl->seg_chunks + o / 64) * 1024 + (o % 64) / 4 * 64 + o % 4] =
+              (int8_t)(ik_wget(row, t, c->w.bits, c->w.sgn) - off8);
+        }
+  }
+}
+
+#pragma GCC push_options
+#pragma GCC target("avx512f,avx512bw,avx512dq,avx512vl,avx512vnni,amx-tile,amx-int8")
+#include "deploy/kernels/ik_vnni_epi.h"
+
+typedef struct tile_cfg {
+  uint8_t palette, start_row, reserved[14];
+  uint16_t colsb[16];
+  uint8_t rows[16];
+} tile_cfg;
+
+/* 16 output positions read as one A tile: the image offset of row 0, the row stride, which rows
+ * are real outputs (their pixels p are consecutive from p0) */
+typedef struct mtile {
+  int64_t base, stride, p0;
+  uint32_t valid;
+} mtile;
+
+static int64_t seg_offset(const ik_plan *pl, int seg) {
+  if (pl->dw == 1) return (int64_t)seg * pl->dh * pl->Wp * pl->Cp;
+  return ((int64_t)(seg / pl->S) * pl->dh * pl->Wp + (int64_t)(seg % pl->S) * pl->dw) * pl->Cp;
+}
+
+/* The tiles' outputs for channels kv*16.. (4 accumulators: [m][n]) through the epilogue. */
+static void finish(const ik_plan *pl, const ik_epi *e, const mtile *mt, int nm, int kv, int nn, int32_t *acc,
+                   void *y) {
+  int32_t buf[4][16 * 16] __attribute__((aligned(64)));
+  _tile_stored(0, buf[0], 64);
+  if (nn > 1) _tile_stored(1, buf[1], 64);
+  if (nm > 1) _tile_stored(2, buf[2], 64);
+  if (nm > 1 && nn > 1) _tile_stored(3, buf[3], 64);
+  for (int m = 0; m < nm; m++)
+    for (int n = 0; n < nn; n++) {
+      __m512i px[16];
+      int np = 0;
+      for (int r = 0; r < 16; r++)
+        if (mt[m].valid >> r & 1) px[np++] = _mm512_load_si512(buf[m * 2 + n] + r * 16);
+      if (np) ik_epi_pixels(pl, e, px, np, (kv + n) * 16, mt[m].p0, acc, y);
+    }
+}
+
+/* nm (1-2) A tiles x nn (1-2) k vectors from kv: the whole reduction, then the epilogue. */
+static void block(const ik_plan *pl, const int8_t *wl, const uint8_t *img, const mtile *mt, int nm, int kv, int nn,
+                  const ik_epi *e, int32_t *acc, void *y) {
+  const int64_t kvb = kv_bytes(pl);
+  const int8_t *w0 = wl + (int64_t)kv * kvb, *w1 = w0 + kvb;
+  _tile_zero(0);
+  _tile_zero(1);
+  _tile_zero(2);
+  _tile_zero(3);
+  for (int seg = 0; seg < pl->nseg; seg++) {
+    const int64_t so = seg_offset(pl, seg);
+    for (int j = 0; j < pl->seg_chunks; j++) {
+      const int64_t wo = ((int64_t)seg * pl->seg_chunks + j) * 1024;
+      _tile_loadd(4, img + mt[0].base + so + j * 64, mt[0].stride);
+      _tile_loadd(6, w0 + wo, 64);
+      _tile_dpbusd(0, 4, 6);
+      if (nn > 1) {
+        _tile_loadd(7, w1 + wo, 64);
+        _tile_dpbusd(1, 4, 7);
+      }
+      if (nm > 1) {
+        _tile_loadd(5, img + mt[1].base + so + j * 64, mt[1].stride);
+        _tile_dpbusd(2, 5, 6);
+        if (nn > 1) _tile_dpbusd(3, 5, 7);
+      }
+    }
+  }
+  finish(pl, e, mt, nm, kv, nn, acc, y);
+}
+
+static void blocks(const ik_plan *pl, const int8_t *wl, const uint8_t *img, const mtile *mt, int nm, const ik_epi *e,
+                   int32_t *acc, void *y) {
+  for (int kv = 0; kv < pl->Kv; kv += 2) block(pl, wl, img, mt, nm, kv, pl->Kv - kv > 1 ? 2 : 1, e, acc, y);
+}
+
+/* the tile of 16 flat positions from f (f = oh * Wp + ow; real when ow < OW and f < fend) */
+static mtile flat_tile(const ik_plan *pl, int64_t f, int64_t fend) {
+  mtile t = {f * pl->Cp, pl->Cp, 0, 0};
+  for (int r = 0; r < 16; r++) {
+    int64_t q = f + r;
+    if (q >= fend || q % pl->Wp >= pl->OW) continue;
+    if (!t.valid) t.p0 = q / pl->Wp * pl->OW + q % pl->Wp;
+    t.valid |= 1u << r;
+  }
+  return t;
+}
+
+void ik_amx_rows(const ik_plan *pl, const void *wl, const void *img, int oh0, int oh1, const ik_epi *e, int32_t *acc,
+                 void *y) {
+  if (oh0 >= oh1) return;
+  tile_cfg cfg;
+  memset(&cfg, 0, sizeof cfg);
+  cfg.palette = 1;
+  for (int t = 0; t < 8; t++) cfg.rows[t] = 16, cfg.colsb[t] = 64;
+  _tile_loadconfig(&cfg);
+  mtile mt[2];
+  if (pl->flat) {
+    const int64_t fend = (int64_t)(oh1 - 1) * pl->Wp + pl->OW;
+    for (int64_t f = (int64_t)oh0 * pl->Wp; f < fend; f += 32) {
+      mt[0] = flat_tile(pl, f, fend);
+      mt[1] = flat_tile(pl, f + 16, fend);
+      blocks(pl, wl, img, mt, mt[1].valid ? 2 : 1, e, acc, y);
+    }
+  } else {
+    const int64_t stride = (int64_t)pl->sw * pl->Cp;
+    for (int oh = oh0; oh < oh1; oh++)
+      for (int ow = 0; ow < pl->OW; ow += 32) {
+        for (int m = 0; m < 2; m++) {
+          int o = ow + 16 * m, n = pl->OW - o < 16 ? pl->OW - o : 16;
+          mt[m].base = ((int64_t)oh * pl->sh * pl->Wp + (int64_t)o * pl->sw) * pl->Cp;
+          mt[m].stride = stride;
+          mt[m].p0 = (int64_t)oh * pl->OW + o;
+          mt[m].valid = n > 0 ? (uint32_t)((1u << n) - 1u) : 0;
+        }
+        blocks(pl, wl, img, mt, mt[1].valid ? 2 : 1, e, acc, y);
+      }
+  }
+  _tile_release();
+}
+
+#pragma GCC pop_options
