@@ -100,7 +100,8 @@ static void finish(const ik_plan *pl, const ik_epi *e, const mtile *mt, int nm, 
       int np = 0;
       for (int r = 0; r < 16; r++)
         if (mt[m].valid >> r & 1) px[np++] = _mm512_load_si512(buf[m * 2 + n] + r * 16);
-      if (np) ik_epi_pixels(pl, e, px, np, (kv + n) * 16, mt[m].p0, acc, y);
+      if (np == 16) ik_epi_pixels(pl, e, px, 16, (kv + n) * 16, mt[m].p0, acc, y); /* unrolled for the usual case */
+      else if (np) ik_epi_pixels(pl, e, px, np, (kv + n) * 16, mt[m].p0, acc, y);
     }
 }
 
@@ -142,11 +143,14 @@ static void blocks(const ik_plan *pl, const int8_t *wl, const uint8_t *img, cons
 /* the tile of 16 flat positions from f (f = oh * Wp + ow; real when ow < OW and f < fend) */
 static mtile flat_tile(const ik_plan *pl, int64_t f, int64_t fend) {
   mtile t = {f * pl->Cp, pl->Cp, 0, 0};
-  for (int r = 0; r < 16; r++) {
-    int64_t q = f + r;
-    if (q >= fend || q % pl->Wp >= pl->OW) continue;
-    if (!t.valid) t.p0 = q / pl->Wp * pl->OW + q % pl->Wp;
-    t.valid |= 1u << r;
+  int64_t oh = f / pl->Wp;
+  int ow = (int)(f - oh * pl->Wp);
+  for (int r = 0; r < 16 && f + r < fend; r++) {
+    if (ow < pl->OW) {
+      if (!t.valid) t.p0 = oh * pl->OW + ow;
+      t.valid |= 1u << r;
+    }
+    if (++ow == pl->Wp) ow = 0, oh++;
   }
   return t;
 }
