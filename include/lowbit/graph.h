@@ -72,6 +72,10 @@ typedef struct lb_op_ctx {
   float *out;
   const float *dout;                            /* backward only */
   float *din[LB_NODE_MAX_INPUTS];               /* backward only; NULL = not needed */
+  /* backward only: bit j set when no gradient reached din[j] yet in this pass and the op's
+   * definition has backward_assigns, so it must overwrite din[j] (it holds garbage) instead of
+   * accumulating; for other ops the executor zeroes such a din first */
+  unsigned din_fresh;
   float *param[LB_NODE_MAX_PARAMS];              /* this node's parameters, in declaration order */
   float *dparam[LB_NODE_MAX_PARAMS];              /* their gradients (NULL for buffers) */
   void *aux;                                    /* saved between forward and backward */
@@ -95,6 +99,9 @@ struct lb_op_def {
    * then shares the node's buffers. backward_relu reads the fused output from c->out. */
   void (*forward_relu)(const lb_node *n, lb_op_ctx *c);
   void (*backward_relu)(const lb_node *n, lb_op_ctx *c);
+  /* 1: backward (and backward_relu) honor c->din_fresh, so the executor need not zero the
+   * gradient buffers they write first (a full pass over memory each, per training step). */
+  int backward_assigns;
 };
 
 /* ---- op registry ------------------------------------------------------------------------- */

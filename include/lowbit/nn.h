@@ -108,6 +108,17 @@ void lb_bn_relu_backward(const lb_bn_desc *d, const float *x, const float *y, co
 void lb_add_relu_forward(int64_t n, const float *a, const float *b, float *y);
 void lb_add_relu_backward(int64_t n, const float *y, const float *dy, float *da, float *db);
 
+/* ---- backward passes into gradient buffers that hold nothing yet --------------------------- */
+/* The same passes with a choice per gradient: accumulate (+=) or assign (=, the buffer's old
+ * contents are ignored, so nobody has to zero it first). Assigning gives the bits accumulating
+ * into zeros gives (0 + v, so a -0 is +0 as there). y: the fused forward's output for the
+ * BN+ReLU / add+ReLU forms, or NULL for the plain ones. */
+void lb_bn_backward_ex(const lb_bn_desc *d, const float *x, const float *y, const float *gamma, const float *save_mean,
+                       const float *save_invstd, const float *dy, float *dx, int dx_assign, float *dgamma, float *dbeta);
+void lb_add_backward_ex(int64_t n, const float *y, const float *dy, float *da, int da_assign, float *db, int db_assign);
+void lb_conv2d_backward_ex(const lb_conv2d_desc *d, const float *x, const float *w, const float *dy, float *dx,
+                           int dx_assign, float *dw, float *db, float *scratch);
+
 /* ---- pooling ---------------------------------------------------------------------------- */
 typedef struct lb_pool_desc {
   int n, c, h, w;          /* input (N,C,H,W) */

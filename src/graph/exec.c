@@ -12,8 +12,8 @@ struct lb_exec {
   float **out;      /* per node output (node 0: the caller's input) */
   float **dout;     /* per node output gradient (NULL for node 0) */
   void **aux;       /* per node saved state */
-  float *dout_base; /* all dout buffers back to back, zeroed in one go */
-  size_t dout_bytes;
+  int *owner;       /* the node whose dout buffer node i's is (an absorbed ReLU shares its input's) */
+  unsigned char *touched; /* backward: a gradient reached this owner's buffer in the current pass */
   float *scratch;
   float *grads;     /* parameter gradients, parallel to g->values */
   int batch;        /* batch of the last forward */
@@ -65,7 +65,9 @@ lb_status lb_exec_create_ex(lb_exec **out, lb_graph *g, int max_batch, int fuse)
   e->grads = lb_alloc_aligned((size_t)(g->n_values > 0 ? g->n_values : 1) * sizeof(float));
   e->fused = calloc((size_t)nn, 1);
   e->skip = calloc((size_t)nn, 1);
-  if (!e->out || !e->dout || !e->aux || !e->grads || !e->fused || !e->skip) {
+  e->owner = calloc((size_t)nn, sizeof *e->owner);
+  e->touched = calloc((size_t)nn, 1);
+  if (!e->out || !e->dout || !e->aux || !e->grads || !e->fused || !e->skip || !e->owner || !e->touched) {
     lb_exec_free(e);
     return lb_fail(LB_ERR_NOMEM, "executor: out of memory");
   }
@@ -99,19 +101,20 @@ lb_status lb_exec_create_ex(lb_exec **out, lb_graph *g, int max_batch, int fuse)
     size_t bytes = (size_t)max_batch * (size_t)lb_node_numel(&g->nodes[i]) * sizeof(float);
     if (!e->skip[i]) e->out[i] = lb_arena_alloc(&e->arena, bytes);
   }
-  e->dout_base = (float *)(e->arena.base + e->arena.used);
   for (int i = 1; i < nn; i++) {
     size_t bytes = (size_t)max_batch * (size_t)lb_node_numel(&g->nodes[i]) * sizeof(float);
     if (!e->skip[i]) e->dout[i] = lb_arena_alloc(&e->arena, bytes);
   }
   /* an absorbed ReLU shares its input node's buffers: its consumers read the fused output and
    * accumulate their gradients where the fused backward looks for them */
-  for (int i = 1; i < nn; i++)
+  for (int i = 1; i < nn; i++) {
+    e->owner[i] = i;
     if (e->skip[i]) {
       e->out[i] = e->out[g->nodes[i].inputs[0]];
       e->dout[i] = e->dout[g->nodes[i].inputs[0]];
+      e->owner[i] = e->owner[g->nodes[i].inputs[0]]; /* inputs come earlier: already resolved */
     }
-  e->dout_bytes = (size_t)((unsigned char *)(e->arena.base + e->arena.used) - (unsigned char *)e->dout_base);
+  }
   for (int i = 1; i < nn; i++) {
     const lb_node *n = &g->nodes[i];
     if (n->op->aux_bytes) e->aux[i] = lb_arena_alloc(&e->arena, n->op->aux_bytes(g, n, max_batch));
@@ -130,6 +133,8 @@ void lb_exec_free(lb_exec *e) {
   lb_free_aligned(e->grads);
   free(e->fused);
   free(e->skip);
+  free(e->owner);
+  free(e->touched);
   free(e);
 }
 
@@ -181,16 +186,42 @@ const float *lb_exec_forward(lb_exec *e, const float *x, int batch, int training
   return e->out[e->g->output];
 }
 
+/* Zeroes node i's gradient buffer for the current batch, with the thread team (it is a pass
+ * over memory, as large as the activation). */
+static void zero_dout(lb_exec *e, int i) {
+  const int64_t n = (int64_t)e->batch * lb_node_numel(&e->g->nodes[i]);
+  float *p = e->dout[i];
+#pragma omp parallel for schedule(static) if (n >= (1 << 16))
+  for (int64_t b = 0; b < n; b += 4096) memset(p + b, 0, sizeof(float) * (size_t)(n - b < 4096 ? n - b : 4096));
+  e->touched[e->owner[i]] = 1;
+}
+
+/* Gradient buffers are not zeroed up front: the first op to write one in a pass overwrites it
+ * (ops with backward_assigns) or finds it zeroed just before (other ops), so most buffers are
+ * written once instead of zeroed and then accumulated into. */
 void lb_exec_backward(lb_exec *e, const float *doutput) {
   lb_graph *g = e->g;
-  memset(e->dout_base, 0, e->dout_bytes);
   int o = g->output;
+  memset(e->touched, 0, (size_t)g->n_nodes);
   memcpy(e->dout[o], doutput, (size_t)e->batch * (size_t)lb_node_numel(&g->nodes[o]) * sizeof(float));
+  e->touched[e->owner[o]] = 1;
   lb_op_ctx c;
   for (int i = o; i >= 1; i--) {
     const lb_node *n = &g->nodes[i];
     if (!n->op->backward || e->skip[i]) continue;
+    if (!e->touched[e->owner[i]]) zero_dout(e, i); /* no consumer sent a gradient: it is 0 */
     fill_ctx(e, i, &c);
+    c.din_fresh = 0;
+    for (int j = 0; j < n->n_inputs; j++) {
+      int in = n->inputs[j];
+      if (!c.din[j] || e->touched[e->owner[in]]) continue;
+      if (n->op->backward_assigns) {
+        c.din_fresh |= 1u << j;
+        e->touched[e->owner[in]] = 1; /* a second input naming the same buffer accumulates */
+      } else {
+        zero_dout(e, in);
+      }
+    }
     double t0 = e->prof_bwd ? lb_now() : 0.0;
     (e->fused[i] ? n->op->backward_relu : n->op->backward)(n, &c);
     if (e->prof_bwd) e->prof_bwd[i] += lb_now() - t0;

@@ -40,8 +40,8 @@ static void conv_forward(const lb_node *n, lb_op_ctx *c) {
 
 static void conv_backward(const lb_node *n, lb_op_ctx *c) {
   lb_conv2d_desc d = lb_node_conv_desc(n, c->in_shape[0], c->batch);
-  lb_conv2d_backward(&d, c->in[0], c->param[0], c->dout, c->din[0], c->dparam[0],
-                     n->ia[LB_CONV_BIAS] ? c->dparam[1] : NULL, c->scratch);
+  lb_conv2d_backward_ex(&d, c->in[0], c->param[0], c->dout, c->din[0], c->din_fresh & 1, c->dparam[0],
+                        n->ia[LB_CONV_BIAS] ? c->dparam[1] : NULL, c->scratch);
 }
 
 static int64_t conv_macs(const lb_graph *g, const lb_node *n) {
@@ -52,7 +52,7 @@ static int64_t conv_macs(const lb_graph *g, const lb_node *n) {
 
 const lb_op_def lb_op_conv2d = {
     .name = "conv2d", .min_inputs = 1, .max_inputs = 1, .infer = conv_infer, .scratch_floats = conv_scratch,
-    .forward = conv_forward, .backward = conv_backward, .macs = conv_macs,
+    .forward = conv_forward, .backward = conv_backward, .macs = conv_macs, .backward_assigns = 1,
 };
 
 /* ---- linear: flattens its input per sample ---- */

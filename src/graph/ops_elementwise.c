@@ -69,14 +69,17 @@ static lb_status add_infer(lb_graph *g, int idx) {
   return LB_OK;
 }
 static void add_forward(const lb_node *n, lb_op_ctx *c) { lb_add_forward(count(n, c), c->in[0], c->in[1], c->out); }
-static void add_backward(const lb_node *n, lb_op_ctx *c) { lb_add_backward(count(n, c), c->dout, c->din[0], c->din[1]); }
+static void add_backward(const lb_node *n, lb_op_ctx *c) {
+  lb_add_backward_ex(count(n, c), NULL, c->dout, c->din[0], c->din_fresh & 1, c->din[1], (c->din_fresh >> 1) & 1);
+}
 static void add_relu_forward(const lb_node *n, lb_op_ctx *c) { lb_add_relu_forward(count(n, c), c->in[0], c->in[1], c->out); }
 static void add_relu_backward(const lb_node *n, lb_op_ctx *c) {
-  lb_add_relu_backward(count(n, c), c->out, c->dout, c->din[0], c->din[1]);
+  lb_add_backward_ex(count(n, c), c->out, c->dout, c->din[0], c->din_fresh & 1, c->din[1], (c->din_fresh >> 1) & 1);
 }
 const lb_op_def lb_op_add = {.name = "add", .min_inputs = 2, .max_inputs = 2, .infer = add_infer,
                              .forward = add_forward, .backward = add_backward,
-                             .forward_relu = add_relu_forward, .backward_relu = add_relu_backward};
+                             .forward_relu = add_relu_forward, .backward_relu = add_relu_backward,
+                             .backward_assigns = 1};
 
 /* ---- flatten: (C,H,W) -> (C*H*W); the bytes do not move ---- */
 static lb_status flatten_infer(lb_graph *g, int idx) {

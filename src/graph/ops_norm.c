@@ -49,7 +49,8 @@ static void bn_forward(const lb_node *n, lb_op_ctx *c) {
 static void bn_backward(const lb_node *n, lb_op_ctx *c) {
   lb_bn_desc d = bn_desc(n, c->in_shape[0], c->batch);
   const float *save = c->aux;
-  lb_bn_backward(&d, c->in[0], c->param[0], save, save + d.c, c->dout, c->din[0], c->dparam[0], c->dparam[1]);
+  lb_bn_backward_ex(&d, c->in[0], NULL, c->param[0], save, save + d.c, c->dout, c->din[0], c->din_fresh & 1, c->dparam[0],
+                    c->dparam[1]);
 }
 
 static void bn_relu_forward(const lb_node *n, lb_op_ctx *c) {
@@ -64,12 +65,14 @@ static void bn_relu_forward(const lb_node *n, lb_op_ctx *c) {
 static void bn_relu_backward(const lb_node *n, lb_op_ctx *c) {
   lb_bn_desc d = bn_desc(n, c->in_shape[0], c->batch);
   const float *save = c->aux;
-  lb_bn_relu_backward(&d, c->in[0], c->out, c->param[0], save, save + d.c, c->dout, c->din[0], c->dparam[0], c->dparam[1]);
+  lb_bn_backward_ex(&d, c->in[0], c->out, c->param[0], save, save + d.c, c->dout, c->din[0], c->din_fresh & 1, c->dparam[0],
+                    c->dparam[1]);
 }
 
 const lb_op_def lb_op_batchnorm = {
     .name = "batchnorm", .min_inputs = 1, .max_inputs = 1, .infer = bn_infer, .aux_bytes = bn_aux,
     .forward = bn_forward, .backward = bn_backward, .forward_relu = bn_relu_forward, .backward_relu = bn_relu_backward,
+    .backward_assigns = 1,
 };
 
 /* ---- dropout: identity unless training ---- */

@@ -53,3 +53,34 @@ void lb_add_relu_backward(int64_t n, const float *y, const float *dy, float *da,
     for (int64_t i = 0; i < n; i++) d[i] += 0.0f + (y[i] > 0.0f ? dy[i] : 0.0f);
   }
 }
+
+/* One gradient: d = 0 + g or d += g, g = dy or the ReLU-masked dy. */
+static void add_grad(int64_t n, const float *y, const float *dy, float *d, int assign) {
+  if (y && assign) {
+#pragma omp parallel for simd schedule(static) if (parallel : n >= ADD_PAR_MIN)
+    for (int64_t i = 0; i < n; i++) d[i] = 0.0f + (0.0f + (y[i] > 0.0f ? dy[i] : 0.0f));
+  } else if (y) {
+#pragma omp parallel for simd schedule(static) if (parallel : n >= ADD_PAR_MIN)
+    for (int64_t i = 0; i < n; i++) d[i] += 0.0f + (y[i] > 0.0f ? dy[i] : 0.0f);
+  } else if (assign) {
+#pragma omp parallel for simd schedule(static) if (parallel : n >= ADD_PAR_MIN)
+    for (int64_t i = 0; i < n; i++) d[i] = 0.0f + dy[i];
+  } else {
+#pragma omp parallel for simd schedule(static) if (parallel : n >= ADD_PAR_MIN)
+    for (int64_t i = 0; i < n; i++) d[i] += dy[i];
+  }
+}
+
+void lb_add_backward_ex(int64_t n, const float *y, const float *dy, float *da, int da_assign, float *db, int db_assign) {
+  if (da && db && da != db && y) { /* one pass feeds both, as lb_add_relu_backward */
+#pragma omp parallel for simd schedule(static) if (parallel : n >= ADD_PAR_MIN)
+    for (int64_t i = 0; i < n; i++) {
+      const float g = 0.0f + (y[i] > 0.0f ? dy[i] : 0.0f);
+      da[i] = da_assign ? 0.0f + g : da[i] + g;
+      db[i] = db_assign ? 0.0f + g : db[i] + g;
+    }
+    return;
+  }
+  if (da) add_grad(n, y, dy, da, da_assign);
+  if (db) add_grad(n, y, dy, db, db_assign);
+}

@@ -97,7 +97,12 @@ static inline void bn_grad_sums(const float *x, const float *dy, const float *y,
 
 /* dp += a*g + b*(x - mf) + k over one plane, g = bn_grad_in. */
 static inline void bn_dx_plane(const float *xp, const float *gp, const float *yp, int relu, float *dp,
-                               int64_t hw, float mf, float a, float b, float k) {
+                               int64_t hw, float mf, float a, float b, float k, int assign) {
+  if (assign) {
+#pragma omp simd
+    for (int64_t j = 0; j < hw; j++) dp[j] = 0.0f + (a * bn_grad_in(gp, yp, j, relu) + b * (xp[j] - mf) + k);
+    return;
+  }
 #pragma omp simd
   for (int64_t j = 0; j < hw; j++) dp[j] += a * bn_grad_in(gp, yp, j, relu) + b * (xp[j] - mf) + k;
 }
@@ -212,7 +217,7 @@ void lb_bn_relu_forward_eval(const lb_bn_desc *d, const float *x, const float *g
  * the same two passes either way, no masked copy of dy. */
 static void bn_backward(const lb_bn_desc *d, const float *x, const float *y, const float *gamma,
                         const float *save_mean, const float *save_invstd, const float *dy, float *dx,
-                        float *dgamma, float *dbeta) {
+                        int dx_assign, float *dgamma, float *dbeta) {
   if (!dx && !dgamma && !dbeta) return;
   const int n = d->n, nc = d->c;
   const int64_t hw = d->hw, cs = (int64_t)nc * hw;
@@ -244,20 +249,25 @@ static void bn_backward(const lb_bn_desc *d, const float *x, const float *y, con
     for (int i = 0; i < n; i++) {
       const int64_t o = i * cs + c * hw;
       if (y)
-        bn_dx_plane(x + o, dy + o, y + o, 1, dx + o, hw, mf, a, b, k);
+        bn_dx_plane(x + o, dy + o, y + o, 1, dx + o, hw, mf, a, b, k, dx_assign);
       else
-        bn_dx_plane(x + o, dy + o, NULL, 0, dx + o, hw, mf, a, b, k);
+        bn_dx_plane(x + o, dy + o, NULL, 0, dx + o, hw, mf, a, b, k, dx_assign);
     }
   }
 }
 
 void lb_bn_backward(const lb_bn_desc *d, const float *x, const float *gamma, const float *save_mean,
                     const float *save_invstd, const float *dy, float *dx, float *dgamma, float *dbeta) {
-  bn_backward(d, x, NULL, gamma, save_mean, save_invstd, dy, dx, dgamma, dbeta);
+  bn_backward(d, x, NULL, gamma, save_mean, save_invstd, dy, dx, 0, dgamma, dbeta);
 }
 
 void lb_bn_relu_backward(const lb_bn_desc *d, const float *x, const float *y, const float *gamma,
                          const float *save_mean, const float *save_invstd, const float *dy, float *dx,
                          float *dgamma, float *dbeta) {
-  bn_backward(d, x, y, gamma, save_mean, save_invstd, dy, dx, dgamma, dbeta);
+  bn_backward(d, x, y, gamma, save_mean, save_invstd, dy, dx, 0, dgamma, dbeta);
+}
+
+void lb_bn_backward_ex(const lb_bn_desc *d, const float *x, const float *y, const float *gamma, const float *save_mean,
+                       const float *save_invstd, const float *dy, float *dx, int dx_assign, float *dgamma, float *dbeta) {
+  bn_backward(d, x, y, gamma, save_mean, save_invstd, dy, dx, dx_assign, dgamma, dbeta);
 }

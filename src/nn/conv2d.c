@@ -324,15 +324,25 @@ void lb_conv2d_forward(const lb_conv2d_desc *d, const float *x, const float *w, 
 /* dy: (N,K,OH,OW); accumulates dx: (N,C,H,W), dw: (K,C/g,R,S), db: (K). */
 void lb_conv2d_backward(const lb_conv2d_desc *d, const float *x, const float *w, const float *dy, float *dx,
                         float *dw, float *db, float *scratch) {
+  lb_conv2d_backward_ex(d, x, w, dy, dx, 0, dw, db, scratch);
+}
+
+/* dx_assign: the SIMD path writes each dx plane once (stride 1) or zeroes it right before its
+ * col2im, in cache; the others zero all of dx first. */
+void lb_conv2d_backward_ex(const lb_conv2d_desc *d, const float *x, const float *w, const float *dy, float *dx,
+                           int dx_assign, float *dw, float *db, float *scratch) {
+  const int64_t nx = (int64_t)d->n * d->c * d->h * d->w;
   if (is_depthwise(d)) {
+    if (dx && dx_assign) memset(dx, 0, sizeof(float) * (size_t)nx);
     if (db) lb_conv2d_bias_grad(d, dy, db);
     lb_conv2d_dw_backward(d, x, w, dy, dx, dw);
     return;
   }
 #ifdef LB_CONV_SIMD
   if (db) lb_conv2d_bias_grad(d, dy, db);
-  lb_conv2d_simd_backward(d, x, w, dy, dx, dw, scratch);
+  lb_conv2d_simd_backward(d, x, w, dy, dx, dx_assign, dw, scratch);
 #else
+  if (dx && dx_assign) memset(dx, 0, sizeof(float) * (size_t)nx);
   lb_conv2d_blas_backward(d, x, w, dy, dx, dw, db, scratch);
 #endif
 }

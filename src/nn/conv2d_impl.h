@@ -62,8 +62,9 @@ void lb_conv2d_blas_backward(const lb_conv2d_desc *d, const float *x, const floa
 size_t lb_conv2d_simd_scratch_floats(const lb_conv2d_desc *d);
 void lb_conv2d_simd_forward(const lb_conv2d_desc *d, const float *x, const float *w, const float *b, float *y,
                             float *scratch);
+/* dx_assign: overwrite dx (its old contents ignored) instead of accumulating */
 void lb_conv2d_simd_backward(const lb_conv2d_desc *d, const float *x, const float *w, const float *dy, float *dx,
-                             float *dw, float *scratch);
+                             int dx_assign, float *dw, float *scratch);
 #endif
 
 #endif

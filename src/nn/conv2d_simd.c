@@ -476,9 +476,9 @@ void lb_conv2d_simd_forward(const lb_conv2d_desc *d, const float *x, const float
 
 /* ---- backward ---------------------------------------------------------------------------------- */
 
-/* dy: (N,K,OH,OW); accumulates dx: (N,C,H,W), dw: (K,C/g,R,S). */
+/* dy: (N,K,OH,OW); accumulates (or with dx_assign writes) dx: (N,C,H,W); accumulates dw: (K,C/g,R,S). */
 void lb_conv2d_simd_backward(const lb_conv2d_desc *d, const float *x, const float *w, const float *dy, float *dx,
-                             float *dw, float *scratch) {
+                             int dx_assign, float *dw, float *scratch) {
   if (!dx && !dw) return;
   plan p;
   make_plan(d, &p);
@@ -528,16 +528,18 @@ void lb_conv2d_simd_backward(const lb_conv2d_desc *d, const float *x, const floa
             phase_stack(dyg, out_img, p.kg, m, d->oh, d->ow, p.ph2, p.pw2, 1, 1, p.hp2, p.wp2, dyq);
             bview_dypad(&v, d, &p, dyq, m);
             gemm_tiles(wt + (size_t)g * p.cg_mr * p.kg * p.rs, p.cg_mr, &v, q2p, out, q2p);
-            grid_to_nchw(out, q2p, p.img2, p.wp2, p.cg, m, d->h, d->w, NULL, dxg, in_img, 1);
+            grid_to_nchw(out, q2p, p.img2, p.wp2, p.cg, m, d->h, d->w, NULL, dxg, in_img, !dx_assign);
           } else {
             if (!dyp_ready) dy_to_grid(d, &p, dyg, m, p.plane, d->ow, dyp, p.pp, cols);
             /* dcol(CRS, pixels) = W^T dy into the col buffer, then col2im image by image */
             bview_rows(&v, dyp, p.kg, p.pp);
             gemm_tiles(wt + (size_t)g * p.crs_mr * p.kg, p.crs_mr, &v, cols, col, p.pp);
             for (int i = 0; i < m; i++)
-              for (int c = 0; c < p.cg; c++)
-                lb_conv2d_col2im_plane(d, col + (size_t)i * p.plane, p.pp, c,
-                                       dxg + (size_t)i * in_img + (size_t)c * d->h * d->w);
+              for (int c = 0; c < p.cg; c++) {
+                float *plane = dxg + (size_t)i * in_img + (size_t)c * d->h * d->w;
+                if (dx_assign) memset(plane, 0, sizeof(float) * (size_t)d->h * d->w); /* col2im adds up taps */
+                lb_conv2d_col2im_plane(d, col + (size_t)i * p.plane, p.pp, c, plane);
+              }
           }
         }
       }
