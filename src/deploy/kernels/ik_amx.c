@@ -8,8 +8,9 @@
  * segments (a kernel row's S taps are contiguous bytes when dw == 1), each read in 64-byte
  * chunks; bytes past a segment's end meet zero weights. With stride 1 the 16 rows of a tile are
  * 16 consecutive positions of the padded width, running across output rows (flat), so a 7-wide
- * output wastes 2 of every 9 rows instead of 9 of 16. Per block: 2 A tiles x 2 B tiles into 4
- * accumulator tiles, 32 positions x 32 channels. */
+ * output wastes 2 of every 9 rows instead of 9 of 16. A unit is one A tile x 2 weight tiles
+ * into 2 accumulator tiles (16 positions x 32 channels); units alternate between two pairs of
+ * accumulators so the epilogue of one overlaps the multiplies of the next. */
 #include <immintrin.h>
 #include <string.h>
 
@@ -86,58 +87,82 @@ static int64_t seg_offset(const ik_plan *pl, int seg) {
   return ((int64_t)(seg / pl->S) * pl->dh * pl->Wp + (int64_t)(seg % pl->S) * pl->dw) * pl->Cp;
 }
 
-/* The tiles' outputs for channels kv*16.. (4 accumulators: [m][n]) through the epilogue. */
-static void finish(const ik_plan *pl, const ik_epi *e, const mtile *mt, int nm, int kv, int nn, int32_t *acc,
-                   void *y) {
-  int32_t buf[4][16 * 16] __attribute__((aligned(64)));
-  _tile_stored(0, buf[0], 64);
-  if (nn > 1) _tile_stored(1, buf[1], 64);
-  if (nm > 1) _tile_stored(2, buf[2], 64);
-  if (nm > 1 && nn > 1) _tile_stored(3, buf[3], 64);
-  for (int m = 0; m < nm; m++)
-    for (int n = 0; n < nn; n++) {
-      __m512i px[16];
-      int np = 0;
-      for (int r = 0; r < 16; r++)
-        if (mt[m].valid >> r & 1) px[np++] = _mm512_load_si512(buf[m * 2 + n] + r * 16);
-      if (np == 16) ik_epi_pixels(pl, e, px, 16, (kv + n) * 16, mt[m].p0, acc, y); /* unrolled for the usual case */
-      else if (np) ik_epi_pixels(pl, e, px, np, (kv + n) * 16, mt[m].p0, acc, y);
-    }
-}
+/* One unit of work: an A tile of 16 positions times nn (1-2) k vectors from kv, accumulated in
+ * two tiles: 0-1 for even units, 2-3 for odd ones, so the next unit's multiplies run in the
+ * AMX unit while this one's epilogue runs on the vector units. */
+typedef struct unit {
+  mtile mt;
+  int kv, nn;
+} unit;
 
-/* nm (1-2) A tiles x nn (1-2) k vectors from kv: the whole reduction, then the epilogue. */
-static void block(const ik_plan *pl, const int8_t *wl, const uint8_t *img, const mtile *mt, int nm, int kv, int nn,
-                  const ik_epi *e, int32_t *acc, void *y) {
+/* C0/C1: the unit's accumulator tiles (immediates, hence a macro) */
+#define IK_AMX_ISSUE(C0, C1)                                                              \
+  do {                                                                                    \
+    _tile_zero(C0);                                                                       \
+    if (u->nn > 1) _tile_zero(C1);                                                        \
+    for (int seg = 0; seg < pl->nseg; seg++) {                                            \
+      const uint8_t *a = img + u->mt.base + seg_offset(pl, seg);                          \
+      for (int j = 0; j < pl->seg_chunks; j++) {                                          \
+        const int64_t wo = ((int64_t)seg * pl->seg_chunks + j) * 1024;                    \
+        _tile_loadd(4, a + j * 64, u->mt.stride);                                         \
+        _tile_loadd(6, w0 + wo, 64);                                                      \
+        _tile_dpbusd(C0, 4, 6);                                                           \
+        if (u->nn > 1) {                                                                  \
+          _tile_loadd(7, w0 + kvb + wo, 64);                                              \
+          _tile_dpbusd(C1, 4, 7);                                                         \
+        }                                                                                 \
+      }                                                                                   \
+    }                                                                                     \
+  } while (0)
+
+static void issue(const ik_plan *pl, const int8_t *wl, const uint8_t *img, const unit *u, int odd) {
   const int64_t kvb = kv_bytes(pl);
-  const int8_t *w0 = wl + (int64_t)kv * kvb, *w1 = w0 + kvb;
-  _tile_zero(0);
-  _tile_zero(1);
-  _tile_zero(2);
-  _tile_zero(3);
-  for (int seg = 0; seg < pl->nseg; seg++) {
-    const int64_t so = seg_offset(pl, seg);
-    for (int j = 0; j < pl->seg_chunks; j++) {
-      const int64_t wo = ((int64_t)seg * pl->seg_chunks + j) * 1024;
-      _tile_loadd(4, img + mt[0].base + so + j * 64, mt[0].stride);
-      _tile_loadd(6, w0 + wo, 64);
-      _tile_dpbusd(0, 4, 6);
-      if (nn > 1) {
-        _tile_loadd(7, w1 + wo, 64);
-        _tile_dpbusd(1, 4, 7);
-      }
-      if (nm > 1) {
-        _tile_loadd(5, img + mt[1].base + so + j * 64, mt[1].stride);
-        _tile_dpbusd(2, 5, 6);
-        if (nn > 1) _tile_dpbusd(3, 5, 7);
-      }
-    }
-  }
-  finish(pl, e, mt, nm, kv, nn, acc, y);
+  const int8_t *w0 = wl + (int64_t)u->kv * kvb;
+  if (odd) IK_AMX_ISSUE(2, 3);
+  else IK_AMX_ISSUE(0, 1);
 }
 
-static void blocks(const ik_plan *pl, const int8_t *wl, const uint8_t *img, const mtile *mt, int nm, const ik_epi *e,
-                   int32_t *acc, void *y) {
-  for (int kv = 0; kv < pl->Kv; kv += 2) block(pl, wl, img, mt, nm, kv, pl->Kv - kv > 1 ? 2 : 1, e, acc, y);
+/* The unit's accumulators through the epilogue. */
+static void drain(const ik_plan *pl, const ik_epi *e, const unit *u, int odd, int32_t *acc, void *y) {
+  int32_t buf[2][16 * 16] __attribute__((aligned(64)));
+  if (odd) {
+    _tile_stored(2, buf[0], 64);
+    if (u->nn > 1) _tile_stored(3, buf[1], 64);
+  } else {
+    _tile_stored(0, buf[0], 64);
+    if (u->nn > 1) _tile_stored(1, buf[1], 64);
+  }
+  for (int n = 0; n < u->nn; n++) {
+    const int kb = (u->kv + n) * 16;
+    if (u->mt.valid == 0xffffu) { /* the usual case: no gaps, unrolled */
+      __m512i px[16];
+      for (int r = 0; r < 16; r++) px[r] = _mm512_load_si512(buf[n] + r * 16);
+      ik_epi_pixels(pl, e, px, 16, kb, u->mt.p0, acc, y);
+      continue;
+    }
+    __m512i px[16];
+    int np = 0;
+    for (int r = 0; r < 16; r++)
+      if (u->mt.valid >> r & 1) px[np++] = _mm512_load_si512(buf[n] + r * 16);
+    if (np) ik_epi_pixels(pl, e, px, np, kb, u->mt.p0, acc, y);
+  }
+}
+
+/* Runs every k-vector pair of an A tile, one unit behind in the epilogue. */
+typedef struct pipe {
+  unit prev;
+  int have, parity;
+} pipe;
+
+static void run_tile(const ik_plan *pl, const int8_t *wl, const uint8_t *img, const mtile *mt, pipe *q,
+                     const ik_epi *e, int32_t *acc, void *y) {
+  if (!mt->valid) return;
+  for (int kv = 0; kv < pl->Kv; kv += 2) {
+    unit u = {*mt, kv, pl->Kv - kv > 1 ? 2 : 1};
+    issue(pl, wl, img, &u, q->parity);
+    if (q->have) drain(pl, e, &q->prev, !q->parity, acc, y);
+    q->prev = u, q->have = 1, q->parity ^= 1;
+  }
 }
 
 /* the tile of 16 flat positions from f (f = oh * Wp + ow; real when ow < OW and f < fend) */
@@ -163,28 +188,23 @@ void ik_amx_rows(const ik_plan *pl, const void *wl, const void *img, int oh0, in
   cfg.palette = 1;
   for (int t = 0; t < 8; t++) cfg.rows[t] = 16, cfg.colsb[t] = 64;
   _tile_loadconfig(&cfg);
-  mtile mt[2];
+  pipe q = {.have = 0, .parity = 0};
   if (pl->flat) {
     const int64_t fend = (int64_t)(oh1 - 1) * pl->Wp + pl->OW;
-    for (int64_t f = (int64_t)oh0 * pl->Wp; f < fend; f += 32) {
-      mt[0] = flat_tile(pl, f, fend);
-      mt[1] = flat_tile(pl, f + 16, fend);
-      blocks(pl, wl, img, mt, mt[1].valid ? 2 : 1, e, acc, y);
+    for (int64_t f = (int64_t)oh0 * pl->Wp; f < fend; f += 16) {
+      mtile mt = flat_tile(pl, f, fend);
+      run_tile(pl, wl, img, &mt, &q, e, acc, y);
     }
   } else {
-    const int64_t stride = (int64_t)pl->sw * pl->Cp;
     for (int oh = oh0; oh < oh1; oh++)
-      for (int ow = 0; ow < pl->OW; ow += 32) {
-        for (int m = 0; m < 2; m++) {
-          int o = ow + 16 * m, n = pl->OW - o < 16 ? pl->OW - o : 16;
-          mt[m].base = ((int64_t)oh * pl->sh * pl->Wp + (int64_t)o * pl->sw) * pl->Cp;
-          mt[m].stride = stride;
-          mt[m].p0 = (int64_t)oh * pl->OW + o;
-          mt[m].valid = n > 0 ? (uint32_t)((1u << n) - 1u) : 0;
-        }
-        blocks(pl, wl, img, mt, mt[1].valid ? 2 : 1, e, acc, y);
+      for (int ow = 0; ow < pl->OW; ow += 16) {
+        const int n = pl->OW - ow < 16 ? pl->OW - ow : 16;
+        mtile mt = {((int64_t)oh * pl->sh * pl->Wp + (int64_t)ow * pl->sw) * pl->Cp, (int64_t)pl->sw * pl->Cp,
+                    (int64_t)oh * pl->OW + ow, (uint32_t)((1u << n) - 1u)};
+        run_tile(pl, wl, img, &mt, &q, e, acc, y);
       }
   }
+  if (q.have) drain(pl, e, &q.prev, !q.parity, acc, y);
   _tile_release();
 }
 
