@@ -10,16 +10,7 @@ void lb_add_forward(int64_t n, const float *a, const float *b, float *y) {
   for (int64_t i = 0; i < n; i++) y[i] = a[i] + b[i];
 }
 
-void lb_add_backward(int64_t n, const float *dy, float *da, float *db) {
-  if (da) {
-#pragma omp parallel for schedule(static) if (n >= ADD_PAR_MIN)
-    for (int64_t i = 0; i < n; i++) da[i] += dy[i];
-  }
-  if (db) {
-#pragma omp parallel for schedule(static) if (n >= ADD_PAR_MIN)
-    for (int64_t i = 0; i < n; i++) db[i] += dy[i];
-  }
-}
+void lb_add_backward(int64_t n, const float *dy, float *da, float *db) { lb_add_backward_ex(n, NULL, dy, da, 0, db, 0); }
 
 /* The fused loops carry `simd`: GCC's -O2 cost model will not vectorize a loop that needs a
  * runtime alias check or a scalar tail. Iterations are independent (y may equal a or b, it may
@@ -40,25 +31,14 @@ void lb_add_relu_forward(int64_t n, const float *a, const float *b, float *y) {
  * a -0 into +0 as there; the select keeps a blocked NaN in dy blocked). With both gradients
  * wanted, one pass feeds both. */
 void lb_add_relu_backward(int64_t n, const float *y, const float *dy, float *da, float *db) {
-  if (da && db) {
-#pragma omp parallel for simd schedule(static) if (parallel : n >= ADD_PAR_MIN)
-    for (int64_t i = 0; i < n; i++) {
-      const float g = 0.0f + (y[i] > 0.0f ? dy[i] : 0.0f);
-      da[i] += g;
-      db[i] += g;
-    }
-  } else if (da || db) {
-    float *d = da ? da : db;
-#pragma omp parallel for simd schedule(static) if (parallel : n >= ADD_PAR_MIN)
-    for (int64_t i = 0; i < n; i++) d[i] += 0.0f + (y[i] > 0.0f ? dy[i] : 0.0f);
-  }
+  lb_add_backward_ex(n, y, dy, da, 0, db, 0);
 }
 
 /* One gradient: d = 0 + g or d += g, g = dy or the ReLU-masked dy. */
 static void add_grad(int64_t n, const float *y, const float *dy, float *d, int assign) {
   if (y && assign) {
 #pragma omp parallel for simd schedule(static) if (parallel : n >= ADD_PAR_MIN)
-    for (int64_t i = 0; i < n; i++) d[i] = 0.0f + (0.0f + (y[i] > 0.0f ? dy[i] : 0.0f));
+    for (int64_t i = 0; i < n; i++) d[i] = 0.0f + (y[i] > 0.0f ? dy[i] : 0.0f); /* never -0: as 0 + g */
   } else if (y) {
 #pragma omp parallel for simd schedule(static) if (parallel : n >= ADD_PAR_MIN)
     for (int64_t i = 0; i < n; i++) d[i] += 0.0f + (y[i] > 0.0f ? dy[i] : 0.0f);

@@ -45,14 +45,6 @@ size_t ik_wlayout_bytes(const ik_plan *pl) {
   return (size_t)pl->Kv * (size_t)pl->lanes * (size_t)pl->R * (size_t)pl->S * (size_t)pl->Cp * (size_t)pl->esize;
 }
 
-/* Field t of a packed row (8, 4 or 2 bits, low fields first) as its integer value. */
-static inline int wfield(const uint8_t *row, int64_t t, int bits, int sgn) {
-  if (bits == 8) return sgn ? (int)(int8_t)row[t] : (int)row[t];
-  int64_t bit = t * bits;
-  int u = (row[bit >> 3] >> (bit & 7)) & ((1 << bits) - 1), half = 1 << (bits - 1);
-  return sgn ? (u ^ half) - half : u;
-}
-
 /* Builds the layout row by row, reading each packed row in order (the narrow-weight layouts
  * are rebuilt at every run, so this is kept cheap: no division in the inner loop): value
  * t = (ch * R + r) * S + s of row k goes to its place in the group of k vectors holding k.
@@ -81,7 +73,7 @@ void ik_wlayout_build(const ik_plan *pl, const lb_iconv *c, int G, void *dst) {
         if (!pl->fold) at += (int64_t)(ch0 / cs) * group + ch0 % cs;
         for (int q0 = 0; q0 < S0; q0++, t++, at += step) {
           int64_t to = pl->fold ? at + (int64_t)(q0 / cs) * group + q0 % cs : at;
-          int v = wfield(row, t, bits, sgn) - zk;
+          int v = ik_wget(row, t, bits, sgn) - zk;
           if (pl->esize == 1) ((int8_t *)dst)[to] = (int8_t)v;
           else ((int16_t *)dst)[to] = (int16_t)v;
         }
@@ -94,7 +86,7 @@ void ik_wsum_build(const lb_iconv *c, int32_t *wsum) {
   for (int k = 0; k < c->d.k; k++) {
     const uint8_t *row = c->w.data + (int64_t)k * c->w.row_bytes;
     uint32_t sum = 0;
-    for (int64_t t = 0; t < c->taps; t++) sum += (uint32_t)(wfield(row, t, c->w.bits, c->w.sgn) - woff);
+    for (int64_t t = 0; t < c->taps; t++) sum += (uint32_t)(ik_wget(row, t, c->w.bits, c->w.sgn) - woff);
     wsum[k] = (int32_t)sum;
   }
 }
