@@ -7,7 +7,7 @@ set -euo pipefail
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 packages=(build-essential cmake pkg-config libopenblas-openmp-dev zlib1g-dev dataset-fashion-mnist
-          libonnx-dev protobuf-c-compiler libprotobuf-c-dev libcjson-dev)
+          libonnx-dev protobuf-c-compiler libprotobuf-c-dev libcjson-dev libdnnl-dev)
 for arg in "$@"; do
   case "$arg" in
     --test)

@@ -109,6 +109,8 @@ int main(void) {
   conv_case(2, 8, 8, 8, 12, 1, 2, 0, 1, &rng);  /* 1x1 stride 2: half the inputs get no gradient */
   conv_case(2, 6, 7, 9, 9, 3, 1, 1, 3, &rng);   /* grouped */
   conv_case(2, 8, 10, 10, 8, 3, 1, 1, 8, &rng); /* depthwise */
+  conv_case(2, 16, 9, 11, 16, 3, 1, 1, 1, &rng);  /* oneDNN's shapes where built with it */
+  conv_case(2, 16, 10, 10, 32, 3, 2, 1, 1, &rng);
   for (int relu = 0; relu < 2; relu++) {
     bn_case(relu, &rng);
     add_case(relu, &rng);

@@ -24,22 +24,47 @@ static const char *cfg_str(const cfg *t, char *buf, size_t cap) {
   return buf;
 }
 
-enum { IMPL_FAST, IMPL_BLAS };
+/* FAST: the public dispatch (oneDNN where built in); SIMD: our own SIMD kernels called
+ * directly, so they stay checked on the shapes the dispatch hands to oneDNN; BLAS: im2col. */
+enum { IMPL_FAST, IMPL_SIMD, IMPL_BLAS };
+static const char *impl_names[] = {"fast", "simd", "blas"};
 
 static void run_forward(int impl, const lb_conv2d_desc *d, const float *x, const float *w, const float *b, float *y,
                         float *scratch) {
   if (impl == IMPL_FAST) lb_conv2d_forward(d, x, w, b, y, scratch);
+#ifdef LB_CONV_SIMD
+  else if (impl == IMPL_SIMD) lb_conv2d_simd_forward(d, x, w, b, y, scratch);
+#endif
   else lb_conv2d_blas_forward(d, x, w, b, y, scratch);
 }
 
 static void run_backward(int impl, const lb_conv2d_desc *d, const float *x, const float *w, const float *dy, float *dx,
                          float *dw, float *db, float *scratch) {
   if (impl == IMPL_FAST) lb_conv2d_backward(d, x, w, dy, dx, dw, db, scratch);
+#ifdef LB_CONV_SIMD
+  else if (impl == IMPL_SIMD) {
+    if (db) lb_conv2d_bias_grad(d, dy, db);
+    lb_conv2d_simd_backward(d, x, w, dy, dx, 0, dw, scratch);
+  }
+#endif
   else lb_conv2d_blas_backward(d, x, w, dy, dx, dw, db, scratch);
 }
 
 static size_t scratch_of(int impl, const lb_conv2d_desc *d) {
+#ifdef LB_CONV_SIMD
+  if (impl == IMPL_SIMD) return lb_conv2d_simd_scratch_floats(d);
+#endif
   return impl == IMPL_FAST ? lb_conv2d_scratch_floats(d) : lb_conv2d_blas_scratch_floats(d);
+}
+
+/* The SIMD kernels take everything but depthwise convs, where built for the target. */
+static int impl_takes(int impl, const lb_conv2d_desc *d) {
+#ifdef LB_CONV_SIMD
+  return impl != IMPL_SIMD || !(d->c == d->groups && d->k == d->groups);
+#else
+  (void)d;
+  return impl != IMPL_SIMD;
+#endif
 }
 
 /* CHECK got against the reference want: lbt_scaled_err within 1e-4. */
@@ -53,9 +78,9 @@ static void expect_close(const float *got, const float *want, size_t n, const ch
 static int compare_cfg(int impl, const cfg *t, lb_rng *rng) {
   char name[128];
   lb_conv2d_desc d = make_desc(t);
-  if (lb_conv2d_init(&d) != LB_OK) return 0;
+  if (lb_conv2d_init(&d) != LB_OK || !impl_takes(impl, &d)) return 0;
   cfg_str(t, name, sizeof name);
-  const char *iname = impl == IMPL_FAST ? "fast" : "blas";
+  const char *iname = impl_names[impl];
   const size_t nx = (size_t)d.n * d.c * d.h * d.w, ny = (size_t)d.n * d.k * d.oh * d.ow;
   const size_t nw = (size_t)d.k * (d.c / d.groups) * d.r * d.s, nk = (size_t)d.k;
   float *x = lbt_falloc(nx), *w = lbt_falloc(nw), *b = lbt_falloc(nk), *dy = lbt_falloc(ny);
@@ -180,14 +205,45 @@ static void test_against_reference(void) {
   int ran = 0;
   for (int i = 0; i < fixed_count(); i++) {
     CHECK(compare_cfg(IMPL_FAST, &fixed_cfgs[i], &rng));
+    compare_cfg(IMPL_SIMD, &fixed_cfgs[i], &rng);
     CHECK(compare_cfg(IMPL_BLAS, &fixed_cfgs[i], &rng));
   }
   for (int i = 0; i < 80; i++) {
     cfg t = random_cfg(&rng);
     ran += compare_cfg(IMPL_FAST, &t, &rng);
+    compare_cfg(IMPL_SIMD, &t, &rng);
     compare_cfg(IMPL_BLAS, &t, &rng);
   }
   CHECK_MSG(ran >= 40, "only %d random configurations were valid", ran);
+  /* random shapes rarely reach oneDNN's 16 channels: a few that do, odd sizes included */
+  static const cfg wide[] = {
+      {3, 16, 9, 7, 20, 3, 3, 1, 1, 1, 1, 1, 1, 1}, {2, 24, 11, 11, 16, 3, 3, 2, 2, 1, 1, 1, 1, 1},
+      {2, 17, 6, 9, 33, 2, 3, 1, 2, 0, 2, 1, 1, 1}, {1, 16, 5, 5, 16, 5, 5, 3, 3, 2, 2, 1, 1, 1},
+  };
+  for (size_t i = 0; i < sizeof wide / sizeof wide[0]; i++) CHECK(compare_cfg(IMPL_FAST, &wide[i], &rng));
+}
+
+/* Built with oneDNN, the ResNet-sized 3x3 convs run on it and the shapes measured faster on our
+ * kernels (one-channel stem, 1x1, grouped) stay on ours. */
+static void test_dispatch(void) {
+  const cfg onednn[] = {fixed_cfgs[1], fixed_cfgs[2], fixed_cfgs[3], fixed_cfgs[4]};
+  const cfg own[] = {fixed_cfgs[5], fixed_cfgs[6], fixed_cfgs[10]};
+  const int built = lb_conv2d_onednn_version() != NULL;
+  for (size_t i = 0; i < sizeof onednn / sizeof onednn[0]; i++) {
+    lb_conv2d_desc d = make_desc(&onednn[i]);
+    CHECK_OK(lb_conv2d_init(&d));
+    CHECK_MSG(strcmp(lb_conv2d_backend(&d), built ? "onednn" : "simd") == 0 ||
+                  (!built && strcmp(lb_conv2d_backend(&d), "blas") == 0),
+              "ResNet conv %zu runs on %s", i, lb_conv2d_backend(&d));
+  }
+  for (size_t i = 0; i < sizeof own / sizeof own[0]; i++) {
+    lb_conv2d_desc d = make_desc(&own[i]);
+    CHECK_OK(lb_conv2d_init(&d));
+    CHECK_MSG(strcmp(lb_conv2d_backend(&d), "onednn") != 0, "shape %zu should stay on our kernels", i);
+  }
+  lb_conv2d_desc dw = make_desc(&fixed_cfgs[12]);
+  CHECK_OK(lb_conv2d_init(&dw));
+  CHECK(strcmp(lb_conv2d_backend(&dw), "depthwise") == 0);
 }
 
 /* Same inputs, same thread count: identical bits, forward and backward. */
@@ -349,6 +405,7 @@ static void test_init(void) {
 }
 
 int main(void) {
+  test_dispatch();
   lb_set_num_threads(2);
   test_init();
   test_against_reference();

@@ -44,6 +44,11 @@ void lb_conv2d_forward(const lb_conv2d_desc *d, const float *x, const float *w, 
 /* dy: (N,K,OH,OW); accumulates dx: (N,C,H,W), dw: (K,C/g,R,S), db: (K). Any of dx/dw/db may be NULL. */
 void lb_conv2d_backward(const lb_conv2d_desc *d, const float *x, const float *w, const float *dy, float *dx,
                         float *dw, float *db, float *scratch);
+/* Which implementation runs d: "depthwise", "onednn", "simd" or "blas" (fixed per descriptor;
+ * LOWBIT_CONV=own in the environment keeps oneDNN out). */
+const char *lb_conv2d_backend(const lb_conv2d_desc *d);
+/* "oneDNN X.Y.Z" when the library was built with oneDNN, else NULL. */
+const char *lb_conv2d_onednn_version(void);
 /* Plain-loop reference twin (slow, obviously correct) used by tests. Same contract, no scratch. */
 void lb_conv2d_forward_ref(const lb_conv2d_desc *d, const float *x, const float *w, const float *b, float *y);
 void lb_conv2d_backward_ref(const lb_conv2d_desc *d, const float *x, const float *w, const float *dy, float *dx,

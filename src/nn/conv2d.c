@@ -2,6 +2,7 @@
  *
  * Dispatch (fixed by the descriptor, so forward, backward and the scratch size always agree):
  *  - depthwise (C/g == K/g == 1): direct loops, conv2d_depthwise.c;
+ *  - where oneDNN is built in and measured faster (conv2d_onednn.c): oneDNN's kernels;
  *  - with AVX2/AVX-512: implicit-GEMM kernels parallel over images, conv2d_simd.c;
  *  - otherwise the portable path below, built on the real BLAS:
  *     - pointwise (1x1, stride 1, no padding, big planes): x is already the GEMM operand, one
@@ -300,10 +301,26 @@ void lb_conv2d_blas_backward(const lb_conv2d_desc *d, const float *x, const floa
 
 size_t lb_conv2d_scratch_floats(const lb_conv2d_desc *d) {
   if (is_depthwise(d)) return 0;
+#ifdef LB_HAVE_ONEDNN
+  const size_t dnn = lb_conv2d_onednn_scratch_floats(d);
+  if (dnn) return dnn;
+#endif
 #ifdef LB_CONV_SIMD
   return lb_conv2d_simd_scratch_floats(d);
 #else
   return lb_conv2d_blas_scratch_floats(d);
+#endif
+}
+
+const char *lb_conv2d_backend(const lb_conv2d_desc *d) {
+  if (is_depthwise(d)) return "depthwise";
+#ifdef LB_HAVE_ONEDNN
+  if (lb_conv2d_onednn_scratch_floats(d)) return "onednn";
+#endif
+#ifdef LB_CONV_SIMD
+  return "simd";
+#else
+  return "blas";
 #endif
 }
 
@@ -314,6 +331,9 @@ void lb_conv2d_forward(const lb_conv2d_desc *d, const float *x, const float *w, 
     lb_conv2d_dw_forward(d, x, w, b, y);
     return;
   }
+#ifdef LB_HAVE_ONEDNN
+  if (lb_conv2d_onednn_forward(d, x, w, b, y, scratch)) return;
+#endif
 #ifdef LB_CONV_SIMD
   lb_conv2d_simd_forward(d, x, w, b, y, scratch);
 #else
@@ -338,6 +358,12 @@ void lb_conv2d_backward_ex(const lb_conv2d_desc *d, const float *x, const float 
     lb_conv2d_dw_backward(d, x, w, dy, dx, dw);
     return;
   }
+#ifdef LB_HAVE_ONEDNN
+  if (lb_conv2d_onednn_backward(d, x, w, dy, dx, dx_assign, dw, scratch)) {
+    if (db) lb_conv2d_bias_grad(d, dy, db);
+    return;
+  }
+#endif
 #ifdef LB_CONV_SIMD
   if (db) lb_conv2d_bias_grad(d, dy, db);
   lb_conv2d_simd_backward(d, x, w, dy, dx, dx_assign, dw, scratch);

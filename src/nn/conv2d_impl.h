@@ -57,6 +57,17 @@ void lb_conv2d_blas_forward(const lb_conv2d_desc *d, const float *x, const float
 void lb_conv2d_blas_backward(const lb_conv2d_desc *d, const float *x, const float *w, const float *dy, float *dx,
                              float *dw, float *db, float *scratch);
 
+#ifdef LB_HAVE_ONEDNN
+/* oneDNN path (conv2d_onednn.c) for the shapes where it beats our kernels. Each returns 0 and
+ * does nothing when d stays on our kernels (shape, LOWBIT_CONV=own, or oneDNN refused it);
+ * scratch 0 means the same. The backward leaves db to lb_conv2d_bias_grad. */
+size_t lb_conv2d_onednn_scratch_floats(const lb_conv2d_desc *d);
+int lb_conv2d_onednn_forward(const lb_conv2d_desc *d, const float *x, const float *w, const float *b, float *y,
+                             float *scratch);
+int lb_conv2d_onednn_backward(const lb_conv2d_desc *d, const float *x, const float *w, const float *dy, float *dx,
+                              int dx_assign, float *dw, float *scratch);
+#endif
+
 #ifdef LB_CONV_SIMD
 /* SIMD path for non-depthwise convs; its backward leaves db to lb_conv2d_bias_grad. */
 size_t lb_conv2d_simd_scratch_floats(const lb_conv2d_desc *d);
