@@ -28,6 +28,7 @@
 
 typedef struct dnn_conv {
   lb_conv2d_desc d;
+  int threads; /* oneDNN sizes its work split when a primitive is built: one entry per team size */
   int ok; /* 0: oneDNN refused the shape; our own kernels take it */
   dnnl_primitive_t fwd, bwd_data, bwd_weights;
   /* layouts: the caller's (plain) and the kernels' (blocked) */
@@ -186,7 +187,7 @@ static int backend_enabled(void) {
   return enabled;
 }
 
-static dnn_conv *cache_add(const lb_conv2d_desc *d) {
+static dnn_conv *cache_add(const lb_conv2d_desc *d, int threads) {
   if (!engine && !dnn_ok(dnnl_engine_create(&engine, dnnl_cpu, 0))) {
     engine = NULL;
     return NULL;
@@ -201,6 +202,7 @@ static dnn_conv *cache_add(const lb_conv2d_desc *d) {
   dnn_conv *e = calloc(1, sizeof *e);
   if (!e) return NULL;
   e->d = *d;
+  e->threads = threads;
   e->ok = build(e);
   cache[cache_n++] = e;
   return e;
@@ -210,10 +212,11 @@ static dnn_conv *cache_add(const lb_conv2d_desc *d) {
 static const dnn_conv *lookup(const lb_conv2d_desc *d) {
   if (!shape_wanted(d) || !backend_enabled()) return NULL;
   pthread_mutex_lock(&cache_lock);
+  const int threads = lb_get_num_threads();
   const dnn_conv *e = NULL;
   for (size_t i = 0; i < cache_n && !e; i++)
-    if (memcmp(&cache[i]->d, d, sizeof *d) == 0) e = cache[i];
-  if (!e) e = cache_add(d);
+    if (cache[i]->threads == threads && memcmp(&cache[i]->d, d, sizeof *d) == 0) e = cache[i];
+  if (!e) e = cache_add(d, threads);
   pthread_mutex_unlock(&cache_lock);
   return e && e->ok ? e : NULL;
 }
