@@ -117,7 +117,9 @@ lb_status lb_exec_create_ex(lb_exec **out, lb_graph *g, int max_batch, int fuse)
   }
   for (int i = 1; i < nn; i++) {
     const lb_node *n = &g->nodes[i];
-    if (n->op->aux_bytes) e->aux[i] = lb_arena_alloc(&e->arena, n->op->aux_bytes(g, n, max_batch));
+    /* no state: NULL, not a zero-byte block that would alias the next one */
+    const size_t bytes = n->op->aux_bytes ? n->op->aux_bytes(g, n, max_batch) : 0;
+    if (bytes) e->aux[i] = lb_arena_alloc(&e->arena, bytes);
   }
   e->scratch = scratch_bytes ? lb_arena_alloc(&e->arena, scratch_bytes) : NULL;
   *out = e;
