@@ -43,12 +43,12 @@ static void conv_case(int n, int c, int h, int w, int k, int r, int stride, int 
   float *scratch = lbt_falloc((int64_t)lb_conv2d_scratch_floats(&d) + 16);
   float *dx_acc = zeros(nx), *dx_set = garbage(nx), *dw_acc = zeros(nw), *dw_set = zeros(nw);
   lb_conv2d_backward(&d, x, wt, dy, dx_acc, dw_acc, NULL, scratch);
-  lb_conv2d_backward_ex(&d, x, wt, dy, dx_set, 1, dw_set, NULL, scratch, NULL);
+  lb_conv2d_backward_ex(&d, x, wt, dy, dx_set, 1, dw_set, NULL, scratch);
   CHECK_MSG(same(dx_acc, dx_set, nx), "conv dx assign c=%d k=%d stride %d groups %d", c, k, stride, groups);
   CHECK(same(dw_acc, dw_set, nw));
   /* accumulate mode of _ex: a second pass doubles what the first left (to rounding: col2im and
    * the depthwise kernel add tap by tap into what is there) */
-  lb_conv2d_backward_ex(&d, x, wt, dy, dx_set, 0, NULL, NULL, scratch, NULL);
+  lb_conv2d_backward_ex(&d, x, wt, dy, dx_set, 0, NULL, NULL, scratch);
   float big = 0;
   for (int64_t i = 0; i < nx; i++) big = fmaxf(big, fabsf(dx_acc[i]));
   int doubled = 1;

@@ -276,47 +276,6 @@ static void test_determinism(void) {
   free(x), free(w), free(dy), free(s);
 }
 
-/* A forward that keeps state for its backward (oneDNN: its blocked x) gives the backward the
- * same bits as one that recomputes it, also with keep space sized for a larger batch. */
-static void test_keep(void) {
-  const cfg big = {24, 16, 14, 14, 32, 3, 3, 2, 2, 1, 1, 1, 1, 1};
-  lb_conv2d_desc db = make_desc(&big);
-  CHECK_OK(lb_conv2d_init(&db));
-  const size_t keep_n = lb_conv2d_keep_floats(&db);
-  CHECK_MSG(keep_n > 0 || lb_conv2d_onednn_version() == NULL, "oneDNN conv keeps nothing for its backward");
-  float *keep = lbt_falloc(keep_n + 1);
-  keep[keep_n] = 777.0f;
-  lb_rng rng;
-  lb_rng_seed(&rng, 5);
-  for (int n = 24; n >= 10; n -= 14) {
-    cfg t = big;
-    t.n = n;
-    lb_conv2d_desc d = make_desc(&t);
-    CHECK_OK(lb_conv2d_init(&d));
-    CHECK(lb_conv2d_keep_floats(&d) <= keep_n);
-    const size_t nx = (size_t)d.n * d.c * d.h * d.w, ny = (size_t)d.n * d.k * d.oh * d.ow, nw = (size_t)d.k * d.c * 9;
-    float *x = lbt_falloc(nx), *w = lbt_falloc(nw), *dy = lbt_falloc(ny), *y = lbt_falloc(ny);
-    float *s = lbt_falloc(lb_conv2d_scratch_floats(&d) + 1);
-    float *dx[2], *dw[2];
-    lbt_fill_uniform(x, (int64_t)nx, &rng, -1, 1);
-    lbt_fill_uniform(w, (int64_t)nw, &rng, -1, 1);
-    lbt_fill_uniform(dy, (int64_t)ny, &rng, -1, 1);
-    for (int k = 0; k < 2; k++) {
-      dx[k] = lbt_falloc(nx), dw[k] = lbt_falloc(nw);
-      memset(dx[k], 0, sizeof(float) * nx);
-      memset(dw[k], 0, sizeof(float) * nw);
-      lb_conv2d_forward_ex(&d, x, w, NULL, y, s, k ? keep : NULL);
-      lb_conv2d_backward_ex(&d, x, w, dy, dx[k], 1, dw[k], NULL, s, k ? keep : NULL);
-    }
-    CHECK_MSG(memcmp(dx[0], dx[1], sizeof(float) * nx) == 0 && memcmp(dw[0], dw[1], sizeof(float) * nw) == 0,
-              "batch %d: the kept x changed the gradients", n);
-    for (int k = 0; k < 2; k++) free(dx[k]), free(dw[k]);
-    free(x), free(w), free(dy), free(y), free(s);
-  }
-  CHECK_MSG(keep[keep_n] == 777.0f, "wrote past the keep space it asked for");
-  free(keep);
-}
-
 /* ---- finite differences: loss = sum(y * r) in double ---------------------------------------- */
 typedef struct gc_ctx {
   const lb_conv2d_desc *d;
@@ -451,7 +410,6 @@ int main(void) {
   test_init();
   test_against_reference();
   test_determinism();
-  test_keep();
   test_grad_check();
   return lbt_finish("test_nn_conv");
 }

@@ -44,13 +44,6 @@ void lb_conv2d_forward(const lb_conv2d_desc *d, const float *x, const float *w, 
 /* dy: (N,K,OH,OW); accumulates dx: (N,C,H,W), dw: (K,C/g,R,S), db: (K). Any of dx/dw/db may be NULL. */
 void lb_conv2d_backward(const lb_conv2d_desc *d, const float *x, const float *w, const float *dy, float *dx,
                         float *dw, float *db, float *scratch);
-/* State a forward can keep for its backward: lb_conv2d_keep_floats(d) floats (0: the backend
- * keeps nothing). lb_conv2d_forward_ex leaves it in keep (NULL: keep nothing), and
- * lb_conv2d_backward_ex (below) given the same keep after that forward, with the same x, skips
- * a pass over x (oneDNN: the blocked copy of x that dw reads). Results are the same bits. */
-size_t lb_conv2d_keep_floats(const lb_conv2d_desc *d);
-void lb_conv2d_forward_ex(const lb_conv2d_desc *d, const float *x, const float *w, const float *b, float *y,
-                          float *scratch, float *keep);
 /* Which implementation runs d: "depthwise", "onednn", "simd" or "blas" (fixed per descriptor;
  * LOWBIT_CONV=own in the environment keeps oneDNN out). */
 const char *lb_conv2d_backend(const lb_conv2d_desc *d);
@@ -129,7 +122,7 @@ void lb_bn_backward_ex(const lb_bn_desc *d, const float *x, const float *y, cons
                        const float *save_invstd, const float *dy, float *dx, int dx_assign, float *dgamma, float *dbeta);
 void lb_add_backward_ex(int64_t n, const float *y, const float *dy, float *da, int da_assign, float *db, int db_assign);
 void lb_conv2d_backward_ex(const lb_conv2d_desc *d, const float *x, const float *w, const float *dy, float *dx,
-                           int dx_assign, float *dw, float *db, float *scratch, const float *keep);
+                           int dx_assign, float *dw, float *db, float *scratch);
 
 /* ---- pooling ---------------------------------------------------------------------------- */
 typedef struct lb_pool_desc {

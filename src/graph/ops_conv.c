@@ -33,23 +33,15 @@ static size_t conv_scratch(const lb_graph *g, const lb_node *n, int batch) {
   return lb_conv2d_scratch_floats(&d);
 }
 
-/* aux: what the conv forward keeps for its backward (oneDNN's blocked x); every forward writes
- * it, training or not, so a backward always finds its own forward's. */
-static size_t conv_aux(const lb_graph *g, const lb_node *n, int batch) {
-  lb_conv2d_desc d = lb_node_conv_desc(n, lb_in_shape(g, n, 0), batch);
-  return lb_conv2d_keep_floats(&d) * sizeof(float);
-}
-
 static void conv_forward(const lb_node *n, lb_op_ctx *c) {
   lb_conv2d_desc d = lb_node_conv_desc(n, c->in_shape[0], c->batch);
-  lb_conv2d_forward_ex(&d, c->in[0], c->param[0], n->ia[LB_CONV_BIAS] ? c->param[1] : NULL, c->out, c->scratch,
-                       c->aux);
+  lb_conv2d_forward(&d, c->in[0], c->param[0], n->ia[LB_CONV_BIAS] ? c->param[1] : NULL, c->out, c->scratch);
 }
 
 static void conv_backward(const lb_node *n, lb_op_ctx *c) {
   lb_conv2d_desc d = lb_node_conv_desc(n, c->in_shape[0], c->batch);
   lb_conv2d_backward_ex(&d, c->in[0], c->param[0], c->dout, c->din[0], c->din_fresh & 1, c->dparam[0],
-                        n->ia[LB_CONV_BIAS] ? c->dparam[1] : NULL, c->scratch, c->aux);
+                        n->ia[LB_CONV_BIAS] ? c->dparam[1] : NULL, c->scratch);
 }
 
 static int64_t conv_macs(const lb_graph *g, const lb_node *n) {
@@ -59,8 +51,7 @@ static int64_t conv_macs(const lb_graph *g, const lb_node *n) {
 }
 
 const lb_op_def lb_op_conv2d = {
-    .name = "conv2d", .min_inputs = 1, .max_inputs = 1, .infer = conv_infer, .aux_bytes = conv_aux,
-    .scratch_floats = conv_scratch,
+    .name = "conv2d", .min_inputs = 1, .max_inputs = 1, .infer = conv_infer, .scratch_floats = conv_scratch,
     .forward = conv_forward, .backward = conv_backward, .macs = conv_macs, .backward_assigns = 1,
 };
 

@@ -324,30 +324,15 @@ const char *lb_conv2d_backend(const lb_conv2d_desc *d) {
 #endif
 }
 
-size_t lb_conv2d_keep_floats(const lb_conv2d_desc *d) {
-#ifdef LB_HAVE_ONEDNN
-  if (!is_depthwise(d)) return lb_conv2d_onednn_keep_floats(d);
-#endif
-  (void)d;
-  return 0;
-}
-
 /* x: (N,C,H,W), w: (K,C/g,R,S), b: (K) or NULL, y: (N,K,OH,OW). */
 void lb_conv2d_forward(const lb_conv2d_desc *d, const float *x, const float *w, const float *b, float *y,
                        float *scratch) {
-  lb_conv2d_forward_ex(d, x, w, b, y, scratch, NULL);
-}
-
-void lb_conv2d_forward_ex(const lb_conv2d_desc *d, const float *x, const float *w, const float *b, float *y,
-                          float *scratch, float *keep) {
   if (is_depthwise(d)) {
     lb_conv2d_dw_forward(d, x, w, b, y);
     return;
   }
 #ifdef LB_HAVE_ONEDNN
-  if (lb_conv2d_onednn_forward(d, x, w, b, y, scratch, keep)) return;
-#else
-  (void)keep;
+  if (lb_conv2d_onednn_forward(d, x, w, b, y, scratch)) return;
 #endif
 #ifdef LB_CONV_SIMD
   lb_conv2d_simd_forward(d, x, w, b, y, scratch);
@@ -359,13 +344,13 @@ void lb_conv2d_forward_ex(const lb_conv2d_desc *d, const float *x, const float *
 /* dy: (N,K,OH,OW); accumulates dx: (N,C,H,W), dw: (K,C/g,R,S), db: (K). */
 void lb_conv2d_backward(const lb_conv2d_desc *d, const float *x, const float *w, const float *dy, float *dx,
                         float *dw, float *db, float *scratch) {
-  lb_conv2d_backward_ex(d, x, w, dy, dx, 0, dw, db, scratch, NULL);
+  lb_conv2d_backward_ex(d, x, w, dy, dx, 0, dw, db, scratch);
 }
 
 /* dx_assign: the SIMD path writes each dx plane once (stride 1) or zeroes it right before its
  * col2im, in cache; the others zero all of dx first. */
 void lb_conv2d_backward_ex(const lb_conv2d_desc *d, const float *x, const float *w, const float *dy, float *dx,
-                           int dx_assign, float *dw, float *db, float *scratch, const float *keep) {
+                           int dx_assign, float *dw, float *db, float *scratch) {
   const int64_t nx = (int64_t)d->n * d->c * d->h * d->w;
   if (is_depthwise(d)) {
     if (dx && dx_assign) memset(dx, 0, sizeof(float) * (size_t)nx);
@@ -374,12 +359,10 @@ void lb_conv2d_backward_ex(const lb_conv2d_desc *d, const float *x, const float 
     return;
   }
 #ifdef LB_HAVE_ONEDNN
-  if (lb_conv2d_onednn_backward(d, x, w, dy, dx, dx_assign, dw, scratch, keep)) {
+  if (lb_conv2d_onednn_backward(d, x, w, dy, dx, dx_assign, dw, scratch)) {
     if (db) lb_conv2d_bias_grad(d, dy, db);
     return;
   }
-#else
-  (void)keep;
 #endif
 #ifdef LB_CONV_SIMD
   if (db) lb_conv2d_bias_grad(d, dy, db);

@@ -60,14 +60,12 @@ void lb_conv2d_blas_backward(const lb_conv2d_desc *d, const float *x, const floa
 #ifdef LB_HAVE_ONEDNN
 /* oneDNN path (conv2d_onednn.c) for the shapes where it beats our kernels. Each returns 0 and
  * does nothing when d stays on our kernels (shape, LOWBIT_CONV=own, or oneDNN refused it);
- * scratch 0 means the same. The backward leaves db to lb_conv2d_bias_grad. keep: as in
- * lb_conv2d_forward_ex / lb_conv2d_backward_ex. */
+ * scratch 0 means the same. The backward leaves db to lb_conv2d_bias_grad. */
 size_t lb_conv2d_onednn_scratch_floats(const lb_conv2d_desc *d);
-size_t lb_conv2d_onednn_keep_floats(const lb_conv2d_desc *d);
 int lb_conv2d_onednn_forward(const lb_conv2d_desc *d, const float *x, const float *w, const float *b, float *y,
-                             float *scratch, float *keep);
+                             float *scratch);
 int lb_conv2d_onednn_backward(const lb_conv2d_desc *d, const float *x, const float *w, const float *dy, float *dx,
-                              int dx_assign, float *dw, float *scratch, const float *keep);
+                              int dx_assign, float *dw, float *scratch);
 #endif
 
 #ifdef LB_CONV_SIMD

@@ -162,7 +162,7 @@ static int build(dnn_conv *e) {
   e->o_w = o, o += floats_of(&e->f_w) > floats_of(&e->d_w) ? floats_of(&e->f_w) : floats_of(&e->d_w);
   e->o_y = o, o += floats_of(&e->f_y) > floats_of(&e->d_dy) ? floats_of(&e->f_y) : floats_of(&e->d_dy);
   e->o_dx = o, o += floats_of(&e->d_dx);
-  e->o_wx = e->o_x; /* dw's x, when the forward kept none */
+  e->o_wx = e->o_x; /* dw's x: the backward has no forward x to keep */
   e->o_wdy = o, o += e->r_wdy ? floats_of(&e->w_dy) : 0;
   e->o_dw = o, o += floats_of(&e->w_dw);
   e->o_b = o, o += ((size_t)d->k + 15) / 16 * 16;
@@ -293,35 +293,13 @@ size_t lb_conv2d_onednn_scratch_floats(const lb_conv2d_desc *d) {
   return e ? e->total : 0;
 }
 
-/* The floats promised for a kept x: a bound linear in the batch whatever blocking oneDNN picks
- * (at most 16 channels), so keep space sized at a larger batch always holds a smaller one's. */
-static size_t keep_bound(const lb_conv2d_desc *d) {
-  return (size_t)d->n * (((size_t)d->c + 15) / 16 * 16) * (size_t)d->h * (size_t)d->w + 16;
-}
-
-/* The forward's blocked x serves dw as it is when both primitives read the same layout. */
-static int keeps_x(const dnn_conv *e) {
-  return e->r_x && dnnl_memory_desc_equal(&e->f_x, &e->w_x) && floats_of(&e->f_x) <= keep_bound(&e->d);
-}
-
-size_t lb_conv2d_onednn_keep_floats(const lb_conv2d_desc *d) {
-  const dnn_conv *e = lookup(d);
-  return e && keeps_x(e) ? keep_bound(d) : 0;
-}
-
 int lb_conv2d_onednn_forward(const lb_conv2d_desc *d, const float *x, const float *w, const float *b, float *y,
-                             float *scratch, float *keep) {
+                             float *scratch) {
   const dnn_conv *e = lookup(d);
   if (!e) return 0;
   run r;
   run_begin(&r, e, scratch);
-  dnnl_memory_t mx;
-  if (keep && keeps_x(e)) {
-    mx = wrap(&r, &e->f_x, keep);
-    reorder(&r, e->r_x, wrap(&r, &e->x, x), mx);
-  } else {
-    mx = as_input(&r, e->r_x, &e->x, x, &e->f_x, e->o_x);
-  }
+  dnnl_memory_t mx = as_input(&r, e->r_x, &e->x, x, &e->f_x, e->o_x);
   dnnl_memory_t mw = as_input(&r, e->r_fw, &e->w, w, &e->f_w, e->o_w);
   if (!b) {
     memset(r.base + e->o_b, 0, sizeof(float) * (size_t)d->k);
@@ -336,7 +314,7 @@ int lb_conv2d_onednn_forward(const lb_conv2d_desc *d, const float *x, const floa
 }
 
 int lb_conv2d_onednn_backward(const lb_conv2d_desc *d, const float *x, const float *w, const float *dy, float *dx,
-                              int dx_assign, float *dw, float *scratch, const float *keep) {
+                              int dx_assign, float *dw, float *scratch) {
   const dnn_conv *e = lookup(d);
   if (!e) return 0;
   if (!dx && !dw) return 1;
@@ -352,8 +330,7 @@ int lb_conv2d_onednn_backward(const lb_conv2d_desc *d, const float *x, const flo
     if (!direct) reorder(&r, dx_assign ? e->r_dx_set : e->r_dx_add, mdx, wrap(&r, &e->x, dx));
   }
   if (dw) {
-    dnnl_memory_t mx =
-        keep && keeps_x(e) ? wrap(&r, &e->w_x, keep) : as_input(&r, e->r_wx, &e->x, x, &e->w_x, e->o_wx);
+    dnnl_memory_t mx = as_input(&r, e->r_wx, &e->x, x, &e->w_x, e->o_wx);
     dnnl_memory_t mdy2 = mdy;
     if (e->r_wdy) {
       mdy2 = wrap(&r, &e->w_dy, r.base + e->o_wdy);

@@ -42,24 +42,18 @@ static qconv_call qconv_setup(const lb_node *n, const lb_op_ctx *c) {
   return k;
 }
 
-/* aux: what the float conv keeps for its backward, as for conv2d (ops_conv.c) */
-static size_t qconv_aux(const lb_graph *g, const lb_node *n, int batch) {
-  lb_conv2d_desc d = lb_node_conv_desc(n, lb_in_shape(g, n, 0), batch);
-  return lb_conv2d_keep_floats(&d) * sizeof(float);
-}
-
 static void qconv_forward(const lb_node *n, lb_op_ctx *c) {
   qconv_call k = qconv_setup(n, c);
   const float *wq = lb_wquant_forward(&k.q, c);
-  lb_conv2d_forward_ex(&k.d, c->in[0], wq, n->ia[LB_CONV_BIAS] ? c->param[1] : NULL, c->out, k.kscratch, c->aux);
+  lb_conv2d_forward(&k.d, c->in[0], wq, n->ia[LB_CONV_BIAS] ? c->param[1] : NULL, c->out, k.kscratch);
 }
 
 static void qconv_backward(const lb_node *n, lb_op_ctx *c) {
   qconv_call k = qconv_setup(n, c);
   const float *wq = lb_wquant_forward(&k.q, c); /* the scratch does not survive other nodes */
   float *dwq = lb_wquant_dwq(&k.q, c);
-  lb_conv2d_backward_ex(&k.d, c->in[0], wq, c->dout, c->din[0], 0, dwq, n->ia[LB_CONV_BIAS] ? c->dparam[1] : NULL,
-                        k.kscratch, c->aux);
+  lb_conv2d_backward(&k.d, c->in[0], wq, c->dout, c->din[0], dwq, n->ia[LB_CONV_BIAS] ? c->dparam[1] : NULL,
+                     k.kscratch);
   lb_wquant_backward(&k.q, c, dwq);
 }
 
@@ -69,7 +63,6 @@ static int64_t qconv_macs(const lb_graph *g, const lb_node *n) {
 }
 
 const lb_op_def lb_op_qconv2d = {
-    .name = "qconv2d", .min_inputs = 1, .max_inputs = 1, .infer = qconv_infer, .aux_bytes = qconv_aux,
-    .scratch_floats = qconv_scratch,
+    .name = "qconv2d", .min_inputs = 1, .max_inputs = 1, .infer = qconv_infer, .scratch_floats = qconv_scratch,
     .forward = qconv_forward, .backward = qconv_backward, .macs = qconv_macs,
 };
