@@ -4,6 +4,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "git_commit.h"
 #include "harness/harness_internal.h"
 #include "lowbit/qgraph.h"
 
@@ -82,11 +83,5 @@ void lb_machine_info(char *buf, size_t cap, int *cores) {
   if (cores) *cores = n > 0 ? (int)n : 0;
 }
 
-const char *lb_git_commit(void) {
-#ifdef LOWBIT_GIT_COMMIT
-  return LOWBIT_GIT_COMMIT; /* a string literal, e.g. -DLOWBIT_GIT_COMMIT="68ba761" */
-#else
-  const char *e = getenv("LOWBIT_GIT_COMMIT");
-  return e && e[0] ? e : "unknown";
-#endif
-}
+/* git_commit.h is written at every build (cmake/git_commit.cmake) */
+const char *lb_git_commit(void) { return LOWBIT_GIT_COMMIT; }
