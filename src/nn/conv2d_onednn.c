@@ -1,11 +1,12 @@
 /* 2-D convolution through oneDNN (Debian's libdnnl-dev): the fp32 path for the layer shapes
- * where it beats our own SIMD kernels (bench/conv_onednn.c measures both; see docs/architecture.md).
+ * where it beats our own SIMD kernels (bench/conv_onednn.c measures both; see docs/training.md).
  *
  * Our tensors stay NCHW / OIHW. oneDNN's kernels want blocked layouts (nChw16c and friends), so
  * each call reorders its inputs into the caller's scratch, runs the primitive there and reorders
  * the result back; an accumulating output (dw always, dx unless assigned) comes back through a
  * reorder with a sum post-op, dst = src + dst. That is what PyTorch's eager path does around the
- * same library; it still ran the ResNet-8 layers 1.7x faster than our kernels.
+ * same library; reorders included, it ran the ResNet-8 layers 1.5x faster than our kernels
+ * (bench/README.md).
  *
  * Primitives are built once per descriptor (their JIT code costs milliseconds) and kept in a
  * process-wide cache; memories and the stream are made per call around the caller's pointers,
