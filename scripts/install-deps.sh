@@ -6,8 +6,10 @@
 set -euo pipefail
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+# ocl-icd-opencl-dev: only a Recommends of libdnnl-dev, but oneDNN's CMake package requires it
 packages=(build-essential cmake pkg-config libopenblas-openmp-dev zlib1g-dev dataset-fashion-mnist
-          libonnx-dev protobuf-c-compiler libprotobuf-c-dev libcjson-dev libdnnl-dev)
+          libonnx-dev protobuf-c-compiler libprotobuf-c-dev libcjson-dev
+          libdnnl-dev ocl-icd-opencl-dev)
 for arg in "$@"; do
   case "$arg" in
     --test)
