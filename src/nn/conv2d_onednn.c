@@ -38,7 +38,7 @@ typedef struct dnn_conv {
   /* reorders; NULL where the layouts already agree */
   dnnl_primitive_t r_x, r_fw, r_y, r_dy, r_dw_in, r_dx_set, r_dx_add, r_wx, r_wdy, r_dw_add;
   /* scratch regions, in floats */
-  size_t o_x, o_w, o_y, o_dx, o_wx /* = o_x */, o_wdy, o_dw, o_b, o_pad, total;
+  size_t o_x, o_w, o_y, o_dx, o_wdy, o_dw, o_b, o_pad, total;
 } dnn_conv;
 
 static pthread_mutex_t cache_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -148,7 +148,8 @@ static int build(dnn_conv *e) {
          make_reorder(&e->w, &e->d_w, 0, 0, &e->r_dw_in, &pad) &&
          make_reorder(&e->d_dx, &e->x, 0, 0, &e->r_dx_set, &pad) &&
          make_reorder(&e->d_dx, &e->x, 1, 1, &e->r_dx_add, &pad) &&
-         make_reorder(&e->x, &e->w_x, 0, 0, &e->r_wx, &pad) && make_reorder(&e->d_dy, &e->w_dy, 0, 0, &e->r_wdy, &pad) &&
+         make_reorder(&e->x, &e->w_x, 0, 0, &e->r_wx, &pad) &&
+         make_reorder(&e->d_dy, &e->w_dy, 0, 0, &e->r_wdy, &pad) &&
          make_reorder(&e->w_dw, &e->w, 1, 1, &e->r_dw_add, &pad);
   }
   if (fpd) dnnl_primitive_desc_destroy(fpd);
@@ -163,7 +164,6 @@ static int build(dnn_conv *e) {
   e->o_w = o, o += floats_of(&e->f_w) > floats_of(&e->d_w) ? floats_of(&e->f_w) : floats_of(&e->d_w);
   e->o_y = o, o += floats_of(&e->f_y) > floats_of(&e->d_dy) ? floats_of(&e->f_y) : floats_of(&e->d_dy);
   e->o_dx = o, o += floats_of(&e->d_dx);
-  e->o_wx = e->o_x; /* dw's x: the backward has no forward x to keep */
   e->o_wdy = o, o += e->r_wdy ? floats_of(&e->w_dy) : 0;
   e->o_dw = o, o += floats_of(&e->w_dw);
   e->o_b = o, o += ((size_t)d->k + 15) / 16 * 16;
@@ -178,7 +178,7 @@ static int shape_wanted(const lb_conv2d_desc *d) {
   return d->groups == 1 && d->dil_h == 1 && d->dil_w == 1 && d->r * d->s > 1 && d->c >= 16 && d->k >= 16;
 }
 
-/* LOWBIT_CONV=own keeps every convolution on our kernels (read once). */
+/* LOWBIT_CONV=own keeps every convolution on our kernels (read once, under cache_lock). */
 static int backend_enabled(void) {
   static int enabled = -1;
   if (enabled < 0) {
@@ -211,8 +211,12 @@ static dnn_conv *cache_add(const lb_conv2d_desc *d, int threads) {
 
 /* The cached primitives for d (built on first use), or NULL when our kernels take d. */
 static const dnn_conv *lookup(const lb_conv2d_desc *d) {
-  if (!shape_wanted(d) || !backend_enabled()) return NULL;
+  if (!shape_wanted(d)) return NULL;
   pthread_mutex_lock(&cache_lock);
+  if (!backend_enabled()) {
+    pthread_mutex_unlock(&cache_lock);
+    return NULL;
+  }
   const int threads = lb_get_num_threads();
   const dnn_conv *e = NULL;
   for (size_t i = 0; i < cache_n && !e; i++)
@@ -331,7 +335,7 @@ int lb_conv2d_onednn_backward(const lb_conv2d_desc *d, const float *x, const flo
     if (!direct) reorder(&r, dx_assign ? e->r_dx_set : e->r_dx_add, mdx, wrap(&r, &e->x, dx));
   }
   if (dw) {
-    dnnl_memory_t mx = as_input(&r, e->r_wx, &e->x, x, &e->w_x, e->o_wx);
+    dnnl_memory_t mx = as_input(&r, e->r_wx, &e->x, x, &e->w_x, e->o_x); /* no forward x here */
     dnnl_memory_t mdy2 = mdy;
     if (e->r_wdy) {
       mdy2 = wrap(&r, &e->w_dy, r.base + e->o_wdy);
