@@ -224,20 +224,21 @@ static void test_backward(int n, int c, int hw, lb_rng *rng) {
   free(st);
 }
 
-/* Same bits for 1 and 2 threads on a case big enough to take the parallel path. */
+/* Same bits for 1, 2 and 3 threads on a case big enough to take the parallel path; 37 images
+ * make the fixed image groups uneven and leave 3 threads unequal shares of them. */
 static void test_threads(lb_rng *rng) {
-  lb_bn_desc d = {.n = 16, .c = 16, .hw = 196, .eps = 1e-5f, .momentum = 0.1f};
+  lb_bn_desc d = {.n = 37, .c = 16, .hw = 196, .eps = 1e-5f, .momentum = 0.1f};
   CHECK_OK(lb_bn_init(&d));
   int64_t tot = (int64_t)d.n * d.c * d.hw;
   float *x = malloc(sizeof(float) * tot), *dy = malloc(sizeof(float) * tot);
-  float *out[2];
+  float *out[3];
   float g[16], b[16];
   lbt_fill_uniform(x, tot, rng, -1.0f, 2.0f);
   lbt_fill_uniform(dy, tot, rng, -1.0f, 1.0f);
   lbt_fill_uniform(g, 16, rng, 0.5f, 1.5f);
   lbt_fill_uniform(b, 16, rng, -0.5f, 0.5f);
   int saved = lb_get_num_threads();
-  for (int r = 0; r < 2; r++) {
+  for (int r = 0; r < 3; r++) {
     lb_set_num_threads(r + 1);
     out[r] = calloc((size_t)(2 * tot + 6 * 16), sizeof(float));
     float *y = out[r], *dx = y + tot, *st = dx + tot;
@@ -247,8 +248,8 @@ static void test_threads(lb_rng *rng) {
   }
   lb_set_num_threads(saved);
   CHECK(memcmp(out[0], out[1], sizeof(float) * (size_t)(2 * tot + 6 * 16)) == 0);
-  free(out[0]);
-  free(out[1]);
+  CHECK(memcmp(out[0], out[2], sizeof(float) * (size_t)(2 * tot + 6 * 16)) == 0);
+  for (int r = 0; r < 3; r++) free(out[r]);
   free(x);
   free(dy);
 }
