@@ -134,7 +134,7 @@ int main(int argc, char **argv) {
   for (size_t i = 0; i < sizeof layers / sizeof layers[0]; i++) {
     const shape *s = &layers[i];
     const int pad = s->ksize / 2;
-    lb_conv2d_desc d = {128, s->c, s->hw, s->hw, s->k, s->ksize, s->ksize, s->stride, s->stride, pad, pad, 1, 1, 1, 0, 0};
+    lb_conv2d_desc d = {128, s->c, s->hw, s->hw, s->k, s->ksize, s->ksize, s->stride, s->stride, pad, pad, 1, 1, 1, 0, 0, 0, 0};
     if (lb_conv2d_init(&d)) return 1;
     size_t nx = (size_t)128 * s->c * s->hw * s->hw, nw = (size_t)s->k * s->c * s->ksize * s->ksize;
     size_t ny = (size_t)128 * s->k * d.oh * d.ow;

@@ -14,7 +14,7 @@ typedef struct cfg {
 } cfg;
 
 static lb_conv2d_desc make_desc(const cfg *t) {
-  lb_conv2d_desc d = {t->n, t->c, t->h, t->w, t->k, t->r, t->s, t->sh, t->sw, t->ph, t->pw, t->dh, t->dw, t->g, 0, 0};
+  lb_conv2d_desc d = {t->n, t->c, t->h, t->w, t->k, t->r, t->s, t->sh, t->sw, t->ph, t->pw, t->dh, t->dw, t->g, 0, 0, 0, 0};
   return d;
 }
 

@@ -1,7 +1,8 @@
 /* lowbit nn: float ops as forward/backward pairs on plain pointers.
  *
  * Conventions for every kernel here:
- *  - Layout is NCHW, float32, contiguous. Shapes are written beside each function.
+ *  - Layout is NCHW, float32, contiguous, unless a descriptor says otherwise (lb_layout).
+ *    Shapes are written beside each function.
  *  - Kernels never allocate. Scratch memory comes from the caller, sized by the matching
  *    *_scratch_floats() function (0 means the kernel needs none).
  *  - Backward kernels ACCUMULATE into their gradient outputs (dx += ..., dw += ...): the caller
@@ -19,6 +20,16 @@
 extern "C" {
 #endif
 
+/* ---- activation layouts ------------------------------------------------------------------ */
+/* LB_LAYOUT_NCHW16C is oneDNN's nChw16c: (N, C/16, H, W, 16) with C a multiple of 16, the 16
+ * channels of a block side by side. The executor keeps activations in it between layers whose
+ * kernels all take it (oneDNN's convolutions, batch norm, element-wise ops, global average
+ * pooling), so no convolution reorders its tensors on every call. */
+typedef enum lb_layout { LB_LAYOUT_NCHW = 0, LB_LAYOUT_NCHW16C = 1 } lb_layout;
+/* An (N,C,HW) tensor between the layouts, C a multiple of 16; src and dst must not overlap. */
+void lb_layout_to_nchw16c(int n, int c, int64_t hw, const float *src, float *dst);
+void lb_layout_to_nchw(int n, int c, int64_t hw, const float *src, float *dst);
+
 /* ---- GEMM (row-major) through the real BLAS --------------------------------------------- */
 /* C(M,N) = alpha * op(A)(M,K) * op(B)(K,N) + beta * C. trans_a/trans_b: 0 or 1. */
 void lb_sgemm(int trans_a, int trans_b, int m, int n, int k, float alpha, const float *a, int lda,
@@ -32,6 +43,7 @@ typedef struct lb_conv2d_desc {
   int pad_h, pad_w;        /* >= 0, symmetric zero padding */
   int dil_h, dil_w;        /* >= 1 */
   int groups;              /* C and K divisible by groups; groups == C == K is depthwise */
+  int x_layout, y_layout;  /* lb_layout of x/dx and y/dy; 0 (NCHW) unless lb_conv2d_takes_nchw16c */
   int oh, ow;              /* derived by lb_conv2d_init */
 } lb_conv2d_desc;
 
@@ -44,6 +56,8 @@ void lb_conv2d_forward(const lb_conv2d_desc *d, const float *x, const float *w, 
 /* dy: (N,K,OH,OW); accumulates dx: (N,C,H,W), dw: (K,C/g,R,S), db: (K). Any of dx/dw/db may be NULL. */
 void lb_conv2d_backward(const lb_conv2d_desc *d, const float *x, const float *w, const float *dy, float *dx,
                         float *dw, float *db, float *scratch);
+/* 1 when d (its layouts aside) may take and give nChw16c tensors: oneDNN runs it. */
+int lb_conv2d_takes_nchw16c(const lb_conv2d_desc *d);
 /* Which implementation runs d: "depthwise", "onednn", "simd" or "blas" (fixed per descriptor;
  * LOWBIT_CONV=own in the environment keeps oneDNN out). */
 const char *lb_conv2d_backend(const lb_conv2d_desc *d);
@@ -66,6 +80,8 @@ typedef struct lb_bn_desc {
   int n, c, hw;     /* x: (N,C,HW) */
   float eps;        /* default 1e-5 */
   float momentum;   /* PyTorch convention: running = (1-momentum)*running + momentum*batch; 0.1 */
+  int layout;       /* lb_layout of x, y, dy, dx; NCHW16C needs C a multiple of 16. The results
+                     * are the same bits in either layout. */
 } lb_bn_desc;
 
 lb_status lb_bn_init(lb_bn_desc *d);
@@ -145,6 +161,9 @@ void lb_avgpool_backward(const lb_pool_desc *d, const float *dy, float *dx);
 /* Global average pooling: x (N,C,HW) -> y (N,C). */
 void lb_gap_forward(int n, int c, int hw, const float *x, float *y);
 void lb_gap_backward(int n, int c, int hw, const float *dy, float *dx);
+/* The same with x / dx in nChw16c (C a multiple of 16); y / dy stay (N,C); same bits. */
+void lb_gap_forward_nchw16c(int n, int c, int hw, const float *x, float *y);
+void lb_gap_backward_nchw16c(int n, int c, int hw, const float *dy, float *dx);
 
 /* ---- dropout (inverted: kept values are scaled by 1/(1-p) at training time) -------------- */
 /* mask: n bytes, 1 = kept. p in [0,1). Draws from rng in element order (deterministic). */

@@ -21,7 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "lowbit/nn.h"
+#include "nn/batchnorm_impl.h"
 
 /* Below this many elements the OpenMP fork/join costs more than it saves. */
 #define BN_PAR_MIN 32768
@@ -29,9 +29,6 @@
 /* Images are summed in at most this many fixed groups (enough to keep a few threads busy). */
 #define BN_GROUPS 16
 
-/* Independent double accumulators: they break the add-latency chain and let the compiler
- * vectorize the reduction while keeping a fixed summation order (no -ffast-math needed). */
-#define BN_LANES 8
 /* The plane loops carry `omp simd`: GCC's -O2 cost model will not vectorize a loop that
  * needs a runtime alias check or a scalar tail, and every plane loop needs both. Iterations are
  * independent and have no reduction, so the results are the same bits as the scalar loop. */
@@ -46,6 +43,10 @@ lb_status lb_bn_init(lb_bn_desc *d) {
   if (!(d->eps > 0.0f) || isinf(d->eps)) return lb_fail(LB_ERR_ARG, "bn: eps must be > 0 and finite (%g)", (double)d->eps);
   if (!(d->momentum >= 0.0f && d->momentum <= 1.0f))
     return lb_fail(LB_ERR_ARG, "bn: momentum must be in [0,1] (%g)", (double)d->momentum);
+  if (d->layout != LB_LAYOUT_NCHW && d->layout != LB_LAYOUT_NCHW16C)
+    return lb_fail(LB_ERR_ARG, "bn: unknown layout %d", d->layout);
+  if (d->layout == LB_LAYOUT_NCHW16C && d->c % 16 != 0)
+    return lb_fail(LB_ERR_SHAPE, "bn: the nChw16c layout needs channels in multiples of 16 (c=%d)", d->c);
   return LB_OK;
 }
 
@@ -65,27 +66,6 @@ static void bn_sums(const float *p, int64_t len, double shift, double *s, double
     s[0] += v;
     q[0] += v * v;
   }
-}
-
-/* The gradient reaching the batch norm at element j: dy itself, or with a fused ReLU the value
- * lb_relu_backward would leave in a zeroed buffer from the BN output: 0 + (dy where y > 0, else
- * 0) (y > 0 exactly where the BN output was > 0; the 0 + turns a -0 into +0 as there).
- * The mask ANDs the bits, giving exactly `y > 0 ? dy : 0.0f` (a blocked NaN or inf stays
- * blocked, unlike a multiply by 0/1) without the branch GCC keeps for that select in the sums
- * loop: under the default -ftrapping-math it will not if-convert the float->double conversion
- * it sinks into the select, and a branch on the sign of the BN output mispredicts half the time
- * (the fused backward ran 2x slower, measured). relu is a literal at every call site, so each
- * inlined copy of the loops below is branch-free. */
-static inline float bn_grad_in(const float *dy, const float *y, int64_t j, int relu) {
-  float g = dy[j];
-  if (relu) {
-    uint32_t bits;
-    memcpy(&bits, &g, sizeof bits);
-    bits &= 0u - (uint32_t)(y[j] > 0.0f); /* all ones or zero */
-    memcpy(&g, &bits, sizeof bits);
-    g = 0.0f + g;
-  }
-  return g;
 }
 
 /* sd += sum(g), sx += sum(g * (x - mean)) over len floats, in double, g = bn_grad_in. */
@@ -132,23 +112,32 @@ static void bn_group_range(int n, int groups, int k, int *lo, int *hi) {
   *hi = (int)((int64_t)n * (k + 1) / groups);
 }
 
+/* Offset of element p = 0 of channel c in image i, in either layout. */
+static int64_t bn_index(const lb_bn_desc *d, int i, int c) {
+  const int64_t hw = d->hw;
+  if (d->layout == LB_LAYOUT_NCHW16C) return (((int64_t)i * (d->c / 16) + c / 16) * hw) * 16 + c % 16;
+  return ((int64_t)i * d->c + c) * hw;
+}
+
 /* Per-group partial sums: two arrays of groups * C doubles, then C floats for each of three
  * per-channel coefficients. The kernels return void (as every nn kernel); a few kilobytes that
  * cannot be had mean the process is about to die anyway, so say why and stop. */
 typedef struct bn_work {
-  double *p1, *p2;      /* [group * C + c] */
+  double *p1, *p2;       /* [group * C + c] */
+  double *shift;         /* per channel */
   float *mf, *a, *b, *k; /* per channel */
 } bn_work;
 
 static bn_work bn_work_alloc(int groups, int nc) {
   bn_work w;
-  const size_t nd = 2 * (size_t)groups * (size_t)nc, nf = 4 * (size_t)nc;
+  const size_t nd = (2 * (size_t)groups + 1) * (size_t)nc, nf = 4 * (size_t)nc;
   w.p1 = malloc(nd * sizeof(double) + nf * sizeof(float));
   if (!w.p1) {
     fprintf(stderr, "lowbit: batch norm: out of memory for %zu bytes of partial sums\n", nd * sizeof(double));
     abort();
   }
   w.p2 = w.p1 + (size_t)groups * (size_t)nc;
+  w.shift = w.p2 + (size_t)groups * (size_t)nc;
   w.mf = (float *)(w.p1 + nd);
   w.a = w.mf + nc;
   w.b = w.a + nc;
@@ -183,24 +172,30 @@ static void bn_train(const lb_bn_desc *d, const float *x, const float *gamma, co
   /* n/(n-1) for the running variance; with a single value per channel PyTorch refuses to train,
    * we keep the (zero) biased variance instead of dividing by zero. */
   const double unbias = m > 1 ? (double)m / (double)(m - 1) : 1.0;
-  const int par = m * nc >= BN_PAR_MIN;
+  const int par = m * nc >= BN_PAR_MIN, blocked = d->layout == LB_LAYOUT_NCHW16C;
   bn_work w = bn_work_alloc(groups, nc);
 
   /* pass 1: per group, sums of x - shift and its square; the shift (the channel's first value)
    * keeps the one-pass variance free of cancellation when |mean| >> std */
+  for (int c = 0; c < nc; c++) w.shift[c] = (double)x[bn_index(d, 0, c)];
 #pragma omp parallel for schedule(static) if (par)
   for (int k = 0; k < groups; k++) {
     int i0, i1;
     bn_group_range(n, groups, k, &i0, &i1);
     double *gs = w.p1 + (size_t)k * nc, *gq = w.p2 + (size_t)k * nc;
     for (int c = 0; c < nc; c++) gs[c] = gq[c] = 0.0;
-    for (int i = i0; i < i1; i++)
+    for (int i = i0; i < i1; i++) {
+      if (blocked) {
+        for (int c = 0; c < nc; c += 16) lb_bn_block_sums(x + i * cs + c * hw, hw, w.shift + c, gs + c, gq + c);
+        continue;
+      }
       for (int c = 0; c < nc; c++) {
         double s[BN_LANES] = {0}, q[BN_LANES] = {0};
-        bn_sums(x + i * cs + c * hw, hw, (double)x[(int64_t)c * hw], s, q);
+        bn_sums(x + i * cs + c * hw, hw, w.shift[c], s, q);
         gs[c] += bn_lanes_total(s);
         gq[c] += bn_lanes_total(q);
       }
+    }
   }
 
   for (int c = 0; c < nc; c++) {
@@ -209,7 +204,7 @@ static void bn_train(const lb_bn_desc *d, const float *x, const float *gamma, co
       ss += w.p1[(size_t)k * nc + c];
       qq += w.p2[(size_t)k * nc + c];
     }
-    const double shift = (double)x[(int64_t)c * hw];
+    const double shift = w.shift[c];
     double ms = ss / (double)m; /* mean of the shifted values */
     double var = qq / (double)m - ms * ms;
     if (var < 0) var = 0;
@@ -227,11 +222,15 @@ static void bn_train(const lb_bn_desc *d, const float *x, const float *gamma, co
     w.b[c] = (float)((beta ? (double)beta[c] : 0.0) - (mean - (double)w.mf[c]) * ad);
   }
 
-  /* pass 2: element-wise, every plane independent */
+  /* pass 2: element-wise, every plane (block of 16 planes) independent */
+  const int64_t step = blocked ? 16 : 1;
 #pragma omp parallel for schedule(static) if (par)
-  for (int64_t pl = 0; pl < planes; pl++) {
+  for (int64_t pl = 0; pl < planes; pl += step) {
     const int c = (int)(pl % nc);
-    bn_affine_plane(x + pl * hw, y + pl * hw, hw, w.mf[c], w.a[c], w.b[c], lo);
+    if (blocked)
+      lb_bn_block_affine(x + pl * hw, y + pl * hw, hw, w.mf + c, w.a + c, w.b + c, lo);
+    else
+      bn_affine_plane(x + pl * hw, y + pl * hw, hw, w.mf[c], w.a[c], w.b[c], lo);
   }
   free(w.p1);
 }
@@ -257,16 +256,25 @@ static void bn_eval(const lb_bn_desc *d, const float *x, const float *gamma, con
   const double eps = (double)d->eps;
   const int64_t planes = (int64_t)n * nc;
 
-  /* one pass, so parallel over all (n, c) planes: every element is computed independently */
-#pragma omp parallel for schedule(static) if (planes * hw >= BN_PAR_MIN)
-  for (int64_t pl = 0; pl < planes; pl++) {
-    const int c = (int)(pl % nc);
+  bn_work w = bn_work_alloc(0, nc);
+  for (int c = 0; c < nc; c++) {
     const double invstd = 1.0 / sqrt((double)running_var[c] + eps);
-    const float mf = running_mean[c];
-    const float a = (float)((gamma ? (double)gamma[c] : 1.0) * invstd);
-    const float b = beta ? beta[c] : 0.0f;
-    bn_affine_plane(x + pl * hw, y + pl * hw, hw, mf, a, b, lo);
+    w.mf[c] = running_mean[c];
+    w.a[c] = (float)((gamma ? (double)gamma[c] : 1.0) * invstd);
+    w.b[c] = beta ? beta[c] : 0.0f;
   }
+  /* one pass, so parallel over all (n, c) planes (blocks of 16 planes): every element is
+   * computed independently */
+  const int64_t step = d->layout == LB_LAYOUT_NCHW16C ? 16 : 1;
+#pragma omp parallel for schedule(static) if (planes * hw >= BN_PAR_MIN)
+  for (int64_t pl = 0; pl < planes; pl += step) {
+    const int c = (int)(pl % nc);
+    if (step == 16)
+      lb_bn_block_affine(x + pl * hw, y + pl * hw, hw, w.mf + c, w.a + c, w.b + c, lo);
+    else
+      bn_affine_plane(x + pl * hw, y + pl * hw, hw, w.mf[c], w.a[c], w.b[c], lo);
+  }
+  free(w.p1);
 }
 
 void lb_bn_forward_eval(const lb_bn_desc *d, const float *x, const float *gamma, const float *beta,
@@ -292,7 +300,7 @@ static void bn_backward(const lb_bn_desc *d, const float *x, const float *y, con
   const int n = d->n, nc = d->c, groups = bn_groups(d->n);
   const int64_t hw = d->hw, cs = (int64_t)nc * hw;
   const int64_t m = (int64_t)n * hw, planes = (int64_t)n * nc;
-  const int par = m * nc >= BN_PAR_MIN;
+  const int par = m * nc >= BN_PAR_MIN, blocked = d->layout == LB_LAYOUT_NCHW16C;
   bn_work w = bn_work_alloc(groups, nc);
 
   /* pass 1: per group, sum(g) and sum(g * (x - mean)) per channel */
@@ -302,7 +310,13 @@ static void bn_backward(const lb_bn_desc *d, const float *x, const float *y, con
     bn_group_range(n, groups, k, &i0, &i1);
     double *gd = w.p1 + (size_t)k * nc, *gx = w.p2 + (size_t)k * nc;
     for (int c = 0; c < nc; c++) gd[c] = gx[c] = 0.0;
-    for (int i = i0; i < i1; i++)
+    for (int i = i0; i < i1; i++) {
+      if (blocked) {
+        for (int c = 0; c < nc; c += 16)
+          lb_bn_block_grad_sums(x + i * cs + c * hw, dy + i * cs + c * hw, y ? y + i * cs + c * hw : NULL, y != NULL,
+                                hw, save_mean + c, gd + c, gx + c);
+        continue;
+      }
       for (int c = 0; c < nc; c++) {
         double sd[BN_LANES] = {0}, sx[BN_LANES] = {0};
         const int64_t o = i * cs + c * hw;
@@ -313,6 +327,7 @@ static void bn_backward(const lb_bn_desc *d, const float *x, const float *y, con
         gd[c] += bn_lanes_total(sd);
         gx[c] += bn_lanes_total(sx);
       }
+    }
   }
 
   for (int c = 0; c < nc; c++) {
@@ -333,13 +348,17 @@ static void bn_backward(const lb_bn_desc *d, const float *x, const float *y, con
     w.mf[c] = save_mean[c];
   }
 
-  /* pass 2: element-wise, every plane independent */
+  /* pass 2: element-wise, every plane (block of 16 planes) independent */
   if (dx) {
+    const int64_t step = blocked ? 16 : 1;
 #pragma omp parallel for schedule(static) if (par)
-    for (int64_t pl = 0; pl < planes; pl++) {
+    for (int64_t pl = 0; pl < planes; pl += step) {
       const int c = (int)(pl % nc);
       const int64_t o = pl * hw;
-      if (y)
+      if (blocked)
+        lb_bn_block_dx(x + o, dy + o, y ? y + o : NULL, y != NULL, dx + o, hw, w.mf + c, w.a + c, w.b + c, w.k + c,
+                       dx_assign);
+      else if (y)
         bn_dx_plane(x + o, dy + o, y + o, 1, dx + o, hw, w.mf[c], w.a[c], w.b[c], w.k[c], dx_assign);
       else
         bn_dx_plane(x + o, dy + o, NULL, 0, dx + o, hw, w.mf[c], w.a[c], w.b[c], w.k[c], dx_assign);
