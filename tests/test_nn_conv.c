@@ -223,11 +223,12 @@ static void test_against_reference(void) {
   for (size_t i = 0; i < sizeof wide / sizeof wide[0]; i++) CHECK(compare_cfg(IMPL_FAST, &wide[i], &rng));
 }
 
-/* Built with oneDNN, the ResNet-sized 3x3 convs run on it and the shapes measured faster on our
- * kernels (one-channel stem, 1x1, grouped) stay on ours. */
+/* Built with oneDNN, the ResNet convs (3x3, the 1x1 shortcut, the one-channel stem) run on it;
+ * grouped, dilated, narrow (K < 16) and mid-width-input (C = 6) convs stay on ours. */
 static void test_dispatch(void) {
-  const cfg onednn[] = {fixed_cfgs[1], fixed_cfgs[2], fixed_cfgs[3], fixed_cfgs[4]};
-  const cfg own[] = {fixed_cfgs[5], fixed_cfgs[6], fixed_cfgs[10]};
+  const cfg onednn[] = {fixed_cfgs[1], fixed_cfgs[2], fixed_cfgs[3], fixed_cfgs[4], fixed_cfgs[5], fixed_cfgs[6]};
+  const cfg own[] = {fixed_cfgs[0], fixed_cfgs[10], {2, 6, 14, 14, 16, 5, 5, 1, 1, 0, 0, 1, 1, 1},
+                     {2, 32, 8, 8, 32, 3, 3, 1, 1, 2, 2, 2, 2, 1}};
   const int built = lb_conv2d_onednn_version() != NULL;
   for (size_t i = 0; i < sizeof onednn / sizeof onednn[0]; i++) {
     lb_conv2d_desc d = make_desc(&onednn[i]);

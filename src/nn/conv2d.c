@@ -64,7 +64,27 @@ lb_status lb_conv2d_init(lb_conv2d_desc *d) {
     return lb_fail(LB_ERR_ARG, "conv2d: per-image tensor too large (more than INT_MAX elements)");
   d->oh = (int)oh;
   d->ow = (int)ow;
+  if ((d->x_layout != LB_LAYOUT_NCHW && d->x_layout != LB_LAYOUT_NCHW16C) ||
+      (d->y_layout != LB_LAYOUT_NCHW && d->y_layout != LB_LAYOUT_NCHW16C))
+    return lb_fail(LB_ERR_ARG, "conv2d: unknown layout (x %d, y %d)", d->x_layout, d->y_layout);
+  if (d->x_layout != LB_LAYOUT_NCHW || d->y_layout != LB_LAYOUT_NCHW) {
+    if ((d->x_layout == LB_LAYOUT_NCHW16C && d->c % 16) || (d->y_layout == LB_LAYOUT_NCHW16C && d->k % 16))
+      return lb_fail(LB_ERR_SHAPE, "conv2d: the nChw16c layout needs channels in multiples of 16 (C=%d, K=%d)", d->c,
+                     d->k);
+    if (!lb_conv2d_takes_nchw16c(d))
+      return lb_fail(LB_ERR_UNSUPPORTED, "conv2d: the nChw16c layout needs oneDNN to run this convolution (%s)",
+                     lb_conv2d_onednn_version() ? "shape not taken, or LOWBIT_CONV=own" : "built without oneDNN");
+  }
   return LB_OK;
+}
+
+int lb_conv2d_takes_nchw16c(const lb_conv2d_desc *d) {
+#ifdef LB_HAVE_ONEDNN
+  return !is_depthwise(d) && lb_conv2d_onednn_scratch_floats(d) > 0;
+#else
+  (void)d;
+  return 0;
+#endif
 }
 
 /* Path of the portable (BLAS) implementation. */
@@ -198,8 +218,29 @@ static void gather_dy(const lb_conv2d_desc *d, const float *dy, int n0, int nb, 
              sizeof(float) * plane);
 }
 
+/* dy in nChw16c: each channel's plane is strided by 16; summed per image in float, in order
+ * (deterministic, but not the bits of the vectorized NCHW sum). */
+static void bias_grad_nchw16c(const lb_conv2d_desc *d, const float *dy, float *db) {
+  const size_t plane = (size_t)d->oh * d->ow;
+#pragma omp parallel for schedule(static) if ((size_t)d->n * d->k * plane >= LB_CONV_PAR_MIN)
+  for (int k = 0; k < d->k; k++) {
+    double acc = 0;
+    for (int n = 0; n < d->n; n++) {
+      const float *p = dy + (((size_t)n * (d->k / 16) + k / 16) * plane) * 16 + k % 16;
+      float sum = 0.0f;
+      for (size_t i = 0; i < plane; i++) sum += p[i * 16];
+      acc += sum;
+    }
+    db[k] += (float)acc;
+  }
+}
+
 void lb_conv2d_bias_grad(const lb_conv2d_desc *d, const float *dy, float *db) {
   const size_t plane = (size_t)d->oh * d->ow;
+  if (d->y_layout == LB_LAYOUT_NCHW16C) {
+    bias_grad_nchw16c(d, dy, db);
+    return;
+  }
 #pragma omp parallel for schedule(static) if ((size_t)d->n * d->k * plane >= LB_CONV_PAR_MIN)
   for (int k = 0; k < d->k; k++) {
     /* float sums per plane (vectorized), double across images: accurate and order-fixed */

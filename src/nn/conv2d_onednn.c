@@ -1,12 +1,13 @@
 /* 2-D convolution through oneDNN (Debian's libdnnl-dev): the fp32 path for the layer shapes
  * where it beats our own SIMD kernels (bench/conv_onednn.c measures both; see docs/training.md).
  *
- * Our tensors stay NCHW / OIHW. oneDNN's kernels want blocked layouts (nChw16c and friends), so
- * each call reorders its inputs into the caller's scratch, runs the primitive there and reorders
- * the result back; an accumulating output (dw always, dx unless assigned) comes back through a
- * reorder with a sum post-op, dst = src + dst. That is what PyTorch's eager path does around the
- * same library; reorders included, it ran the ResNet-8 layers 1.5x faster than our kernels
- * (bench/README.md).
+ * Weights stay OIHW, activations are NCHW or nChw16c (the descriptor's x_layout / y_layout).
+ * oneDNN's kernels want blocked layouts (nChw16c and friends), so each call reorders whatever
+ * differs into the caller's scratch, runs the primitive there and reorders the result back; an
+ * accumulating output (dw always, dx unless assigned) comes back through a reorder with a sum
+ * post-op, dst = src + dst. With NCHW activations that is what PyTorch's eager path does around
+ * the same library; the executor keeps activations in nChw16c between layers, so then only the
+ * weights and accumulated gradients are reordered.
  *
  * Primitives are built once per descriptor (their JIT code costs milliseconds) and kept in a
  * process-wide cache; memories and the stream are made per call around the caller's pointers,
@@ -105,9 +106,11 @@ static int build(dnn_conv *e) {
   dnnl_dims_t pr = {(dnnl_dim_t)(d->oh - 1) * d->stride_h + d->r - d->h - d->pad_h,
                     (dnnl_dim_t)(d->ow - 1) * d->stride_w + d->s - d->w - d->pad_w};
   dnnl_memory_desc_t ax, aw, ay, nb;
-  if (!dnn_ok(dnnl_memory_desc_init_by_tag(&e->x, 4, xd, dnnl_f32, dnnl_nchw)) ||
+  const dnnl_format_tag_t xt = d->x_layout == LB_LAYOUT_NCHW16C ? dnnl_nChw16c : dnnl_nchw;
+  const dnnl_format_tag_t yt = d->y_layout == LB_LAYOUT_NCHW16C ? dnnl_nChw16c : dnnl_nchw;
+  if (!dnn_ok(dnnl_memory_desc_init_by_tag(&e->x, 4, xd, dnnl_f32, xt)) ||
       !dnn_ok(dnnl_memory_desc_init_by_tag(&e->w, 4, wd, dnnl_f32, dnnl_oihw)) ||
-      !dnn_ok(dnnl_memory_desc_init_by_tag(&e->y, 4, yd, dnnl_f32, dnnl_nchw)) ||
+      !dnn_ok(dnnl_memory_desc_init_by_tag(&e->y, 4, yd, dnnl_f32, yt)) ||
       !dnn_ok(dnnl_memory_desc_init_by_tag(&e->b, 1, bd, dnnl_f32, dnnl_a)) ||
       !dnn_ok(dnnl_memory_desc_init_by_tag(&ax, 4, xd, dnnl_f32, dnnl_format_tag_any)) ||
       !dnn_ok(dnnl_memory_desc_init_by_tag(&aw, 4, wd, dnnl_f32, dnnl_format_tag_any)) ||
@@ -172,10 +175,14 @@ static int build(dnn_conv *e) {
   return 1;
 }
 
-/* Where lowbit's own kernels stay: measured faster with the reorders counted (1x1 kernels,
- * the one-channel stem), or shapes this path does not cover (groups, dilation). */
+/* The shapes oneDNN takes, decided by the shape alone (not by the layouts: the executor's
+ * nChw16c and NCHW runs of one graph must use the same kernels, hence give the same bits):
+ * groups 1, no dilation, 16 or more filters, and 16 or more input channels or a first layer's
+ * 1-4 (oneDNN has kernels for plain-layout first layers). With reorders on every call (NCHW
+ * tensors) the stem and the 1x1 convolutions ran slightly slower than our kernels; kept in
+ * nChw16c between layers they run 2-3x faster (bench/README.md). Our kernels keep the rest. */
 static int shape_wanted(const lb_conv2d_desc *d) {
-  return d->groups == 1 && d->dil_h == 1 && d->dil_w == 1 && d->r * d->s > 1 && d->c >= 16 && d->k >= 16;
+  return d->groups == 1 && d->dil_h == 1 && d->dil_w == 1 && d->k >= 16 && (d->c >= 16 || d->c <= 4);
 }
 
 /* LOWBIT_CONV=own keeps every convolution on our kernels (read once, under cache_lock). */
