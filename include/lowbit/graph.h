@@ -78,6 +78,9 @@ typedef struct lb_op_ctx {
   unsigned din_fresh;
   float *param[LB_NODE_MAX_PARAMS];              /* this node's parameters, in declaration order */
   float *dparam[LB_NODE_MAX_PARAMS];              /* their gradients (NULL for buffers) */
+  /* lb_layout of each input / of the output (and of the matching gradients): NCHW unless the
+   * op's takes_nchw16c allowed nChw16c and the executor chose it */
+  unsigned char in_layout[LB_NODE_MAX_INPUTS], out_layout;
   void *aux;                                    /* saved between forward and backward */
   float *scratch;
   lb_rng *rng;                                  /* training-time randomness (dropout, noise) */
@@ -102,6 +105,12 @@ struct lb_op_def {
   /* 1: backward (and backward_relu) honor c->din_fresh, so the executor need not zero the
    * gradient buffers they write first (a full pass over memory each, per training step). */
   int backward_assigns;
+  /* Optional: may the tensor at `port` (-1: the output, j >= 0: input j) be in nChw16c (see
+   * lb_layout in nn.h)? NULL: every tensor NCHW. The fused executor keeps a tensor in nChw16c
+   * when every op touching it says yes, so no kernel between oneDNN convolutions reorders. */
+  int (*takes_nchw16c)(const lb_graph *g, const lb_node *n, int port);
+  /* 1: inputs and output must share one layout (element-wise ops, batch norm). */
+  int same_layout;
 };
 
 /* ---- op registry ------------------------------------------------------------------------- */
@@ -151,9 +160,11 @@ typedef struct lb_exec lb_exec;
 /* Plan memory for batches up to max_batch: one arena for activations, their gradients, saved
  * state and scratch; one allocation for parameter gradients (parallel to g->values). */
 lb_status lb_exec_create(lb_exec **e, lb_graph *g, int max_batch);
-/* The same, with op fusion (BN+ReLU, add+ReLU) switched off when fuse = 0. Fused and unfused
- * executors compute the same bits; the unfused one exists to prove that and to inspect every
- * node's own output (with fusion, a fused node's output buffer holds its ReLU's output). */
+/* The same, with op fusion (BN+ReLU, add+ReLU) and the nChw16c layout switched off when
+ * fuse = 0. Fused and unfused executors compute the same bits (bias gradients of nChw16c
+ * convolutions aside: summed in another order); the unfused one exists to prove that and to
+ * inspect every node's own output (with fusion, a fused node's output buffer holds its ReLU's
+ * output, and may be in nChw16c). */
 lb_status lb_exec_create_ex(lb_exec **e, lb_graph *g, int max_batch, int fuse);
 void lb_exec_free(lb_exec *e);
 /* x: (batch, input shape). training: batch statistics, dropout on (rng required then).
@@ -165,8 +176,12 @@ void lb_exec_backward(lb_exec *e, const float *doutput);
 void lb_exec_zero_grad(lb_exec *e);
 /* Parameter gradients, parallel to g->values (same offsets). */
 float *lb_exec_grads(lb_exec *e);
-/* The output activations of any node after a forward (for inspection and tests). */
+/* The output activations of any node after a forward (for inspection and tests), in the
+ * node's layout: NCHW always with fuse = 0; with fusion, nodes between oneDNN convolutions are
+ * kept in nChw16c (lb_exec_node_layout says which). */
 const float *lb_exec_node_output(const lb_exec *e, int node);
+/* The lb_layout of a node's output in this executor. */
+int lb_exec_node_layout(const lb_exec *e, int node);
 size_t lb_exec_arena_bytes(const lb_exec *e);
 /* Optional per-node timing for benchmarks: seconds are added to fwd[i] / bwd[i] (arrays of
  * g->n_nodes doubles, owned by the caller) on every pass. NULL turns it off. */

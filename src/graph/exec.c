@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "graph/layout_plan.h"
 #include "graph/ops.h"
 
 struct lb_exec {
@@ -22,6 +23,7 @@ struct lb_exec {
   double *prof_fwd, *prof_bwd; /* optional per-node timing */
   unsigned char *fused;         /* node absorbs its ReLU consumer */
   unsigned char *skip;          /* a ReLU absorbed by its input node */
+  unsigned char *layout;        /* per node output: lb_layout (all NCHW without fusion) */
 };
 
 /* Mark every ReLU whose input node can absorb it and feeds nothing else. */
@@ -67,12 +69,15 @@ lb_status lb_exec_create_ex(lb_exec **out, lb_graph *g, int max_batch, int fuse)
   e->skip = calloc((size_t)nn, 1);
   e->owner = calloc((size_t)nn, sizeof *e->owner);
   e->touched = calloc((size_t)nn, 1);
-  if (!e->out || !e->dout || !e->aux || !e->grads || !e->fused || !e->skip || !e->owner || !e->touched) {
+  e->layout = calloc((size_t)nn, 1);
+  if (!e->out || !e->dout || !e->aux || !e->grads || !e->fused || !e->skip || !e->owner || !e->touched ||
+      !e->layout) {
     lb_exec_free(e);
     return lb_fail(LB_ERR_NOMEM, "executor: out of memory");
   }
   memset(e->grads, 0, (size_t)(g->n_values > 0 ? g->n_values : 1) * sizeof(float));
   lb_status s = fuse ? plan_fusion(e) : LB_OK;
+  if (!s && fuse) s = lb_plan_layouts(g, e->layout);
   if (s) {
     lb_exec_free(e);
     return s;
@@ -137,6 +142,7 @@ void lb_exec_free(lb_exec *e) {
   free(e->skip);
   free(e->owner);
   free(e->touched);
+  free(e->layout);
   free(e);
 }
 
@@ -150,7 +156,9 @@ static void fill_ctx(lb_exec *e, int i, lb_op_ctx *c) {
     c->in[j] = e->out[n->inputs[j]];
     c->in_shape[j] = &g->nodes[n->inputs[j]].shape;
     c->din[j] = e->dout[n->inputs[j]]; /* NULL for the graph input */
+    c->in_layout[j] = e->layout[n->inputs[j]];
   }
+  c->out_layout = e->layout[i];
   for (int j = 0; j < n->n_params; j++) {
     const lb_param *p = &g->params[n->first_param + j];
     c->param[j] = g->values + p->offset;
@@ -237,6 +245,11 @@ float *lb_exec_grads(lb_exec *e) { return e->grads; }
 const float *lb_exec_node_output(const lb_exec *e, int node) {
   if (node < 0 || node >= e->g->n_nodes) return NULL;
   return e->out[node];
+}
+
+int lb_exec_node_layout(const lb_exec *e, int node) {
+  if (node < 0 || node >= e->g->n_nodes) return LB_LAYOUT_NCHW;
+  return e->layout[node];
 }
 
 size_t lb_exec_arena_bytes(const lb_exec *e) { return e->arena.size; }

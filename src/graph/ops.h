@@ -8,6 +8,10 @@
 extern const lb_op_def lb_op_input, lb_op_conv2d, lb_op_linear, lb_op_batchnorm, lb_op_relu, lb_op_relu6,
     lb_op_hardtanh, lb_op_maxpool, lb_op_avgpool, lb_op_gap, lb_op_add, lb_op_flatten, lb_op_dropout;
 
+/* takes_nchw16c for ops whose kernels run on either layout at every port (element-wise ops,
+ * batch norm, global average pooling): the executor still keeps NCHW unless shapes allow. */
+int lb_op_takes_nchw16c_any(const lb_graph *g, const lb_node *n, int port);
+
 /* Shape of node n's input i (per sample). */
 static inline const lb_shape *lb_in_shape(const lb_graph *g, const lb_node *n, int i) {
   return &g->nodes[n->inputs[i]].shape;

@@ -1,5 +1,6 @@
 /* Graph ops without parameters that keep or merely reshape their input: input, activations,
- * residual add, flatten. */
+ * residual add, flatten. The element-wise ones run on any layout (they never look at where an
+ * element sits); flatten exposes the memory order, so it stays NCHW. */
 #include <string.h>
 
 #include "graph/ops.h"
@@ -17,6 +18,13 @@ static void input_forward(const lb_node *n, lb_op_ctx *c) {
 }
 const lb_op_def lb_op_input = {.name = "input", .infer = input_infer, .forward = input_forward};
 
+int lb_op_takes_nchw16c_any(const lb_graph *g, const lb_node *n, int port) {
+  (void)g;
+  (void)n;
+  (void)port;
+  return 1;
+}
+
 static lb_status same_shape_infer(lb_graph *g, int idx) {
   lb_node *n = &g->nodes[idx];
   n->shape = *lb_in_shape(g, n, 0);
@@ -30,7 +38,8 @@ static void relu_backward(const lb_node *n, lb_op_ctx *c) {
   if (c->din[0]) lb_relu_backward(count(n, c), c->in[0], c->dout, c->din[0]);
 }
 const lb_op_def lb_op_relu = {.name = "relu", .min_inputs = 1, .max_inputs = 1, .infer = same_shape_infer,
-                              .forward = relu_forward, .backward = relu_backward};
+                              .forward = relu_forward, .backward = relu_backward,
+                              .takes_nchw16c = lb_op_takes_nchw16c_any, .same_layout = 1};
 
 /* relu6 and hardtanh share kernels; relu6 fixes the bounds at [0, 6]. */
 static lb_status relu6_infer(lb_graph *g, int idx) {
@@ -52,9 +61,11 @@ static void hardtanh_backward(const lb_node *n, lb_op_ctx *c) {
   if (c->din[0]) lb_hardtanh_backward(count(n, c), n->fa[LB_HARDTANH_LO], n->fa[LB_HARDTANH_HI], c->in[0], c->dout, c->din[0]);
 }
 const lb_op_def lb_op_relu6 = {.name = "relu6", .min_inputs = 1, .max_inputs = 1, .infer = relu6_infer,
-                               .forward = hardtanh_forward, .backward = hardtanh_backward};
+                               .forward = hardtanh_forward, .backward = hardtanh_backward,
+                               .takes_nchw16c = lb_op_takes_nchw16c_any, .same_layout = 1};
 const lb_op_def lb_op_hardtanh = {.name = "hardtanh", .min_inputs = 1, .max_inputs = 1, .infer = hardtanh_infer,
-                                  .forward = hardtanh_forward, .backward = hardtanh_backward};
+                                  .forward = hardtanh_forward, .backward = hardtanh_backward,
+                               .takes_nchw16c = lb_op_takes_nchw16c_any, .same_layout = 1};
 
 /* ---- residual add of two same-shaped inputs ---- */
 static lb_status add_infer(lb_graph *g, int idx) {
@@ -79,7 +90,7 @@ static void add_relu_backward(const lb_node *n, lb_op_ctx *c) {
 const lb_op_def lb_op_add = {.name = "add", .min_inputs = 2, .max_inputs = 2, .infer = add_infer,
                              .forward = add_forward, .backward = add_backward,
                              .forward_relu = add_relu_forward, .backward_relu = add_relu_backward,
-                             .backward_assigns = 1};
+                             .backward_assigns = 1, .takes_nchw16c = lb_op_takes_nchw16c_any, .same_layout = 1};
 
 /* ---- flatten: (C,H,W) -> (C*H*W); the bytes do not move ---- */
 static lb_status flatten_infer(lb_graph *g, int idx) {

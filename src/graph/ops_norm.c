@@ -39,6 +39,7 @@ static size_t bn_aux(const lb_graph *g, const lb_node *n, int batch) {
 
 static void bn_forward(const lb_node *n, lb_op_ctx *c) {
   lb_bn_desc d = bn_desc(n, c->in_shape[0], c->batch);
+  d.layout = c->in_layout[0];
   float *save = c->aux;
   if (c->training)
     lb_bn_forward_train(&d, c->in[0], c->param[0], c->param[1], c->param[2], c->param[3], c->out, save, save + d.c);
@@ -48,6 +49,7 @@ static void bn_forward(const lb_node *n, lb_op_ctx *c) {
 
 static void bn_backward(const lb_node *n, lb_op_ctx *c) {
   lb_bn_desc d = bn_desc(n, c->in_shape[0], c->batch);
+  d.layout = c->in_layout[0];
   const float *save = c->aux;
   lb_bn_backward_ex(&d, c->in[0], NULL, c->param[0], save, save + d.c, c->dout, c->din[0], c->din_fresh & 1, c->dparam[0],
                     c->dparam[1]);
@@ -55,6 +57,7 @@ static void bn_backward(const lb_node *n, lb_op_ctx *c) {
 
 static void bn_relu_forward(const lb_node *n, lb_op_ctx *c) {
   lb_bn_desc d = bn_desc(n, c->in_shape[0], c->batch);
+  d.layout = c->in_layout[0];
   float *save = c->aux;
   if (c->training)
     lb_bn_relu_forward_train(&d, c->in[0], c->param[0], c->param[1], c->param[2], c->param[3], c->out, save, save + d.c);
@@ -64,6 +67,7 @@ static void bn_relu_forward(const lb_node *n, lb_op_ctx *c) {
 
 static void bn_relu_backward(const lb_node *n, lb_op_ctx *c) {
   lb_bn_desc d = bn_desc(n, c->in_shape[0], c->batch);
+  d.layout = c->in_layout[0];
   const float *save = c->aux;
   lb_bn_backward_ex(&d, c->in[0], c->out, c->param[0], save, save + d.c, c->dout, c->din[0], c->din_fresh & 1, c->dparam[0],
                     c->dparam[1]);
@@ -72,6 +76,7 @@ static void bn_relu_backward(const lb_node *n, lb_op_ctx *c) {
 const lb_op_def lb_op_batchnorm = {
     .name = "batchnorm", .min_inputs = 1, .max_inputs = 1, .infer = bn_infer, .aux_bytes = bn_aux,
     .forward = bn_forward, .backward = bn_backward, .forward_relu = bn_relu_forward, .backward_relu = bn_relu_backward,
+    .takes_nchw16c = lb_op_takes_nchw16c_any, .same_layout = 1,
     .backward_assigns = 1,
 };
 

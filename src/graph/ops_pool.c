@@ -76,16 +76,19 @@ static lb_status gap_infer(lb_graph *g, int idx) {
 static void gap_forward(const lb_node *n, lb_op_ctx *c) {
   (void)n;
   const lb_shape *in = c->in_shape[0];
-  lb_gap_forward(c->batch, (int)in->d[0], (int)(in->d[1] * in->d[2]), c->in[0], c->out);
+  (c->in_layout[0] == LB_LAYOUT_NCHW16C ? lb_gap_forward_nchw16c
+                                        : lb_gap_forward)(c->batch, (int)in->d[0], (int)(in->d[1] * in->d[2]), c->in[0], c->out);
 }
 
 static void gap_backward(const lb_node *n, lb_op_ctx *c) {
   (void)n;
   if (!c->din[0]) return;
   const lb_shape *in = c->in_shape[0];
-  lb_gap_backward(c->batch, (int)in->d[0], (int)(in->d[1] * in->d[2]), c->dout, c->din[0]);
+  (c->in_layout[0] == LB_LAYOUT_NCHW16C ? lb_gap_backward_nchw16c
+                                        : lb_gap_backward)(c->batch, (int)in->d[0], (int)(in->d[1] * in->d[2]), c->dout, c->din[0]);
 }
 
 const lb_op_def lb_op_gap = {
     .name = "gap", .min_inputs = 1, .max_inputs = 1, .infer = gap_infer, .forward = gap_forward, .backward = gap_backward,
+    .takes_nchw16c = lb_op_takes_nchw16c_any,
 };

@@ -16,6 +16,8 @@
 #include "lowbit/nn.h"
 
 #include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "nn/conv2d_impl.h"
@@ -365,6 +367,14 @@ const char *lb_conv2d_backend(const lb_conv2d_desc *d) {
 #endif
 }
 
+/* lb_conv2d_init accepted the nChw16c layout because oneDNN took the shape; our kernels would
+ * read the blocked tensors as NCHW, so a descriptor that gets here is a caller's bug (e.g. a
+ * layout set after init). The kernels have no status to return: stop with the reason. */
+static void layout_not_taken(void) {
+  fprintf(stderr, "lowbit: conv2d: nChw16c tensors reached a kernel that only reads NCHW\n");
+  abort();
+}
+
 /* x: (N,C,H,W), w: (K,C/g,R,S), b: (K) or NULL, y: (N,K,OH,OW). */
 void lb_conv2d_forward(const lb_conv2d_desc *d, const float *x, const float *w, const float *b, float *y,
                        float *scratch) {
@@ -375,6 +385,7 @@ void lb_conv2d_forward(const lb_conv2d_desc *d, const float *x, const float *w, 
 #ifdef LB_HAVE_ONEDNN
   if (lb_conv2d_onednn_forward(d, x, w, b, y, scratch)) return;
 #endif
+  if (d->x_layout || d->y_layout) layout_not_taken();
 #ifdef LB_CONV_SIMD
   lb_conv2d_simd_forward(d, x, w, b, y, scratch);
 #else
@@ -405,6 +416,7 @@ void lb_conv2d_backward_ex(const lb_conv2d_desc *d, const float *x, const float 
     return;
   }
 #endif
+  if (d->x_layout || d->y_layout) layout_not_taken();
 #ifdef LB_CONV_SIMD
   if (db) lb_conv2d_bias_grad(d, dy, db);
   lb_conv2d_simd_backward(d, x, w, dy, dx, dx_assign, dw, scratch);
