@@ -161,8 +161,9 @@ typedef struct lb_exec lb_exec;
  * state and scratch; one allocation for parameter gradients (parallel to g->values). */
 lb_status lb_exec_create(lb_exec **e, lb_graph *g, int max_batch);
 /* The same, with op fusion (BN+ReLU, add+ReLU) and the nChw16c layout switched off when
- * fuse = 0. Fused and unfused executors compute the same bits (bias gradients of nChw16c
- * convolutions aside: summed in another order); the unfused one exists to prove that and to
+ * fuse = 0. Fused and unfused executors compute the same bits (two whole-tensor sums aside,
+ * which meet nChw16c elements in another order: convolution bias gradients and fake quantizers'
+ * scale / clip gradients); the unfused one exists to prove that and to
  * inspect every node's own output (with fusion, a fused node's output buffer holds its ReLU's
  * output, and may be in nChw16c). */
 lb_status lb_exec_create_ex(lb_exec **e, lb_graph *g, int max_batch, int fuse);

@@ -24,5 +24,11 @@ static inline int64_t lb_node_numel(const lb_node *n) { return lb_shape_numel(&n
  * input of per-sample shape `in` at a batch size; oh/ow filled. Shared by every op that runs a
  * convolution (conv2d here, the quantized variants in the quant part). */
 lb_conv2d_desc lb_node_conv_desc(const lb_node *n, const lb_shape *in, int batch);
+/* The same for a call: the batch and the layouts the executor chose (lb_op_ctx). */
+lb_conv2d_desc lb_node_conv_desc_run(const lb_node *n, const lb_op_ctx *c);
+/* takes_nchw16c of convolution nodes: oneDNN runs the shape (either side may be nChw16c). */
+int lb_node_conv_takes_nchw16c(const lb_graph *g, const lb_node *n, int port);
+/* Float scratch of a convolution node at a batch, whichever layouts the executor picks. */
+size_t lb_node_conv_scratch_floats(const lb_graph *g, const lb_node *n, int batch);
 
 #endif

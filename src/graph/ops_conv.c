@@ -30,7 +30,7 @@ static lb_status conv_infer(lb_graph *g, int idx) {
 
 /* The executor sizes scratch before it chooses layouts: the larger of the all-NCHW and the
  * nChw16c-where-possible needs (in practice equal: the kernels' own layouts do not change). */
-static size_t conv_scratch(const lb_graph *g, const lb_node *n, int batch) {
+size_t lb_node_conv_scratch_floats(const lb_graph *g, const lb_node *n, int batch) {
   lb_conv2d_desc d = lb_node_conv_desc(n, lb_in_shape(g, n, 0), batch);
   size_t need = lb_conv2d_scratch_floats(&d);
   if (lb_conv2d_takes_nchw16c(&d)) {
@@ -42,26 +42,27 @@ static size_t conv_scratch(const lb_graph *g, const lb_node *n, int batch) {
   return need;
 }
 
-static int conv_takes_nchw16c(const lb_graph *g, const lb_node *n, int port) {
+int lb_node_conv_takes_nchw16c(const lb_graph *g, const lb_node *n, int port) {
   lb_conv2d_desc d = lb_node_conv_desc(n, lb_in_shape(g, n, 0), 1);
   return port <= 0 && lb_conv2d_takes_nchw16c(&d);
 }
 
-/* The node's descriptor with the layouts the executor chose. */
-static lb_conv2d_desc conv_desc_in(const lb_node *n, const lb_op_ctx *c) {
+lb_conv2d_desc lb_node_conv_desc_run(const lb_node *n, const lb_op_ctx *c) {
   lb_conv2d_desc d = lb_node_conv_desc(n, c->in_shape[0], c->batch);
   d.x_layout = c->in_layout[0];
   d.y_layout = c->out_layout;
   return d;
 }
 
+static size_t conv_scratch(const lb_graph *g, const lb_node *n, int batch) { return lb_node_conv_scratch_floats(g, n, batch); }
+
 static void conv_forward(const lb_node *n, lb_op_ctx *c) {
-  lb_conv2d_desc d = conv_desc_in(n, c);
+  lb_conv2d_desc d = lb_node_conv_desc_run(n, c);
   lb_conv2d_forward(&d, c->in[0], c->param[0], n->ia[LB_CONV_BIAS] ? c->param[1] : NULL, c->out, c->scratch);
 }
 
 static void conv_backward(const lb_node *n, lb_op_ctx *c) {
-  lb_conv2d_desc d = conv_desc_in(n, c);
+  lb_conv2d_desc d = lb_node_conv_desc_run(n, c);
   lb_conv2d_backward_ex(&d, c->in[0], c->param[0], c->dout, c->din[0], c->din_fresh & 1, c->dparam[0],
                         n->ia[LB_CONV_BIAS] ? c->dparam[1] : NULL, c->scratch);
 }
@@ -75,7 +76,7 @@ static int64_t conv_macs(const lb_graph *g, const lb_node *n) {
 const lb_op_def lb_op_conv2d = {
     .name = "conv2d", .min_inputs = 1, .max_inputs = 1, .infer = conv_infer, .scratch_floats = conv_scratch,
     .forward = conv_forward, .backward = conv_backward, .macs = conv_macs, .backward_assigns = 1,
-    .takes_nchw16c = conv_takes_nchw16c,
+    .takes_nchw16c = lb_node_conv_takes_nchw16c,
 };
 
 /* ---- linear: flattens its input per sample ---- */

@@ -35,12 +35,18 @@
  *   DoReFa:   dx += dy on 0 <= x <= 1, no parameters;
  *   log:      dx += dy everywhere (pure STE, MQBench's NNIEQuantizeFunc), no parameters.
  * Sums are accumulated in double over fixed chunks whose bounds depend on the size only, and
- * the partial sums are added in chunk order: the same bits for any thread count. */
+ * the partial sums are added in chunk order: the same bits for any thread count.
+ *
+ * Every step is element-wise with per-tensor parameters, plus sums and a max over the whole
+ * tensor, so the op runs on either activation layout (lb_layout): the executor may keep its
+ * tensors in nChw16c between oneDNN convolutions. The sums then meet the elements in another
+ * order, so scale and alpha gradients can differ from an NCHW run in the last bits. */
 #include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "graph/ops.h"
 #include "quant/qops.h"
 
 enum { FQP_SCALE = 0, FQP_ZERO, FQP_ALPHA };
@@ -247,4 +253,5 @@ static void fq_backward(const lb_node *n, lb_op_ctx *c) {
 }
 
 const lb_op_def lb_op_fakequant = {.name = "fakequant", .min_inputs = 1, .max_inputs = 1, .infer = fq_infer,
-                                   .forward = fq_forward, .backward = fq_backward};
+                                   .forward = fq_forward, .backward = fq_backward,
+                                   .takes_nchw16c = lb_op_takes_nchw16c_any, .same_layout = 1};

@@ -24,7 +24,7 @@ static lb_status qconv_infer(lb_graph *g, int idx) {
 static size_t qconv_scratch(const lb_graph *g, const lb_node *n, int batch) {
   lb_conv2d_desc d = lb_node_conv_desc(n, lb_in_shape(g, n, 0), batch);
   lb_shape ws = qconv_wshape(&d);
-  return lb_wquant_scratch_floats(lb_shape_numel(&ws), d.k) + lb_conv2d_scratch_floats(&d);
+  return lb_wquant_scratch_floats(lb_shape_numel(&ws), d.k) + lb_node_conv_scratch_floats(g, n, batch);
 }
 
 /* Descriptor, quantizer and the float kernel's scratch of one call. */
@@ -36,7 +36,7 @@ typedef struct qconv_call {
 
 static qconv_call qconv_setup(const lb_node *n, const lb_op_ctx *c) {
   qconv_call k;
-  k.d = lb_node_conv_desc(n, c->in_shape[0], c->batch);
+  k.d = lb_node_conv_desc_run(n, c); /* with the layouts the executor chose */
   lb_wquant_get(n, LB_QCONV_IA, qconv_wshape(&k.d), n->ia[LB_CONV_BIAS] != 0, &k.q);
   k.kscratch = c->scratch + lb_wquant_scratch_of(&k.q);
   return k;
@@ -52,8 +52,8 @@ static void qconv_backward(const lb_node *n, lb_op_ctx *c) {
   qconv_call k = qconv_setup(n, c);
   const float *wq = lb_wquant_forward(&k.q, c); /* the scratch does not survive other nodes */
   float *dwq = lb_wquant_dwq(&k.q, c);
-  lb_conv2d_backward(&k.d, c->in[0], wq, c->dout, c->din[0], dwq, n->ia[LB_CONV_BIAS] ? c->dparam[1] : NULL,
-                     k.kscratch);
+  lb_conv2d_backward_ex(&k.d, c->in[0], wq, c->dout, c->din[0], c->din_fresh & 1, dwq,
+                        n->ia[LB_CONV_BIAS] ? c->dparam[1] : NULL, k.kscratch);
   lb_wquant_backward(&k.q, c, dwq);
 }
 
@@ -64,5 +64,6 @@ static int64_t qconv_macs(const lb_graph *g, const lb_node *n) {
 
 const lb_op_def lb_op_qconv2d = {
     .name = "qconv2d", .min_inputs = 1, .max_inputs = 1, .infer = qconv_infer, .scratch_floats = qconv_scratch,
-    .forward = qconv_forward, .backward = qconv_backward, .macs = qconv_macs,
+    .forward = qconv_forward, .backward = qconv_backward, .macs = qconv_macs, .backward_assigns = 1,
+    .takes_nchw16c = lb_node_conv_takes_nchw16c,
 };
