@@ -2,7 +2,10 @@
 """Peer for bench/train_step.sh: one fp32 training step of the same ResNet-8 as lowbit's zoo
 (16/32/64 channels, CIFAR-style BasicBlocks with 1x1 conv+BN projections) in PyTorch eager mode,
 same batch, optimizer (SGD momentum 0.9, Nesterov, weight decay 5e-4) and thread count.
-Run with Debian's interpreter: /usr/bin/python3 bench/torch_train_step.py [batch] [threads] [steps]"""
+Run with Debian's interpreter: /usr/bin/python3 bench/torch_train_step.py [batch] [threads] [steps]
+TORCH_PROFILE=1 also prints torch.profiler's per-op table over 10 more steps (the counterpart of
+lowbit's LB_PROFILE=1)."""
+import os
 import sys
 import time
 
@@ -59,6 +62,16 @@ def main():
         opt.step()
     per_step = (time.perf_counter() - t0) / steps
     print(f"pytorch {torch.__version__} resnet8 batch {batch} threads {threads}: {1e3 * per_step:.2f} ms/step")
+    if os.environ.get("TORCH_PROFILE"):
+        from torch.profiler import ProfilerActivity, profile
+
+        with profile(activities=[ProfilerActivity.CPU]) as prof:
+            for _ in range(10):
+                opt.zero_grad(set_to_none=True)
+                F.cross_entropy(model(x), y).backward()
+                opt.step()
+        print("per-op self time over 10 steps:")
+        print(prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=12))
 
 
 if __name__ == "__main__":
