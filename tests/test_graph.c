@@ -6,6 +6,7 @@
 
 #include "lowbit/graph.h"
 #include "lowbit/nn.h"
+#include "exec_runs.h"
 #include "testutil.h"
 
 static int64_t params_of(const char *model, int c, int h, int w) {
@@ -185,36 +186,20 @@ static void test_fusion_matches(void) {
   lbt_fill_uniform(x, 4 * 144, &rng, -1, 1);
   lbt_fill_uniform(r, 40, &rng, -1, 1);
   float *stats = malloc((size_t)g->n_values * sizeof(float));
-  memcpy(stats, g->values, (size_t)g->n_values * sizeof(float));
-  float out[2][40], eval[2][40], *grads[2];
-  size_t arena[2];
-  int blocked[2] = {0, 0};
-  for (int fuse = 0; fuse < 2; fuse++) {
-    memcpy(g->values, stats, (size_t)g->n_values * sizeof(float)); /* same running stats */
-    lb_exec *e;
-    CHECK_OK(lb_exec_create_ex(&e, g, batch, fuse));
-    lb_rng step;
-    lb_rng_seed(&step, 1);
-    memcpy(out[fuse], lb_exec_forward(e, x, batch, 1, &step), sizeof out[0]);
-    lb_exec_zero_grad(e);
-    lb_exec_backward(e, r);
-    grads[fuse] = malloc((size_t)g->n_values * sizeof(float));
-    memcpy(grads[fuse], lb_exec_grads(e), (size_t)g->n_values * sizeof(float));
-    arena[fuse] = lb_exec_arena_bytes(e);
-    memcpy(eval[fuse], lb_exec_forward(e, x, batch, 0, NULL), sizeof eval[0]);
-    for (int i = 0; i < g->n_nodes; i++) blocked[fuse] += lb_exec_node_layout(e, i) == LB_LAYOUT_NCHW16C;
-    lb_exec_free(e);
+  memcpy(stats, g->values, (size_t)g->n_values * sizeof(float)); /* same running stats for both */
+  lbt_exec_run run[2] = {lbt_exec_step(g, stats, batch, 0, x, r), lbt_exec_step(g, stats, batch, 1, x, r)};
+  if (run[0].ok && run[1].ok) {
+    CHECK(memcmp(run[0].out, run[1].out, sizeof(float) * 40) == 0);
+    CHECK(memcmp(run[0].eval, run[1].eval, sizeof(float) * 40) == 0);
+    CHECK_MSG(memcmp(run[0].grads, run[1].grads, (size_t)g->n_values * sizeof(float)) == 0,
+              "fused gradients differ by %.3g", lbt_max_rel_err(run[1].grads, run[0].grads, g->n_values, 1e-6));
+    CHECK(run[0].blocked == 0);
+    /* with oneDNN: every node from the stem's output to the last block's ReLU (gap reads it) */
+    CHECK_MSG(run[1].blocked == (lb_conv2d_onednn_version() ? 28 : 0), "%d nodes in nChw16c", run[1].blocked);
+    CHECK(run[1].arena < run[0].arena); /* the absorbed ReLUs have no buffers of their own */
   }
-  CHECK(memcmp(out[0], out[1], sizeof out[0]) == 0);
-  CHECK(memcmp(eval[0], eval[1], sizeof eval[0]) == 0);
-  CHECK_MSG(memcmp(grads[0], grads[1], (size_t)g->n_values * sizeof(float)) == 0, "fused gradients differ by %.3g",
-            lbt_max_rel_err(grads[1], grads[0], g->n_values, 1e-6));
-  CHECK(blocked[0] == 0);
-  /* with oneDNN: every node from the stem's output to the last block's ReLU (gap reads it) */
-  CHECK_MSG(blocked[1] == (lb_conv2d_onednn_version() ? 28 : 0), "%d nodes in nChw16c", blocked[1]);
-  CHECK(arena[1] < arena[0]); /* the absorbed ReLUs have no buffers of their own */
-  free(grads[0]);
-  free(grads[1]);
+  lbt_exec_run_free(&run[0]);
+  lbt_exec_run_free(&run[1]);
   free(stats);
   lb_graph_free(g);
 }

@@ -10,6 +10,7 @@
 #include "lowbit/graph.h"
 #include "lowbit/nn.h"
 #include "lowbit/qgraph.h"
+#include "exec_runs.h"
 #include "testutil.h"
 
 enum { BATCH = 4, SIDE = 12 };
@@ -37,48 +38,36 @@ static lb_graph *qat_resnet8(lb_estimator est) {
 static void compare(lb_estimator est) {
   lb_graph *g = qat_resnet8(est);
   if (!g) return;
-  float x[BATCH * SIDE * SIDE], r[BATCH * 10], out[2][BATCH * 10], eval[2][BATCH * 10], *grads[2];
-  int blocked[2] = {0, 0};
+  float x[BATCH * SIDE * SIDE], r[BATCH * 10];
   lb_rng rng;
   lb_rng_seed(&rng, 11);
   lbt_fill_uniform(x, BATCH * SIDE * SIDE, &rng, -1, 1);
   lbt_fill_uniform(r, BATCH * 10, &rng, -1, 1);
   float *start = malloc((size_t)g->n_values * sizeof(float));
   memcpy(start, g->values, (size_t)g->n_values * sizeof(float));
-  for (int fuse = 0; fuse < 2; fuse++) {
-    memcpy(g->values, start, (size_t)g->n_values * sizeof(float));
-    lb_exec *e;
-    CHECK_OK(lb_exec_create_ex(&e, g, BATCH, fuse));
-    lb_rng step;
-    lb_rng_seed(&step, 1);
-    memcpy(out[fuse], lb_exec_forward(e, x, BATCH, 1, &step), sizeof out[0]);
-    lb_exec_zero_grad(e);
-    lb_exec_backward(e, r);
-    grads[fuse] = malloc((size_t)g->n_values * sizeof(float));
-    memcpy(grads[fuse], lb_exec_grads(e), (size_t)g->n_values * sizeof(float));
-    memcpy(eval[fuse], lb_exec_forward(e, x, BATCH, 0, NULL), sizeof eval[0]);
-    for (int i = 0; i < g->n_nodes; i++) blocked[fuse] += lb_exec_node_layout(e, i) == LB_LAYOUT_NCHW16C;
-    lb_exec_free(e);
+  lbt_exec_run run[2] = {lbt_exec_step(g, start, BATCH, 0, x, r), lbt_exec_step(g, start, BATCH, 1, x, r)};
+  if (run[0].ok && run[1].ok) {
+    CHECK(memcmp(run[0].out, run[1].out, sizeof(float) * BATCH * 10) == 0);
+    CHECK(memcmp(run[0].eval, run[1].eval, sizeof(float) * BATCH * 10) == 0);
+    int differ = 0, quantizer_params = 0;
+    for (int p = 0; p < g->n_params; p++) {
+      const lb_param *pp = &g->params[p];
+      const float *a = run[0].grads + pp->offset, *b = run[1].grads + pp->offset;
+      const int of_quantizer = strcmp(g->nodes[pp->node].op->name, "fakequant") == 0;
+      quantizer_params += of_quantizer;
+      if (of_quantizer)
+        CHECK_MSG(lbt_max_rel_err(b, a, pp->numel, 1e-6) < 1e-5, "%s: %.3g", pp->name,
+                  lbt_max_rel_err(b, a, pp->numel, 1e-6));
+      else
+        differ += memcmp(a, b, sizeof(float) * (size_t)pp->numel) != 0;
+    }
+    CHECK_MSG(differ == 0, "%d parameter gradients differ", differ);
+    CHECK(quantizer_params > 0);
+    CHECK(run[0].blocked == 0);
+    if (lb_conv2d_onednn_version()) CHECK_MSG(run[1].blocked > 20, "only %d nodes in nChw16c", run[1].blocked);
   }
-  CHECK(memcmp(out[0], out[1], sizeof out[0]) == 0);
-  CHECK(memcmp(eval[0], eval[1], sizeof eval[0]) == 0);
-  int differ = 0, quantizer_params = 0;
-  for (int p = 0; p < g->n_params; p++) {
-    const lb_param *pp = &g->params[p];
-    const float *a = grads[0] + pp->offset, *b = grads[1] + pp->offset;
-    const int of_quantizer = strcmp(g->nodes[pp->node].op->name, "fakequant") == 0;
-    quantizer_params += of_quantizer;
-    if (of_quantizer)
-      CHECK_MSG(lbt_max_rel_err(b, a, pp->numel, 1e-6) < 1e-5, "%s: %.3g", pp->name, lbt_max_rel_err(b, a, pp->numel, 1e-6));
-    else
-      differ += memcmp(a, b, sizeof(float) * (size_t)pp->numel) != 0;
-  }
-  CHECK_MSG(differ == 0, "%d parameter gradients differ", differ);
-  CHECK(quantizer_params > 0);
-  CHECK(blocked[0] == 0);
-  if (lb_conv2d_onednn_version()) CHECK_MSG(blocked[1] > 20, "only %d nodes in nChw16c", blocked[1]);
-  free(grads[0]);
-  free(grads[1]);
+  lbt_exec_run_free(&run[0]);
+  lbt_exec_run_free(&run[1]);
   free(start);
   lb_graph_free(g);
 }
