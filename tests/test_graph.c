@@ -204,11 +204,47 @@ static void test_fusion_matches(void) {
   lb_graph_free(g);
 }
 
+/* Graphs where nChw16c groups meet NCHW ones (depthwise convolutions, narrow layers, 3-channel
+ * input): the boundaries fall on convolutions, and both executors still agree bit for bit. */
+static void test_mixed_layouts(void) {
+  const char *models[] = {"mobilenetv2-tiny", "resnet20"};
+  for (int m = 0; m < 2; m++) {
+    lb_graph *g;
+    CHECK_OK(lb_zoo_build(models[m], 3, 16, 16, 10, &g));
+    CHECK_OK(lb_graph_init_params(g, 5));
+    enum { B = 2 };
+    float x[B * 3 * 256], r[B * 10];
+    lb_rng rng;
+    lb_rng_seed(&rng, 9);
+    lbt_fill_uniform(x, B * 3 * 256, &rng, -1, 1);
+    lbt_fill_uniform(r, B * 10, &rng, -1, 1);
+    float *start = malloc((size_t)g->n_values * sizeof(float));
+    memcpy(start, g->values, (size_t)g->n_values * sizeof(float));
+    lbt_exec_run run[2] = {lbt_exec_step(g, start, B, 0, x, r), lbt_exec_step(g, start, B, 1, x, r)};
+    if (run[0].ok && run[1].ok) {
+      CHECK_MSG(memcmp(run[0].out, run[1].out, sizeof r) == 0, "%s: outputs differ", models[m]);
+      CHECK_MSG(memcmp(run[0].eval, run[1].eval, sizeof r) == 0, "%s: eval outputs differ", models[m]);
+      CHECK_MSG(memcmp(run[0].grads, run[1].grads, (size_t)g->n_values * sizeof(float)) == 0,
+                "%s: gradients differ by %.3g", models[m], lbt_max_rel_err(run[1].grads, run[0].grads, g->n_values, 1e-6));
+      /* some nodes blocked, some not: the boundaries are exercised */
+      const int total = g->n_nodes;
+      if (lb_conv2d_onednn_version())
+        CHECK_MSG(run[1].blocked > 0 && run[1].blocked < total - 2, "%s: %d of %d nodes in nChw16c", models[m],
+                  run[1].blocked, total);
+    }
+    lbt_exec_run_free(&run[0]);
+    lbt_exec_run_free(&run[1]);
+    free(start);
+    lb_graph_free(g);
+  }
+}
+
 int main(void) {
   lb_set_num_threads(2);
   test_zoo();
   test_build_errors();
   test_exec_gradients();
   test_fusion_matches();
+  test_mixed_layouts();
   return lbt_finish("test_graph");
 }
