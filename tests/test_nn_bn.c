@@ -254,6 +254,46 @@ static void test_threads(lb_rng *rng) {
   free(dy);
 }
 
+/* Each channel's results do not depend on the other channels: with more channels than one round
+ * of passes takes (the kernels work through C in rounds), channels on both sides of a round
+ * boundary give the bits of the same channel normalized alone. */
+static void test_rounds(lb_rng *rng) {
+  enum { N = 5, C = 300, HW = 7 };
+  lb_bn_desc d = {.n = N, .c = C, .hw = HW, .eps = 1e-5f, .momentum = 0.1f};
+  CHECK_OK(lb_bn_init(&d));
+  const int64_t tot = (int64_t)N * C * HW;
+  float *x = malloc(sizeof(float) * tot), *dy = malloc(sizeof(float) * tot), *y = malloc(sizeof(float) * tot);
+  float *dx = calloc((size_t)tot, sizeof(float)), *st = calloc(8 * C, sizeof(float));
+  float g[C], b[C];
+  lbt_fill_uniform(x, tot, rng, -1.0f, 3.0f);
+  lbt_fill_uniform(dy, tot, rng, -1.0f, 1.0f);
+  lbt_fill_uniform(g, C, rng, 0.5f, 1.5f);
+  lbt_fill_uniform(b, C, rng, -0.5f, 0.5f);
+  lb_bn_relu_forward_train(&d, x, g, b, st, st + C, y, st + 2 * C, st + 3 * C);
+  lb_bn_relu_backward(&d, x, y, g, st + 2 * C, st + 3 * C, dy, dx, st + 4 * C, st + 5 * C);
+  const int probe[] = {0, 127, 128, 255, 256, 299};
+  for (int k = 0; k < 6; k++) {
+    const int c = probe[k];
+    lb_bn_desc d1 = {.n = N, .c = 1, .hw = HW, .eps = 1e-5f, .momentum = 0.1f};
+    CHECK_OK(lb_bn_init(&d1));
+    float x1[N * HW], dy1[N * HW], y1[N * HW], dx1[N * HW] = {0}, s1[6] = {0};
+    for (int i = 0; i < N; i++) {
+      memcpy(x1 + i * HW, x + ((int64_t)i * C + c) * HW, sizeof(float) * HW);
+      memcpy(dy1 + i * HW, dy + ((int64_t)i * C + c) * HW, sizeof(float) * HW);
+    }
+    lb_bn_relu_forward_train(&d1, x1, g + c, b + c, s1, s1 + 1, y1, s1 + 2, s1 + 3);
+    lb_bn_relu_backward(&d1, x1, y1, g + c, s1 + 2, s1 + 3, dy1, dx1, s1 + 4, s1 + 5);
+    int same = 1;
+    for (int i = 0; i < N; i++) {
+      same &= memcmp(y1 + i * HW, y + ((int64_t)i * C + c) * HW, sizeof(float) * HW) == 0;
+      same &= memcmp(dx1 + i * HW, dx + ((int64_t)i * C + c) * HW, sizeof(float) * HW) == 0;
+    }
+    for (int j = 0; j < 6; j++) same &= memcmp(&s1[j], &st[j * C + c], sizeof(float)) == 0;
+    CHECK_MSG(same, "channel %d differs from the same channel alone", c);
+  }
+  free(x), free(dy), free(y), free(dx), free(st);
+}
+
 int main(void) {
   lb_rng rng;
   lb_rng_seed(&rng, 20240611);
@@ -264,6 +304,7 @@ int main(void) {
   test_backward(4, 3, 5, &rng);
   test_backward(5, 2, 11, &rng);
   test_backward(12, 3, 1, &rng);
+  test_rounds(&rng);
   test_threads(&rng);
   return lbt_finish("test_nn_bn");
 }

@@ -137,6 +137,7 @@ int main(void) {
   test_bn(2, 16, 1, &rng);    /* one value per plane: everything is remainder */
   test_bn(37, 32, 49, &rng);  /* parallel, uneven image groups */
   test_bn(20, 16, 784, &rng); /* parallel, long planes */
+  test_bn(5, 160, 49, &rng);  /* channels in two rounds of passes, parallel */
   test_gap(&rng);
   return lbt_finish("test_nn_layout");
 }

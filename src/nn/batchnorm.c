@@ -5,8 +5,8 @@
  * Layout x: (N,C,HW). Channel c lives in N planes of HW contiguous floats, plane i at
  * x + (i*C + c)*HW. Every kernel makes two passes over memory (statistics, then element-wise),
  * each a stream through whole images: a pass parallel over channels instead jumps C*HW floats
- * from plane to plane, which the prefetcher cannot follow on small planes (7x7: 3x slower,
- * measured with cold caches, the state a training step leaves them in).
+ * from plane to plane, which the prefetcher cannot follow on small planes (ResNet-8's 7x7 batch
+ * norms ran 2.3-2.5x faster in the training step streaming, `LB_PROFILE=1 bench_train_step`).
  *
  * The statistics are summed in a fixed order whatever the thread count, so results are
  * bit-identical for 1 or many threads: each plane in BN_LANES double lanes, plane totals per
@@ -17,8 +17,6 @@
  * bn_backward) with an activation flag, so statistics and coefficients are computed by the same
  * code: the fused result is bit-identical to lb_relu_* composed with the plain kernel. */
 #include <math.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "nn/batchnorm_impl.h"
@@ -119,31 +117,19 @@ static int64_t bn_index(const lb_bn_desc *d, int i, int c) {
   return ((int64_t)i * d->c + c) * hw;
 }
 
-/* Per-group partial sums: two arrays of groups * C doubles, then C floats for each of three
- * per-channel coefficients. The kernels return void (as every nn kernel); a few kilobytes that
- * cannot be had mean the process is about to die anyway, so say why and stop. */
+/* Channels per round of passes. A round's per-group partial sums and per-channel coefficients
+ * live on the caller's stack (about 35 KB), so the kernels allocate nothing (nn.h); C beyond it
+ * takes more rounds, each over its own channels' planes only, so no element is read twice.
+ * Each channel's sums are the same whatever the round size. A multiple of 16 (nChw16c blocks). */
+#define BN_CBLK 128
 typedef struct bn_work {
-  double *p1, *p2;       /* [group * C + c] */
-  double *shift;         /* per channel */
-  float *mf, *a, *b, *k; /* per channel */
+  double p1[BN_GROUPS][BN_CBLK], p2[BN_GROUPS][BN_CBLK];
+  double shift[BN_CBLK];
+  float mf[BN_CBLK], a[BN_CBLK], b[BN_CBLK], k[BN_CBLK];
 } bn_work;
 
-static bn_work bn_work_alloc(int groups, int nc) {
-  bn_work w;
-  const size_t nd = (2 * (size_t)groups + 1) * (size_t)nc, nf = 4 * (size_t)nc;
-  w.p1 = malloc(nd * sizeof(double) + nf * sizeof(float));
-  if (!w.p1) {
-    fprintf(stderr, "lowbit: batch norm: out of memory for %zu bytes of partial sums\n", nd * sizeof(double));
-    abort();
-  }
-  w.p2 = w.p1 + (size_t)groups * (size_t)nc;
-  w.shift = w.p2 + (size_t)groups * (size_t)nc;
-  w.mf = (float *)(w.p1 + nd);
-  w.a = w.mf + nc;
-  w.b = w.a + nc;
-  w.k = w.b + nc;
-  return w;
-}
+/* The planes of channels [c0, c0 + cb) in every image, as plane indices i*C + c in order. */
+static int64_t bn_plane(int nc, int c0, int cb, int64_t q) { return q / cb * nc + c0 + q % cb; }
 
 /* yp = (xp - mf)*a + b over one plane, then floored at lo: v < lo ? lo : v. With lo = -INFINITY
  * the floor returns v for every float (NaN too), so the plain kernels keep their exact output;
@@ -161,54 +147,54 @@ static float bn_floor(int relu) { return relu ? 0.0f : -INFINITY; }
 
 /* x,y: (N,C,HW); gamma, beta, running_*, save_*: (C). gamma/beta NULL mean 1/0 (affine off);
  * NULL running or save pointers are skipped. relu: y = max(0, BN(x)). */
-static void bn_train(const lb_bn_desc *d, const float *x, const float *gamma, const float *beta,
-                     float *running_mean, float *running_var, float *y, float *save_mean, float *save_invstd,
-                     int relu) {
+static void bn_train_round(const lb_bn_desc *d, int c0, int cb, const float *x, const float *gamma, const float *beta,
+                           float *running_mean, float *running_var, float *y, float *save_mean, float *save_invstd,
+                           int relu, bn_work *w) {
   const int n = d->n, nc = d->c, groups = bn_groups(d->n);
   const float lo = bn_floor(relu);
   const int64_t hw = d->hw, cs = (int64_t)nc * hw;
-  const int64_t m = (int64_t)n * hw, planes = (int64_t)n * nc;
+  const int64_t m = (int64_t)n * hw;
   const double mom = (double)d->momentum, eps = (double)d->eps;
   /* n/(n-1) for the running variance; with a single value per channel PyTorch refuses to train,
    * we keep the (zero) biased variance instead of dividing by zero. */
   const double unbias = m > 1 ? (double)m / (double)(m - 1) : 1.0;
   const int par = m * nc >= BN_PAR_MIN, blocked = d->layout == LB_LAYOUT_NCHW16C;
-  bn_work w = bn_work_alloc(groups, nc);
 
   /* pass 1: per group, sums of x - shift and its square; the shift (the channel's first value)
    * keeps the one-pass variance free of cancellation when |mean| >> std */
-  for (int c = 0; c < nc; c++) w.shift[c] = (double)x[bn_index(d, 0, c)];
+  for (int j = 0; j < cb; j++) w->shift[j] = (double)x[bn_index(d, 0, c0 + j)];
 #pragma omp parallel for schedule(static) if (par)
   for (int k = 0; k < groups; k++) {
     int i0, i1;
     bn_group_range(n, groups, k, &i0, &i1);
-    double *gs = w.p1 + (size_t)k * nc, *gq = w.p2 + (size_t)k * nc;
-    for (int c = 0; c < nc; c++) gs[c] = gq[c] = 0.0;
+    double *gs = w->p1[k], *gq = w->p2[k];
+    for (int j = 0; j < cb; j++) gs[j] = gq[j] = 0.0;
     for (int i = i0; i < i1; i++) {
+      const float *xi = x + i * cs + (int64_t)c0 * hw;
       if (blocked) {
-        for (int c = 0; c < nc; c += 16) lb_bn_block_sums(x + i * cs + c * hw, hw, w.shift + c, gs + c, gq + c);
+        for (int j = 0; j < cb; j += 16) lb_bn_block_sums(xi + j * hw, hw, w->shift + j, gs + j, gq + j);
         continue;
       }
-      for (int c = 0; c < nc; c++) {
-        double s[BN_LANES] = {0}, q[BN_LANES] = {0};
-        bn_sums(x + i * cs + c * hw, hw, w.shift[c], s, q);
-        gs[c] += bn_lanes_total(s);
-        gq[c] += bn_lanes_total(q);
+      for (int j = 0; j < cb; j++) {
+        double sl[BN_LANES] = {0}, ql[BN_LANES] = {0};
+        bn_sums(xi + j * hw, hw, w->shift[j], sl, ql);
+        gs[j] += bn_lanes_total(sl);
+        gq[j] += bn_lanes_total(ql);
       }
     }
   }
 
-  for (int c = 0; c < nc; c++) {
+  for (int j = 0; j < cb; j++) {
+    const int c = c0 + j;
     double ss = 0.0, qq = 0.0;
     for (int k = 0; k < groups; k++) {
-      ss += w.p1[(size_t)k * nc + c];
-      qq += w.p2[(size_t)k * nc + c];
+      ss += w->p1[k][j];
+      qq += w->p2[k][j];
     }
-    const double shift = w.shift[c];
     double ms = ss / (double)m; /* mean of the shifted values */
     double var = qq / (double)m - ms * ms;
     if (var < 0) var = 0;
-    double mean = shift + ms;
+    double mean = w->shift[j] + ms;
     double invstd = 1.0 / sqrt(var + eps);
     if (save_mean) save_mean[c] = (float)mean;
     if (save_invstd) save_invstd[c] = (float)invstd;
@@ -216,23 +202,34 @@ static void bn_train(const lb_bn_desc *d, const float *x, const float *gamma, co
     if (running_var) running_var[c] = (float)((1.0 - mom) * (double)running_var[c] + mom * var * unbias);
     /* y = (x - mf)*a + b, with the part of the mean that float mf cannot hold folded into b
      * (matters when |mean| >> std) */
-    w.mf[c] = (float)mean;
+    w->mf[j] = (float)mean;
     const double ad = (gamma ? (double)gamma[c] : 1.0) * invstd;
-    w.a[c] = (float)ad;
-    w.b[c] = (float)((beta ? (double)beta[c] : 0.0) - (mean - (double)w.mf[c]) * ad);
+    w->a[j] = (float)ad;
+    w->b[j] = (float)((beta ? (double)beta[c] : 0.0) - (mean - (double)w->mf[j]) * ad);
   }
 
   /* pass 2: element-wise, every plane (block of 16 planes) independent */
   const int64_t step = blocked ? 16 : 1;
 #pragma omp parallel for schedule(static) if (par)
-  for (int64_t pl = 0; pl < planes; pl += step) {
-    const int c = (int)(pl % nc);
+  for (int64_t q = 0; q < (int64_t)n * cb; q += step) {
+    const int j = (int)(q % cb);
+    const int64_t o = bn_plane(nc, c0, cb, q) * hw;
     if (blocked)
-      lb_bn_block_affine(x + pl * hw, y + pl * hw, hw, w.mf + c, w.a + c, w.b + c, lo);
+      lb_bn_block_affine(x + o, y + o, hw, w->mf + j, w->a + j, w->b + j, lo);
     else
-      bn_affine_plane(x + pl * hw, y + pl * hw, hw, w.mf[c], w.a[c], w.b[c], lo);
+      bn_affine_plane(x + o, y + o, hw, w->mf[j], w->a[j], w->b[j], lo);
   }
-  free(w.p1);
+}
+
+/* x,y: (N,C,HW); gamma, beta, running_*, save_*: (C). gamma/beta NULL mean 1/0 (affine off);
+ * NULL running or save pointers are skipped. relu: y = max(0, BN(x)). */
+static void bn_train(const lb_bn_desc *d, const float *x, const float *gamma, const float *beta,
+                     float *running_mean, float *running_var, float *y, float *save_mean, float *save_invstd,
+                     int relu) {
+  bn_work w;
+  for (int c0 = 0; c0 < d->c; c0 += BN_CBLK)
+    bn_train_round(d, c0, d->c - c0 < BN_CBLK ? d->c - c0 : BN_CBLK, x, gamma, beta, running_mean, running_var, y,
+                   save_mean, save_invstd, relu, &w);
 }
 
 void lb_bn_forward_train(const lb_bn_desc *d, const float *x, const float *gamma, const float *beta,
@@ -254,27 +251,29 @@ static void bn_eval(const lb_bn_desc *d, const float *x, const float *gamma, con
   const float lo = bn_floor(relu);
   const int64_t hw = d->hw;
   const double eps = (double)d->eps;
-  const int64_t planes = (int64_t)n * nc;
-
-  bn_work w = bn_work_alloc(0, nc);
-  for (int c = 0; c < nc; c++) {
-    const double invstd = 1.0 / sqrt((double)running_var[c] + eps);
-    w.mf[c] = running_mean[c];
-    w.a[c] = (float)((gamma ? (double)gamma[c] : 1.0) * invstd);
-    w.b[c] = beta ? beta[c] : 0.0f;
-  }
-  /* one pass, so parallel over all (n, c) planes (blocks of 16 planes): every element is
-   * computed independently */
   const int64_t step = d->layout == LB_LAYOUT_NCHW16C ? 16 : 1;
-#pragma omp parallel for schedule(static) if (planes * hw >= BN_PAR_MIN)
-  for (int64_t pl = 0; pl < planes; pl += step) {
-    const int c = (int)(pl % nc);
-    if (step == 16)
-      lb_bn_block_affine(x + pl * hw, y + pl * hw, hw, w.mf + c, w.a + c, w.b + c, lo);
-    else
-      bn_affine_plane(x + pl * hw, y + pl * hw, hw, w.mf[c], w.a[c], w.b[c], lo);
+  bn_work w;
+  for (int c0 = 0; c0 < nc; c0 += BN_CBLK) {
+    const int cb = nc - c0 < BN_CBLK ? nc - c0 : BN_CBLK;
+    for (int j = 0; j < cb; j++) {
+      const int c = c0 + j;
+      const double invstd = 1.0 / sqrt((double)running_var[c] + eps);
+      w.mf[j] = running_mean[c];
+      w.a[j] = (float)((gamma ? (double)gamma[c] : 1.0) * invstd);
+      w.b[j] = beta ? beta[c] : 0.0f;
+    }
+    /* one pass, so parallel over all planes (blocks of 16 planes): every element is computed
+     * independently */
+#pragma omp parallel for schedule(static) if ((int64_t)n * nc * hw >= BN_PAR_MIN)
+    for (int64_t q = 0; q < (int64_t)n * cb; q += step) {
+      const int j = (int)(q % cb);
+      const int64_t o = bn_plane(nc, c0, cb, q) * hw;
+      if (step == 16)
+        lb_bn_block_affine(x + o, y + o, hw, w.mf + j, w.a + j, w.b + j, lo);
+      else
+        bn_affine_plane(x + o, y + o, hw, w.mf[j], w.a[j], w.b[j], lo);
+    }
   }
-  free(w.p1);
 }
 
 void lb_bn_forward_eval(const lb_bn_desc *d, const float *x, const float *gamma, const float *beta,
@@ -293,48 +292,50 @@ void lb_bn_relu_forward_eval(const lb_bn_desc *d, const float *x, const float *g
  * The last two terms are the gradient through the batch mean and variance. y is the fused
  * BN+ReLU forward's output, whose ReLU masks dy on the fly (bn_grad_in), or NULL for plain BN:
  * the same two passes either way, no masked copy of dy. */
-static void bn_backward(const lb_bn_desc *d, const float *x, const float *y, const float *gamma,
-                        const float *save_mean, const float *save_invstd, const float *dy, float *dx,
-                        int dx_assign, float *dgamma, float *dbeta) {
-  if (!dx && !dgamma && !dbeta) return;
+static void bn_backward_round(const lb_bn_desc *d, int c0, int cb, const float *x, const float *y, const float *gamma,
+                              const float *save_mean, const float *save_invstd, const float *dy, float *dx,
+                              int dx_assign, float *dgamma, float *dbeta, bn_work *w) {
   const int n = d->n, nc = d->c, groups = bn_groups(d->n);
   const int64_t hw = d->hw, cs = (int64_t)nc * hw;
-  const int64_t m = (int64_t)n * hw, planes = (int64_t)n * nc;
+  const int64_t m = (int64_t)n * hw;
   const int par = m * nc >= BN_PAR_MIN, blocked = d->layout == LB_LAYOUT_NCHW16C;
-  bn_work w = bn_work_alloc(groups, nc);
 
   /* pass 1: per group, sum(g) and sum(g * (x - mean)) per channel */
 #pragma omp parallel for schedule(static) if (par)
   for (int k = 0; k < groups; k++) {
     int i0, i1;
     bn_group_range(n, groups, k, &i0, &i1);
-    double *gd = w.p1 + (size_t)k * nc, *gx = w.p2 + (size_t)k * nc;
-    for (int c = 0; c < nc; c++) gd[c] = gx[c] = 0.0;
+    double *gd = w->p1[k], *gx = w->p2[k];
+    for (int j = 0; j < cb; j++) gd[j] = gx[j] = 0.0;
     for (int i = i0; i < i1; i++) {
+      const int64_t oi = i * cs + (int64_t)c0 * hw;
       if (blocked) {
-        for (int c = 0; c < nc; c += 16)
-          lb_bn_block_grad_sums(x + i * cs + c * hw, dy + i * cs + c * hw, y ? y + i * cs + c * hw : NULL, y != NULL,
-                                hw, save_mean + c, gd + c, gx + c);
+        for (int j = 0; j < cb; j += 16) {
+          const int64_t o = oi + j * hw;
+          lb_bn_block_grad_sums(x + o, dy + o, y ? y + o : NULL, y != NULL, hw, save_mean + c0 + j, gd + j, gx + j);
+        }
         continue;
       }
-      for (int c = 0; c < nc; c++) {
+      for (int j = 0; j < cb; j++) {
         double sd[BN_LANES] = {0}, sx[BN_LANES] = {0};
-        const int64_t o = i * cs + c * hw;
+        const int64_t o = oi + j * hw;
+        const double mean = (double)save_mean[c0 + j];
         if (y)
-          bn_grad_sums(x + o, dy + o, y + o, 1, hw, (double)save_mean[c], sd, sx);
+          bn_grad_sums(x + o, dy + o, y + o, 1, hw, mean, sd, sx);
         else
-          bn_grad_sums(x + o, dy + o, NULL, 0, hw, (double)save_mean[c], sd, sx);
-        gd[c] += bn_lanes_total(sd);
-        gx[c] += bn_lanes_total(sx);
+          bn_grad_sums(x + o, dy + o, NULL, 0, hw, mean, sd, sx);
+        gd[j] += bn_lanes_total(sd);
+        gx[j] += bn_lanes_total(sx);
       }
     }
   }
 
-  for (int c = 0; c < nc; c++) {
+  for (int j = 0; j < cb; j++) {
+    const int c = c0 + j;
     double sum_dy = 0.0, sum_dy_xm = 0.0;
     for (int k = 0; k < groups; k++) {
-      sum_dy += w.p1[(size_t)k * nc + c];
-      sum_dy_xm += w.p2[(size_t)k * nc + c];
+      sum_dy += w->p1[k][j];
+      sum_dy_xm += w->p2[k][j];
     }
     const double invstd = (double)save_invstd[c];
     const double sum_dy_xhat = sum_dy_xm * invstd;
@@ -342,29 +343,37 @@ static void bn_backward(const lb_bn_desc *d, const float *x, const float *y, con
     if (dgamma) dgamma[c] += (float)sum_dy_xhat;
     /* dx += a*dy + b*(x - mean) + k, coefficients folded in double */
     const double g = (gamma ? (double)gamma[c] : 1.0) * invstd;
-    w.a[c] = (float)g;
-    w.b[c] = (float)(-g * invstd * sum_dy_xhat / (double)m);
-    w.k[c] = (float)(-g * sum_dy / (double)m);
-    w.mf[c] = save_mean[c];
+    w->a[j] = (float)g;
+    w->b[j] = (float)(-g * invstd * sum_dy_xhat / (double)m);
+    w->k[j] = (float)(-g * sum_dy / (double)m);
+    w->mf[j] = save_mean[c];
   }
 
   /* pass 2: element-wise, every plane (block of 16 planes) independent */
-  if (dx) {
-    const int64_t step = blocked ? 16 : 1;
+  if (!dx) return;
+  const int64_t step = blocked ? 16 : 1;
 #pragma omp parallel for schedule(static) if (par)
-    for (int64_t pl = 0; pl < planes; pl += step) {
-      const int c = (int)(pl % nc);
-      const int64_t o = pl * hw;
-      if (blocked)
-        lb_bn_block_dx(x + o, dy + o, y ? y + o : NULL, y != NULL, dx + o, hw, w.mf + c, w.a + c, w.b + c, w.k + c,
-                       dx_assign);
-      else if (y)
-        bn_dx_plane(x + o, dy + o, y + o, 1, dx + o, hw, w.mf[c], w.a[c], w.b[c], w.k[c], dx_assign);
-      else
-        bn_dx_plane(x + o, dy + o, NULL, 0, dx + o, hw, w.mf[c], w.a[c], w.b[c], w.k[c], dx_assign);
-    }
+  for (int64_t q = 0; q < (int64_t)n * cb; q += step) {
+    const int j = (int)(q % cb);
+    const int64_t o = bn_plane(nc, c0, cb, q) * hw;
+    if (blocked)
+      lb_bn_block_dx(x + o, dy + o, y ? y + o : NULL, y != NULL, dx + o, hw, w->mf + j, w->a + j, w->b + j, w->k + j,
+                     dx_assign);
+    else if (y)
+      bn_dx_plane(x + o, dy + o, y + o, 1, dx + o, hw, w->mf[j], w->a[j], w->b[j], w->k[j], dx_assign);
+    else
+      bn_dx_plane(x + o, dy + o, NULL, 0, dx + o, hw, w->mf[j], w->a[j], w->b[j], w->k[j], dx_assign);
   }
-  free(w.p1);
+}
+
+static void bn_backward(const lb_bn_desc *d, const float *x, const float *y, const float *gamma,
+                        const float *save_mean, const float *save_invstd, const float *dy, float *dx,
+                        int dx_assign, float *dgamma, float *dbeta) {
+  if (!dx && !dgamma && !dbeta) return;
+  bn_work w;
+  for (int c0 = 0; c0 < d->c; c0 += BN_CBLK)
+    bn_backward_round(d, c0, d->c - c0 < BN_CBLK ? d->c - c0 : BN_CBLK, x, y, gamma, save_mean, save_invstd, dy, dx,
+                      dx_assign, dgamma, dbeta, &w);
 }
 
 void lb_bn_backward(const lb_bn_desc *d, const float *x, const float *gamma, const float *save_mean,
