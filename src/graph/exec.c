@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "graph/grad_plan.h"
 #include "graph/layout_plan.h"
 #include "graph/ops.h"
 
@@ -83,13 +84,22 @@ lb_status lb_exec_create_ex(lb_exec **out, lb_graph *g, int max_batch, int fuse)
     return s;
   }
 
+  /* an absorbed ReLU shares its input node's buffers: its consumers read the fused output and
+   * accumulate their gradients where the fused backward looks for them */
+  for (int i = 1; i < nn; i++)
+    e->owner[i] = e->skip[i] ? e->owner[g->nodes[i].inputs[0]] : i; /* inputs come earlier */
+  size_t *grad_at = calloc((size_t)nn, sizeof *grad_at), douts = 0;
+  if (!grad_at) {
+    lb_exec_free(e);
+    return lb_fail(LB_ERR_NOMEM, "executor: out of memory");
+  }
+  s = lb_plan_grad_buffers(g, e->owner, e->skip, max_batch, grad_at, &douts);
+
   /* size everything first, then take it from one arena */
-  size_t act = 0, douts = 0, aux = 0, scratch = 0;
-  for (int i = 1; i < nn; i++) {
+  size_t act = 0, aux = 0, scratch = 0;
+  for (int i = 1; i < nn && !s; i++) {
     const lb_node *n = &g->nodes[i];
-    size_t bytes = e->skip[i] ? 0 : lb_arena_round((size_t)max_batch * (size_t)lb_node_numel(n) * sizeof(float));
-    act += bytes;
-    douts += bytes;
+    act += e->skip[i] ? 0 : lb_arena_round((size_t)max_batch * (size_t)lb_node_numel(n) * sizeof(float));
     if (n->op->aux_bytes) aux += lb_arena_round(n->op->aux_bytes(g, n, max_batch));
     if (n->op->scratch_floats) {
       size_t need = n->op->scratch_floats(g, n, max_batch);
@@ -97,8 +107,9 @@ lb_status lb_exec_create_ex(lb_exec **out, lb_graph *g, int max_batch, int fuse)
     }
   }
   size_t scratch_bytes = lb_arena_round(scratch * sizeof(float));
-  s = lb_arena_init(&e->arena, act + douts + aux + scratch_bytes + LB_ARENA_ALIGN);
+  if (!s) s = lb_arena_init(&e->arena, act + douts + aux + scratch_bytes + LB_ARENA_ALIGN);
   if (s) {
+    free(grad_at);
     lb_exec_free(e);
     return s;
   }
@@ -106,20 +117,12 @@ lb_status lb_exec_create_ex(lb_exec **out, lb_graph *g, int max_batch, int fuse)
     size_t bytes = (size_t)max_batch * (size_t)lb_node_numel(&g->nodes[i]) * sizeof(float);
     if (!e->skip[i]) e->out[i] = lb_arena_alloc(&e->arena, bytes);
   }
+  char *grad_region = douts ? lb_arena_alloc(&e->arena, douts) : NULL;
   for (int i = 1; i < nn; i++) {
-    size_t bytes = (size_t)max_batch * (size_t)lb_node_numel(&g->nodes[i]) * sizeof(float);
-    if (!e->skip[i]) e->dout[i] = lb_arena_alloc(&e->arena, bytes);
+    e->out[i] = e->out[e->owner[i]];
+    e->dout[i] = grad_region ? (float *)(grad_region + grad_at[e->owner[i]]) : NULL;
   }
-  /* an absorbed ReLU shares its input node's buffers: its consumers read the fused output and
-   * accumulate their gradients where the fused backward looks for them */
-  for (int i = 1; i < nn; i++) {
-    e->owner[i] = i;
-    if (e->skip[i]) {
-      e->out[i] = e->out[g->nodes[i].inputs[0]];
-      e->dout[i] = e->dout[g->nodes[i].inputs[0]];
-      e->owner[i] = e->owner[g->nodes[i].inputs[0]]; /* inputs come earlier: already resolved */
-    }
-  }
+  free(grad_at);
   for (int i = 1; i < nn; i++) {
     const lb_node *n = &g->nodes[i];
     /* no state: NULL, not a zero-byte block that would alias the next one */
