@@ -7,7 +7,8 @@
  * accumulating output (dw always, dx unless assigned) comes back through a reorder with a sum
  * post-op, dst = src + dst. With NCHW activations that is what PyTorch's eager path does around
  * the same library; the executor keeps activations in nChw16c between layers, so then only the
- * weights and accumulated gradients are reordered.
+ * weights and accumulated gradients are reordered. For stride 1, dx is computed by a forward
+ * primitive on the flipped weights (flip_wanted), which also accumulates in place.
  *
  * Primitives are built once per descriptor (their JIT code costs milliseconds) and kept in a
  * process-wide cache; memories and the stream are made per call around the caller's pointers,
@@ -33,13 +34,17 @@ typedef struct dnn_conv {
   int threads; /* oneDNN sizes its work split when a primitive is built: one entry per team size */
   int ok; /* 0: oneDNN refused the shape; our own kernels take it */
   dnnl_primitive_t fwd, bwd_data, bwd_weights;
-  /* layouts: the caller's (plain) and the kernels' (blocked) */
-  dnnl_memory_desc_t x, w, y, b;
+  /* flip: dx is a forward convolution of dy with the flipped, transposed weights (bwd_data is
+   * that forward primitive, bwd_data_add the same with dx += ...; see build_flipped) */
+  int flip;
+  dnnl_primitive_t bwd_data_add;
+  /* layouts: the caller's (plain) and the kernels' (blocked); wt: the flipped weights, plain */
+  dnnl_memory_desc_t x, w, y, b, wt;
   dnnl_memory_desc_t f_x, f_w, f_y, d_dy, d_w, d_dx, w_x, w_dy, w_dw;
   /* reorders; NULL where the layouts already agree */
   dnnl_primitive_t r_x, r_fw, r_y, r_dy, r_dw_in, r_dx_set, r_dx_add, r_wx, r_wdy, r_dw_add;
   /* scratch regions, in floats */
-  size_t o_x, o_w, o_y, o_dx, o_wdy, o_dw, o_b, o_pad, total;
+  size_t o_x, o_w, o_wt, o_y, o_dx, o_wdy, o_dw, o_b, o_pad, total;
 } dnn_conv;
 
 static pthread_mutex_t cache_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -97,6 +102,67 @@ static const dnnl_memory_desc_t *md_of(const_dnnl_primitive_desc_t pd, dnnl_quer
   return dnnl_primitive_desc_query_md(pd, q, 0);
 }
 
+/* Stride 1, no dilation, padding at most r-1 / s-1 on each side: then dx is the forward
+ * convolution of dy with w flipped in space and with K and C swapped, padded by r-1-pad. oneDNN
+ * 2.6's forward kernels run that faster than its backward-data ones in the training step, and
+ * a forward takes a sum post-op, so an accumulated dx needs no reorder-with-sum afterwards. */
+static int flip_wanted(const lb_conv2d_desc *d) {
+  const int pr_h = (d->oh - 1) + d->r - d->h - d->pad_h, pr_w = (d->ow - 1) + d->s - d->w - d->pad_w;
+  return d->stride_h == 1 && d->stride_w == 1 && d->pad_h < d->r && d->pad_w < d->s && pr_h >= 0 &&
+         pr_h < d->r && pr_w >= 0 && pr_w < d->s;
+}
+
+/* The two forward primitives (assign, accumulate) that compute dx for a flip_wanted shape;
+ * their descriptors take the places of the backward-data ones (d_dy, d_w, d_dx). *pd: the
+ * accumulating one's primitive descriptor (for its scratchpad size; the plain one is smaller
+ * or equal, checked below). */
+static int build_flipped(dnn_conv *e, const_dnnl_primitive_desc_t fpd, dnnl_primitive_desc_t *pd) {
+  const lb_conv2d_desc *d = &e->d;
+  dnnl_dims_t wtd = {d->c, d->k, d->r, d->s};
+  dnnl_dims_t st = {1, 1}, pl = {d->r - 1 - d->pad_h, d->s - 1 - d->pad_w};
+  dnnl_dims_t pr = {d->r - 1 - ((d->oh - 1) + d->r - d->h - d->pad_h), d->s - 1 - ((d->ow - 1) + d->s - d->w - d->pad_w)};
+  dnnl_memory_desc_t awt;
+  dnnl_convolution_desc_t td;
+  /* dy and dx in the layouts the forward chose for y and x (left free, oneDNN would pick other
+   * kernels with other layouts here, and reorder every activation gradient in and out) */
+  if (!dnn_ok(dnnl_memory_desc_init_by_tag(&e->wt, 4, wtd, dnnl_f32, dnnl_oihw)) ||
+      !dnn_ok(dnnl_memory_desc_init_by_tag(&awt, 4, wtd, dnnl_f32, dnnl_format_tag_any)) ||
+      !dnn_ok(dnnl_convolution_forward_desc_init(&td, dnnl_forward_training, dnnl_convolution_direct,
+                                                 md_of(fpd, dnnl_query_dst_md), &awt, NULL,
+                                                 md_of(fpd, dnnl_query_src_md), st, pl, pr)))
+    return 0;
+  dnnl_primitive_attr_t set = make_attr(0), add = make_attr(1);
+  dnnl_primitive_desc_t spd = NULL;
+  int ok = set && add && dnn_ok(dnnl_primitive_desc_create(&spd, &td, set, engine, NULL)) &&
+           dnn_ok(dnnl_primitive_desc_create(pd, &td, add, engine, NULL)) &&
+           dnn_ok(dnnl_primitive_create(&e->bwd_data, spd)) && dnn_ok(dnnl_primitive_create(&e->bwd_data_add, *pd));
+  if (ok) {
+    e->d_dy = *md_of(spd, dnnl_query_src_md);
+    e->d_w = *md_of(spd, dnnl_query_weights_md);
+    e->d_dx = *md_of(spd, dnnl_query_dst_md);
+    /* both primitives must read and write the same layouts and fit the same scratchpad */
+    ok = dnnl_memory_desc_equal(&e->d_dy, md_of(*pd, dnnl_query_src_md)) &&
+         dnnl_memory_desc_equal(&e->d_w, md_of(*pd, dnnl_query_weights_md)) &&
+         dnnl_memory_desc_equal(&e->d_dx, md_of(*pd, dnnl_query_dst_md)) &&
+         scratchpad_floats(spd) <= scratchpad_floats(*pd);
+  }
+  if (spd) dnnl_primitive_desc_destroy(spd);
+  if (set) dnnl_primitive_attr_destroy(set);
+  if (add) dnnl_primitive_attr_destroy(add);
+  return ok;
+}
+
+/* wt[c][k][i][j] = w[k][c][r-1-i][s-1-j] (OIHW in, the flipped convolution's OIHW out). */
+static void flip_weights(const lb_conv2d_desc *d, const float *w, float *wt) {
+  const int64_t rs = (int64_t)d->r * d->s;
+  for (int k = 0; k < d->k; k++)
+    for (int c = 0; c < d->c; c++) {
+      const float *src = w + ((int64_t)k * d->c + c) * rs;
+      float *dst = wt + ((int64_t)c * d->k + k) * rs;
+      for (int64_t i = 0; i < rs; i++) dst[rs - 1 - i] = src[i];
+    }
+}
+
 /* Builds the three convolution primitives and the reorders around them. */
 static int build(dnn_conv *e) {
   const lb_conv2d_desc *d = &e->d;
@@ -120,35 +186,43 @@ static int build(dnn_conv *e) {
   dnnl_convolution_desc_t fd, dd, wdsc;
   if (!dnn_ok(dnnl_convolution_forward_desc_init(&fd, dnnl_forward_training, dnnl_convolution_direct, &ax, &aw,
                                                  &nb, &ay, st, pl, pr)) ||
-      !dnn_ok(dnnl_convolution_backward_data_desc_init(&dd, dnnl_convolution_direct, &ax, &aw, &ay, st, pl, pr)) ||
       !dnn_ok(dnnl_convolution_backward_weights_desc_init(&wdsc, dnnl_convolution_direct, &ax, &aw, NULL, &ay, st,
                                                           pl, pr)))
     return 0;
   dnnl_primitive_attr_t a = make_attr(0);
   dnnl_primitive_desc_t fpd = NULL, dpd = NULL, wpd = NULL;
   int ok = a && dnn_ok(dnnl_primitive_desc_create(&fpd, &fd, a, engine, NULL)) &&
-           dnn_ok(dnnl_primitive_desc_create(&dpd, &dd, a, engine, fpd)) &&
            dnn_ok(dnnl_primitive_desc_create(&wpd, &wdsc, a, engine, fpd)) &&
-           dnn_ok(dnnl_primitive_create(&e->fwd, fpd)) && dnn_ok(dnnl_primitive_create(&e->bwd_data, dpd)) &&
-           dnn_ok(dnnl_primitive_create(&e->bwd_weights, wpd));
+           dnn_ok(dnnl_primitive_create(&e->fwd, fpd)) && dnn_ok(dnnl_primitive_create(&e->bwd_weights, wpd));
   size_t pad = 0;
+  e->flip = ok && flip_wanted(d);
+  if (e->flip) {
+    ok = build_flipped(e, fpd, &dpd);
+  } else if (ok) {
+    ok = dnn_ok(dnnl_convolution_backward_data_desc_init(&dd, dnnl_convolution_direct, &ax, &aw, &ay, st, pl, pr)) &&
+         dnn_ok(dnnl_primitive_desc_create(&dpd, &dd, a, engine, fpd)) &&
+         dnn_ok(dnnl_primitive_create(&e->bwd_data, dpd));
+    if (ok) {
+      e->d_dy = *md_of(dpd, dnnl_query_diff_dst_md);
+      e->d_w = *md_of(dpd, dnnl_query_weights_md);
+      e->d_dx = *md_of(dpd, dnnl_query_diff_src_md);
+    }
+  }
   if (ok) {
     e->f_x = *md_of(fpd, dnnl_query_src_md);
     e->f_w = *md_of(fpd, dnnl_query_weights_md);
     e->f_y = *md_of(fpd, dnnl_query_dst_md);
-    e->d_dy = *md_of(dpd, dnnl_query_diff_dst_md);
-    e->d_w = *md_of(dpd, dnnl_query_weights_md);
-    e->d_dx = *md_of(dpd, dnnl_query_diff_src_md);
     e->w_x = *md_of(wpd, dnnl_query_src_md);
     e->w_dy = *md_of(wpd, dnnl_query_diff_dst_md);
     e->w_dw = *md_of(wpd, dnnl_query_diff_weights_md);
     const_dnnl_primitive_desc_t pds[3] = {fpd, dpd, wpd};
     for (int i = 0; i < 3; i++)
       if (scratchpad_floats(pds[i]) > pad) pad = scratchpad_floats(pds[i]);
-    /* dw reads the blocked dy of dx when their layouts agree, else reorders it again */
-    ok = make_reorder(&e->x, &e->f_x, 0, 0, &e->r_x, &pad) && make_reorder(&e->w, &e->f_w, 0, 0, &e->r_fw, &pad) &&
+    /* dw reads the blocked dy of dx when their layouts agree, else reorders it again; the
+     * flipped path reorders an accumulated dx in with r_x, so it needs d_dx == f_x */
+    ok = (!e->flip || dnnl_memory_desc_equal(&e->f_x, &e->d_dx)) && make_reorder(&e->x, &e->f_x, 0, 0, &e->r_x, &pad) && make_reorder(&e->w, &e->f_w, 0, 0, &e->r_fw, &pad) &&
          make_reorder(&e->f_y, &e->y, 0, 0, &e->r_y, &pad) && make_reorder(&e->y, &e->d_dy, 0, 0, &e->r_dy, &pad) &&
-         make_reorder(&e->w, &e->d_w, 0, 0, &e->r_dw_in, &pad) &&
+         make_reorder(e->flip ? &e->wt : &e->w, &e->d_w, 0, 0, &e->r_dw_in, &pad) &&
          make_reorder(&e->d_dx, &e->x, 0, 0, &e->r_dx_set, &pad) &&
          make_reorder(&e->d_dx, &e->x, 1, 1, &e->r_dx_add, &pad) &&
          make_reorder(&e->x, &e->w_x, 0, 0, &e->r_wx, &pad) &&
@@ -165,6 +239,7 @@ static int build(dnn_conv *e) {
   size_t o = 0;
   e->o_x = o, o += floats_of(&e->f_x) > floats_of(&e->w_x) ? floats_of(&e->f_x) : floats_of(&e->w_x);
   e->o_w = o, o += floats_of(&e->f_w) > floats_of(&e->d_w) ? floats_of(&e->f_w) : floats_of(&e->d_w);
+  e->o_wt = o, o += e->flip ? floats_of(&e->wt) : 0;
   e->o_y = o, o += floats_of(&e->f_y) > floats_of(&e->d_dy) ? floats_of(&e->f_y) : floats_of(&e->d_dy);
   e->o_dx = o, o += floats_of(&e->d_dx);
   e->o_wdy = o, o += e->r_wdy ? floats_of(&e->w_dy) : 0;
@@ -334,12 +409,29 @@ int lb_conv2d_onednn_backward(const lb_conv2d_desc *d, const float *x, const flo
   run_begin(&r, e, scratch);
   dnnl_memory_t mdy = as_input(&r, e->r_dy, &e->y, dy, &e->d_dy, e->o_y);
   if (dx) {
-    dnnl_memory_t mw = as_input(&r, e->r_dw_in, &e->w, w, &e->d_w, e->o_w);
-    /* an assigned dx in the kernel's own layout is written in place */
-    const int direct = dx_assign && !e->r_dx_set;
+    dnnl_memory_t mw;
+    if (e->flip) {
+      flip_weights(d, w, r.base + e->o_wt);
+      mw = as_input(&r, e->r_dw_in, &e->wt, r.base + e->o_wt, &e->d_w, e->o_w);
+    } else {
+      mw = as_input(&r, e->r_dw_in, &e->w, w, &e->d_w, e->o_w);
+    }
+    /* a dx in the kernel's own layout is written in place when assigned, and accumulated in
+     * place by the flipped forward's sum post-op. That post-op may add the old dx before the
+     * last input-channel chunk, so an accumulated dx in another layout goes through the same
+     * primitive on a copy (not a reorder-with-sum): both layouts get the same bits. */
+    const int direct = !e->r_dx_set && (dx_assign || e->flip);
     dnnl_memory_t mdx = wrap(&r, &e->d_dx, direct ? (void *)dx : (void *)(r.base + e->o_dx));
-    exec(&r, e->bwd_data, DNNL_ARG_DIFF_DST, mdy, DNNL_ARG_WEIGHTS, mw, DNNL_ARG_DIFF_SRC, mdx, 0, NULL);
-    if (!direct) reorder(&r, dx_assign ? e->r_dx_set : e->r_dx_add, mdx, wrap(&r, &e->x, dx));
+    if (e->flip) {
+      const int add = !dx_assign;
+      if (add && !direct) reorder(&r, e->r_x, wrap(&r, &e->x, dx), mdx); /* f_x is d_dx here */
+      exec(&r, add ? e->bwd_data_add : e->bwd_data, DNNL_ARG_SRC, mdy, DNNL_ARG_WEIGHTS, mw, DNNL_ARG_DST, mdx, 0,
+           NULL);
+      if (!direct) reorder(&r, e->r_dx_set, mdx, wrap(&r, &e->x, dx));
+    } else {
+      exec(&r, e->bwd_data, DNNL_ARG_DIFF_DST, mdy, DNNL_ARG_WEIGHTS, mw, DNNL_ARG_DIFF_SRC, mdx, 0, NULL);
+      if (!direct) reorder(&r, dx_assign ? e->r_dx_set : e->r_dx_add, mdx, wrap(&r, &e->x, dx));
+    }
   }
   if (dw) {
     dnnl_memory_t mx = as_input(&r, e->r_wx, &e->x, x, &e->w_x, e->o_x); /* no forward x here */
