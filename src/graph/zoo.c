@@ -78,16 +78,18 @@ static void build_lenet5(zb *b, int classes) {
 }
 
 /* CIFAR-style BasicBlock: 3x3 conv-BN-ReLU, 3x3 conv-BN, plus the input (through a 1x1
- * conv-BN projection when the shape changes), then ReLU. */
+ * conv-BN projection when the shape changes), then ReLU. The projection comes first in node
+ * order, so in the backward (reverse order) the 3x3 conv writes the input's gradient and the
+ * projection adds its share last, touching only the pixels it sampled (conv2d_subsample.c). */
 static int basic_block(zb *b, const char *p, int in, int in_c, int out_c, int stride) {
   char n[4][2 * LB_NAME_MAX];
   snprintf(n[0], sizeof n[0], "%s.1", p);
   snprintf(n[1], sizeof n[1], "%s.2", p);
   snprintf(n[2], sizeof n[2], "%s.down", p);
   snprintf(n[3], sizeof n[3], "%s.add", p);
+  int sc = (stride != 1 || in_c != out_c) ? conv_bn(b, n[2], in, out_c, 1, stride, 1, NULL) : in;
   int x = conv_bn(b, n[0], in, out_c, 3, stride, 1, "relu");
   x = conv_bn(b, n[1], x, out_c, 3, 1, 1, NULL);
-  int sc = (stride != 1 || in_c != out_c) ? conv_bn(b, n[2], in, out_c, 1, stride, 1, NULL) : in;
   char r[2 * LB_NAME_MAX];
   snprintf(r, sizeof r, "%s.relu", p);
   return unary(b, "relu", r, add(b, n[3], x, sc));

@@ -50,6 +50,11 @@ void lb_conv2d_dw_forward(const lb_conv2d_desc *d, const float *x, const float *
 void lb_conv2d_dw_backward(const lb_conv2d_desc *d, const float *x, const float *w, const float *dy, float *dx,
                            float *dw);
 
+/* 1x1, stride > 1, no padding, groups 1 (conv2d_subsample.c): dx (either layout) from W^T dy
+ * at the sampled pixels only; dx_assign zeroes the others. Every backend's dx for such shapes. */
+int lb_conv2d_is_subsample(const lb_conv2d_desc *d);
+void lb_conv2d_subsample_dx(const lb_conv2d_desc *d, const float *w, const float *dy, float *dx, int dx_assign);
+
 /* Portable path (im2col + BLAS). Same contracts as the public functions. */
 size_t lb_conv2d_blas_scratch_floats(const lb_conv2d_desc *d);
 void lb_conv2d_blas_forward(const lb_conv2d_desc *d, const float *x, const float *w, const float *b, float *y,

@@ -1,0 +1,149 @@
+/* dx of a 1x1 convolution with stride > 1 and no padding (a subsampling projection, such as a
+ * ResNet shortcut): input pixel (i*sh, j*sw) receives W^T dy(i, j), every other pixel nothing.
+ *
+ * oneDNN 2.6 writes the whole of dx for it, so a dx that another branch already holds has to be
+ * accumulated through a full copy and a reorder-with-sum. Here only the sampled pixels are read
+ * and written (a quarter of dx at stride 2), which makes accumulating about as cheap as reading
+ * dy. Each element adds its K terms to its old value in the order k = 0..K-1, in either layout,
+ * so NCHW and nChw16c give the same bits, for any thread count. */
+#include <string.h>
+
+#include "nn/conv2d_impl.h"
+
+#ifdef __AVX512F__
+#include <immintrin.h>
+#endif
+
+int lb_conv2d_is_subsample(const lb_conv2d_desc *d) {
+  return d->groups == 1 && d->r == 1 && d->s == 1 && d->pad_h == 0 && d->pad_w == 0 &&
+         (d->stride_h > 1 || d->stride_w > 1);
+}
+
+/* dy(n, k, i, j) in either layout */
+static inline float dy_at(const lb_conv2d_desc *d, const float *dy, int n, int k, int i, int j) {
+  if (d->y_layout == LB_LAYOUT_NCHW16C)
+    return dy[((((int64_t)n * (d->k / 16) + k / 16) * d->oh + i) * d->ow + j) * 16 + k % 16];
+  return dy[(((int64_t)n * d->k + k) * d->oh + i) * d->ow + j];
+}
+
+/* nChw16c dx: the 16 channels of block cb at jn sampled pixels of output row i, j0 onwards.
+ * Inlined with a constant jn, the accumulators stay in registers. */
+static inline __attribute__((always_inline)) void blocked_run(const lb_conv2d_desc *d, const float *w,
+                                                              const float *dy, float *dxp, int n, int cb, int i,
+                                                              int j0, const int jn) {
+  float acc[8][16];
+  float *row = dxp + (int64_t)i * d->stride_h * d->w * 16;
+  for (int jj = 0; jj < jn; jj++)
+    for (int l = 0; l < 16; l++) acc[jj][l] = row[(int64_t)(j0 + jj) * d->stride_w * 16 + l];
+  if (d->y_layout == LB_LAYOUT_NCHW16C) { /* dy's 16 channels of a pixel are contiguous too */
+    for (int kb = 0; kb < d->k / 16; kb++) {
+      const float *dyb = dy + ((((int64_t)n * (d->k / 16) + kb) * d->oh + i) * d->ow + j0) * 16;
+      for (int kl = 0; kl < 16; kl++) {
+        const float *wk = w + (int64_t)(kb * 16 + kl) * d->c + cb * 16;
+        for (int jj = 0; jj < jn; jj++) {
+          const float v = dyb[jj * 16 + kl];
+#pragma omp simd
+          for (int l = 0; l < 16; l++) acc[jj][l] = LB_MADD(wk[l], v, acc[jj][l]);
+        }
+      }
+    }
+  } else {
+    for (int k = 0; k < d->k; k++) {
+      const float *wk = w + (int64_t)k * d->c + cb * 16;
+      for (int jj = 0; jj < jn; jj++) {
+        const float v = dy_at(d, dy, n, k, i, j0 + jj);
+#pragma omp simd
+        for (int l = 0; l < 16; l++) acc[jj][l] = LB_MADD(wk[l], v, acc[jj][l]);
+      }
+    }
+  }
+  for (int jj = 0; jj < jn; jj++)
+    for (int l = 0; l < 16; l++) row[(int64_t)(j0 + jj) * d->stride_w * 16 + l] = acc[jj][l];
+}
+
+#ifdef __AVX512F__
+/* blocked_run for nChw16c dy with AVX-512: the same operations in the same order (one fused
+ * multiply-add per term, lane for lane), with the accumulators pinned in registers, which GCC
+ * does not manage for the portable loops. */
+static inline __attribute__((always_inline)) void blocked_run_avx512(const lb_conv2d_desc *d, const float *w,
+                                                                     const float *dy, float *dxp, int n, int cb,
+                                                                     int i, int j0, const int jn) {
+  __m512 acc[8];
+#pragma GCC unroll 8
+  for (int jj = 0; jj < 8; jj++) acc[jj] = _mm512_setzero_ps(); /* dead stores, for the warning */
+  float *row = dxp + (int64_t)i * d->stride_h * d->w * 16;
+  const int64_t step = (int64_t)d->stride_w * 16;
+#pragma GCC unroll 8
+  for (int jj = 0; jj < jn; jj++) acc[jj] = _mm512_loadu_ps(row + (j0 + jj) * step);
+  for (int kb = 0; kb < d->k / 16; kb++) {
+    const float *dyb = dy + ((((int64_t)n * (d->k / 16) + kb) * d->oh + i) * d->ow + j0) * 16;
+    const float *wb = w + (int64_t)kb * 16 * d->c + cb * 16;
+    for (int kl = 0; kl < 16; kl++) {
+      const __m512 wk = _mm512_loadu_ps(wb + (int64_t)kl * d->c);
+#pragma GCC unroll 8
+      for (int jj = 0; jj < jn; jj++) acc[jj] = _mm512_fmadd_ps(wk, _mm512_set1_ps(dyb[jj * 16 + kl]), acc[jj]);
+    }
+  }
+#pragma GCC unroll 8
+  for (int jj = 0; jj < jn; jj++) _mm512_storeu_ps(row + (j0 + jj) * step, acc[jj]);
+}
+#define BLOCKED_RUN(jn)                                                        \
+  do {                                                                         \
+    if (d->y_layout == LB_LAYOUT_NCHW16C)                                      \
+      blocked_run_avx512(d, w, dy, dxp, n, cb, i, j0, jn);                     \
+    else                                                                       \
+      blocked_run(d, w, dy, dxp, n, cb, i, j0, jn);                            \
+  } while (0)
+#else
+#define BLOCKED_RUN(jn) blocked_run(d, w, dy, dxp, n, cb, i, j0, jn)
+#endif
+
+static void blocked_plane(const lb_conv2d_desc *d, const float *w, const float *dy, float *dxp, int n, int cb) {
+  for (int i = 0; i < d->oh; i++)
+    for (int j0 = 0; j0 < d->ow; j0 += 8) {
+      const int jn = d->ow - j0 < 8 ? d->ow - j0 : 8;
+      switch (jn) { /* a constant per case, so each call is specialized */
+      case 8: BLOCKED_RUN(8); break;
+      case 7: BLOCKED_RUN(7); break;
+      case 6: BLOCKED_RUN(6); break;
+      case 5: BLOCKED_RUN(5); break;
+      case 4: BLOCKED_RUN(4); break;
+      default: BLOCKED_RUN(jn); break;
+      }
+    }
+}
+
+/* NCHW dx: channel c of image n, each output row's sampled pixels in one vector of j. */
+static void plain_plane(const lb_conv2d_desc *d, const float *w, const float *dy, float *dxp, int n, int c) {
+  float acc[64];
+  for (int i = 0; i < d->oh; i++) {
+    float *row = dxp + (int64_t)i * d->stride_h * d->w;
+    for (int j0 = 0; j0 < d->ow; j0 += 64) {
+      const int jn = d->ow - j0 < 64 ? d->ow - j0 : 64;
+      for (int jj = 0; jj < jn; jj++) acc[jj] = row[(int64_t)(j0 + jj) * d->stride_w];
+      for (int k = 0; k < d->k; k++) {
+        const float wk = w[(int64_t)k * d->c + c];
+#pragma omp simd
+        for (int jj = 0; jj < jn; jj++) acc[jj] = LB_MADD(wk, dy_at(d, dy, n, k, i, j0 + jj), acc[jj]);
+      }
+      for (int jj = 0; jj < jn; jj++) row[(int64_t)(j0 + jj) * d->stride_w] = acc[jj];
+    }
+  }
+}
+
+void lb_conv2d_subsample_dx(const lb_conv2d_desc *d, const float *w, const float *dy, float *dx, int dx_assign) {
+  const int blocked = d->x_layout == LB_LAYOUT_NCHW16C;
+  const int planes = blocked ? d->c / 16 : d->c; /* per image */
+  const int64_t plane = (int64_t)d->h * d->w * (blocked ? 16 : 1);
+  const int64_t tasks = (int64_t)d->n * planes;
+#pragma omp parallel for schedule(static) if (tasks * plane >= LB_CONV_PAR_MIN)
+  for (int64_t t = 0; t < tasks; t++) {
+    float *dxp = dx + t * plane;
+    if (dx_assign) memset(dxp, 0, sizeof(float) * (size_t)plane); /* then accumulate onto zeros */
+    const int n = (int)(t / planes), p = (int)(t % planes);
+    if (blocked)
+      blocked_plane(d, w, dy, dxp, n, p);
+    else
+      plain_plane(d, w, dy, dxp, n, p);
+  }
+}
