@@ -13,8 +13,8 @@
  *       deterministic), and turns W^T dy back into dx by col2im.
  *    Its loops are deliberately serial: OpenBLAS (pthreads build) keeps its own spinning thread
  *    pool, and interleaving it with OpenMP regions made the whole conv 3-5x slower on 2 cores.
- * The dx of a strided 1x1 convolution (a subsampling shortcut) comes from conv2d_subsample.c
- * whatever the backend: it touches only the pixels the convolution read. */
+ * Where oneDNN runs a strided 1x1 convolution (a subsampling shortcut), its dx comes from
+ * conv2d_subsample.c instead, which touches only the pixels the convolution read. */
 #include "lowbit/nn.h"
 
 #include <limits.h>
@@ -411,10 +411,6 @@ void lb_conv2d_backward_ex(const lb_conv2d_desc *d, const float *x, const float 
     if (db) lb_conv2d_bias_grad(d, dy, db);
     lb_conv2d_dw_backward(d, x, w, dy, dx, dw);
     return;
-  }
-  if (dx && lb_conv2d_is_subsample(d)) { /* touches the sampled pixels only; see the file */
-    lb_conv2d_subsample_dx(d, w, dy, dx, dx_assign);
-    dx = NULL; /* what follows computes dw and db */
   }
 #ifdef LB_HAVE_ONEDNN
   if (lb_conv2d_onednn_backward(d, x, w, dy, dx, dx_assign, dw, scratch)) {

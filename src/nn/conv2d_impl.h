@@ -51,7 +51,8 @@ void lb_conv2d_dw_backward(const lb_conv2d_desc *d, const float *x, const float 
                            float *dw);
 
 /* 1x1, stride > 1, no padding, groups 1 (conv2d_subsample.c): dx (either layout) from W^T dy
- * at the sampled pixels only; dx_assign zeroes the others. Every backend's dx for such shapes. */
+ * at the sampled pixels only; dx_assign zeroes the others. The oneDNN path's dx for such shapes
+ * (our SIMD kernels compute dx and dw of them together, faster than this file's NCHW loops). */
 int lb_conv2d_is_subsample(const lb_conv2d_desc *d);
 void lb_conv2d_subsample_dx(const lb_conv2d_desc *d, const float *w, const float *dy, float *dx, int dx_assign);
 

@@ -404,6 +404,10 @@ int lb_conv2d_onednn_backward(const lb_conv2d_desc *d, const float *x, const flo
                               int dx_assign, float *dw, float *scratch) {
   const dnn_conv *e = lookup(d);
   if (!e) return 0;
+  if (dx && lb_conv2d_is_subsample(d)) { /* oneDNN would write all of dx; see conv2d_subsample.c */
+    lb_conv2d_subsample_dx(d, w, dy, dx, dx_assign);
+    dx = NULL;
+  }
   if (!dx && !dw) return 1;
   run r;
   run_begin(&r, e, scratch);

@@ -113,37 +113,57 @@ static void blocked_plane(const lb_conv2d_desc *d, const float *w, const float *
     }
 }
 
-/* NCHW dx: channel c of image n, each output row's sampled pixels in one vector of j. */
-static void plain_plane(const lb_conv2d_desc *d, const float *w, const float *dy, float *dxp, int n, int c) {
-  float acc[64];
-  for (int i = 0; i < d->oh; i++) {
-    float *row = dxp + (int64_t)i * d->stride_h * d->w;
-    for (int j0 = 0; j0 < d->ow; j0 += 64) {
-      const int jn = d->ow - j0 < 64 ? d->ow - j0 : 64;
-      for (int jj = 0; jj < jn; jj++) acc[jj] = row[(int64_t)(j0 + jj) * d->stride_w];
-      for (int k = 0; k < d->k; k++) {
-        const float wk = w[(int64_t)k * d->c + c];
+/* NCHW dx: image n, sampled pixels [p0, p0 + pn) of the OH x OW grid, every channel. The
+ * chunk of dy (K x pn) is read once per channel, from cache. */
+#define PLAIN_CHUNK 256
+static void plain_chunk(const lb_conv2d_desc *d, const float *w, const float *dy, float *dx, int n, int p0, int pn) {
+  float acc[PLAIN_CHUNK];
+  int64_t at[PLAIN_CHUNK]; /* offset of each sampled pixel in a dx plane */
+  const int64_t hw = (int64_t)d->h * d->w, ohw = (int64_t)d->oh * d->ow;
+  for (int t = 0; t < pn; t++) {
+    const int i = (p0 + t) / d->ow, j = (p0 + t) % d->ow;
+    at[t] = (int64_t)i * d->stride_h * d->w + (int64_t)j * d->stride_w;
+  }
+  for (int c = 0; c < d->c; c++) {
+    float *dxp = dx + ((int64_t)n * d->c + c) * hw;
+    for (int t = 0; t < pn; t++) acc[t] = dxp[at[t]];
+    for (int k = 0; k < d->k; k++) {
+      const float wk = w[(int64_t)k * d->c + c];
+      if (d->y_layout == LB_LAYOUT_NCHW16C) {
+        for (int t = 0; t < pn; t++)
+          acc[t] = LB_MADD(wk, dy_at(d, dy, n, k, (p0 + t) / d->ow, (p0 + t) % d->ow), acc[t]);
+      } else {
+        const float *dyp = dy + ((int64_t)n * d->k + k) * ohw + p0;
 #pragma omp simd
-        for (int jj = 0; jj < jn; jj++) acc[jj] = LB_MADD(wk, dy_at(d, dy, n, k, i, j0 + jj), acc[jj]);
+        for (int t = 0; t < pn; t++) acc[t] = LB_MADD(wk, dyp[t], acc[t]);
       }
-      for (int jj = 0; jj < jn; jj++) row[(int64_t)(j0 + jj) * d->stride_w] = acc[jj];
     }
+    for (int t = 0; t < pn; t++) dxp[at[t]] = acc[t];
   }
 }
 
 void lb_conv2d_subsample_dx(const lb_conv2d_desc *d, const float *w, const float *dy, float *dx, int dx_assign) {
-  const int blocked = d->x_layout == LB_LAYOUT_NCHW16C;
-  const int planes = blocked ? d->c / 16 : d->c; /* per image */
-  const int64_t plane = (int64_t)d->h * d->w * (blocked ? 16 : 1);
-  const int64_t tasks = (int64_t)d->n * planes;
-#pragma omp parallel for schedule(static) if (tasks * plane >= LB_CONV_PAR_MIN)
+  const int64_t work = (int64_t)d->n * d->c * d->h * d->w;
+  if (d->x_layout == LB_LAYOUT_NCHW16C) { /* per image and channel block: a plane of pixels */
+    const int64_t plane = (int64_t)d->h * d->w * 16, tasks = (int64_t)d->n * (d->c / 16);
+#pragma omp parallel for schedule(static) if (work >= LB_CONV_PAR_MIN)
+    for (int64_t t = 0; t < tasks; t++) {
+      float *dxp = dx + t * plane;
+      if (dx_assign) memset(dxp, 0, sizeof(float) * (size_t)plane); /* then accumulate onto zeros */
+      blocked_plane(d, w, dy, dxp, (int)(t / (d->c / 16)), (int)(t % (d->c / 16)));
+    }
+    return;
+  }
+  if (dx_assign) {
+#pragma omp parallel for schedule(static) if (work >= LB_CONV_PAR_MIN)
+    for (int64_t b = 0; b < work; b += 4096) memset(dx + b, 0, sizeof(float) * (size_t)(work - b < 4096 ? work - b : 4096));
+  }
+  const int chunks = (int)(((int64_t)d->oh * d->ow + PLAIN_CHUNK - 1) / PLAIN_CHUNK);
+  const int64_t tasks = (int64_t)d->n * chunks;
+#pragma omp parallel for schedule(static) if (work >= LB_CONV_PAR_MIN)
   for (int64_t t = 0; t < tasks; t++) {
-    float *dxp = dx + t * plane;
-    if (dx_assign) memset(dxp, 0, sizeof(float) * (size_t)plane); /* then accumulate onto zeros */
-    const int n = (int)(t / planes), p = (int)(t % planes);
-    if (blocked)
-      blocked_plane(d, w, dy, dxp, n, p);
-    else
-      plain_plane(d, w, dy, dxp, n, p);
+    const int n = (int)(t / chunks), p0 = (int)(t % chunks) * PLAIN_CHUNK;
+    const int64_t left = (int64_t)d->oh * d->ow - p0;
+    plain_chunk(d, w, dy, dx, n, p0, left < PLAIN_CHUNK ? (int)left : PLAIN_CHUNK);
   }
 }
