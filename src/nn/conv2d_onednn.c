@@ -102,11 +102,13 @@ static const dnnl_memory_desc_t *md_of(const_dnnl_primitive_desc_t pd, dnnl_quer
   return dnnl_primitive_desc_query_md(pd, q, 0);
 }
 
-/* Stride 1, no dilation, padding at most r-1 / s-1 on each side: then dx is the forward
+/* Stride 1, no dilation, padding at most r-1 / s-1 on each side, C >= 16: then dx is the forward
  * convolution of dy with w flipped in space and with K and C swapped, padded by r-1-pad. oneDNN
  * 2.6's forward kernels run that faster than its backward-data ones in the training step, and
  * a forward takes a sum post-op, so an accumulated dx needs no reorder-with-sum afterwards. */
 static int flip_wanted(const lb_conv2d_desc *d) {
+  /* the flipped convolution has C outputs: with few, oneDNN has only its reference kernel */
+  if (d->c < 16) return 0;
   const int pr_h = (d->oh - 1) + d->r - d->h - d->pad_h, pr_w = (d->ow - 1) + d->s - d->w - d->pad_w;
   return d->stride_h == 1 && d->stride_w == 1 && d->pad_h < d->r && d->pad_w < d->s && pr_h >= 0 &&
          pr_h < d->r && pr_w >= 0 && pr_w < d->s;
@@ -140,15 +142,27 @@ static int build_flipped(dnn_conv *e, const_dnnl_primitive_desc_t fpd, dnnl_prim
     e->d_dy = *md_of(spd, dnnl_query_src_md);
     e->d_w = *md_of(spd, dnnl_query_weights_md);
     e->d_dx = *md_of(spd, dnnl_query_dst_md);
-    /* both primitives must read and write the same layouts and fit the same scratchpad */
+    /* both primitives must read and write the same layouts and fit the same scratchpad, and
+     * run a real kernel: where oneDNN has only its reference loops (few channels, say), the
+     * backward-data primitive is far faster */
+    const char *impl = NULL;
     ok = dnnl_memory_desc_equal(&e->d_dy, md_of(*pd, dnnl_query_src_md)) &&
          dnnl_memory_desc_equal(&e->d_w, md_of(*pd, dnnl_query_weights_md)) &&
          dnnl_memory_desc_equal(&e->d_dx, md_of(*pd, dnnl_query_dst_md)) &&
-         scratchpad_floats(spd) <= scratchpad_floats(*pd);
+         scratchpad_floats(spd) <= scratchpad_floats(*pd) &&
+         dnn_ok(dnnl_primitive_desc_query(spd, dnnl_query_impl_info_str, 0, &impl)) && impl &&
+         strncmp(impl, "ref", 3) != 0;
   }
   if (spd) dnnl_primitive_desc_destroy(spd);
   if (set) dnnl_primitive_attr_destroy(set);
   if (add) dnnl_primitive_attr_destroy(add);
+  if (!ok) { /* the caller builds the backward-data primitive instead */
+    if (e->bwd_data) dnnl_primitive_destroy(e->bwd_data);
+    if (e->bwd_data_add) dnnl_primitive_destroy(e->bwd_data_add);
+    if (*pd) dnnl_primitive_desc_destroy(*pd);
+    e->bwd_data = e->bwd_data_add = NULL;
+    *pd = NULL;
+  }
   return ok;
 }
 
@@ -195,10 +209,8 @@ static int build(dnn_conv *e) {
            dnn_ok(dnnl_primitive_desc_create(&wpd, &wdsc, a, engine, fpd)) &&
            dnn_ok(dnnl_primitive_create(&e->fwd, fpd)) && dnn_ok(dnnl_primitive_create(&e->bwd_weights, wpd));
   size_t pad = 0;
-  e->flip = ok && flip_wanted(d);
-  if (e->flip) {
-    ok = build_flipped(e, fpd, &dpd);
-  } else if (ok) {
+  e->flip = ok && flip_wanted(d) && build_flipped(e, fpd, &dpd);
+  if (ok && !e->flip) {
     ok = dnn_ok(dnnl_convolution_backward_data_desc_init(&dd, dnnl_convolution_direct, &ax, &aw, &ay, st, pl, pr)) &&
          dnn_ok(dnnl_primitive_desc_create(&dpd, &dd, a, engine, fpd)) &&
          dnn_ok(dnnl_primitive_create(&e->bwd_data, dpd));
