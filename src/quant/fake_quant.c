@@ -198,9 +198,12 @@ static inline void lsq_terms(float xv, float g, const lsq_par *p, float *ts, flo
 }
 
 /* Sums of the terms over n elements, in double. Eight interleaved accumulators combined in a
- * fixed order: the result depends only on n, and the compiler can vectorize the body. */
+ * fixed order: the result depends only on n, and the compiler can vectorize the body. with_z 0
+ * skips the zero-point terms (a symmetric spec has none): the scale sum keeps its bits. */
 #define LSQ_LANES 8
-static void lsq_sum_run(const float *x, const float *dy, int64_t n, const lsq_par *p, double *sum_s, double *sum_z) {
+static inline __attribute__((always_inline)) void lsq_sum_body(const float *x, const float *dy, int64_t n,
+                                                               const lsq_par *p, double *sum_s, double *sum_z,
+                                                               const int with_z) {
   double as[LSQ_LANES] = {0}, az[LSQ_LANES] = {0};
   int64_t j = 0;
   for (; j + LSQ_LANES <= n; j += LSQ_LANES)
@@ -208,13 +211,13 @@ static void lsq_sum_run(const float *x, const float *dy, int64_t n, const lsq_pa
       float ts, tz;
       lsq_terms(x[j + k], dy[j + k], p, &ts, &tz);
       as[k] += (double)ts;
-      az[k] += (double)tz;
+      if (with_z) az[k] += (double)tz;
     }
   for (int k = 0; j < n; j++, k++) {
     float ts, tz;
     lsq_terms(x[j], dy[j], p, &ts, &tz);
     as[k] += (double)ts;
-    az[k] += (double)tz;
+    if (with_z) az[k] += (double)tz;
   }
   double ss = 0.0, sz = 0.0;
   for (int k = 0; k < LSQ_LANES; k++) {
@@ -223,6 +226,14 @@ static void lsq_sum_run(const float *x, const float *dy, int64_t n, const lsq_pa
   }
   *sum_s += ss;
   *sum_z += sz;
+}
+
+static void lsq_sum_run(const float *x, const float *dy, int64_t n, const lsq_par *p, double *sum_s, double *sum_z,
+                        int with_z) {
+  if (with_z)
+    lsq_sum_body(x, dy, n, p, sum_s, sum_z, 1);
+  else
+    lsq_sum_body(x, dy, n, p, sum_s, sum_z, 0);
 }
 
 void lb_fq_backward_lsq(const lb_qspec *q, const lb_shape *shape, const float *x, const float *scale,
@@ -252,7 +263,7 @@ void lb_fq_backward_lsq(const lb_qspec *q, const lb_shape *shape, const float *x
       pz[k] = 0.0;
       if (hi <= lo) continue;
       if (dx) lsq_dx_run(x + lo, dy + lo, dx + lo, hi - lo, &p);
-      lsq_sum_run(x + lo, dy + lo, hi - lo, &p, &ps[k], &pz[k]);
+      lsq_sum_run(x + lo, dy + lo, hi - lo, &p, &ps[k], &pz[k], dzero != NULL);
     }
     double ss = 0.0, sz = 0.0;
     for (int64_t k = 0; k < nch; k++) {
@@ -286,7 +297,7 @@ void lb_fq_backward_lsq(const lb_qspec *q, const lb_shape *shape, const float *x
     double ss = 0.0, sz = 0.0;
     for (int64_t o = 0; o < outer; o++) {
       int64_t off = (o * C + c) * inner;
-      lsq_sum_run(x + off, dy + off, inner, &p, &ss, &sz);
+      lsq_sum_run(x + off, dy + off, inner, &p, &ss, &sz, dzero != NULL);
     }
     if (dscale) dscale[c] += (float)ss;
     if (dzero) dzero[c] += (float)sz;
