@@ -172,6 +172,8 @@ static const cfg fixed_cfgs[] = {
     {2, 4, 7, 7, 4, 3, 3, 2, 2, 0, 0, 2, 2, 2},      /* stride and dilation together */
     {2, 5, 9, 8, 7, 1, 1, 2, 3, 0, 0, 1, 1, 1},      /* strided 1x1, uneven strides, odd plane */
     {2, 16, 9, 10, 32, 1, 1, 3, 2, 0, 0, 1, 1, 1},   /* the same, wide enough for oneDNN's dw */
+    {2, 3, 9, 11, 32, 3, 3, 2, 1, 1, 0, 1, 1, 1},    /* narrow first layer, strided, uneven pads */
+    {2, 4, 7, 6, 24, 2, 3, 1, 2, 1, 1, 1, 1, 1},     /* the same with K not a multiple of 16 */
 };
 
 static int fixed_count(void) { return (int)(sizeof fixed_cfgs / sizeof fixed_cfgs[0]); }

@@ -56,6 +56,12 @@ void lb_conv2d_dw_backward(const lb_conv2d_desc *d, const float *x, const float 
 int lb_conv2d_is_subsample(const lb_conv2d_desc *d);
 void lb_conv2d_subsample_dx(const lb_conv2d_desc *d, const float *w, const float *dy, float *dx, int dx_assign);
 
+/* C <= 4, groups 1, no dilation (conv2d_narrow.c): dx (NCHW; dy in either layout) as one dot
+ * product per input pixel. The oneDNN path's dx for such first layers, where oneDNN works on a
+ * 16-channel padded copy. */
+int lb_conv2d_is_narrow(const lb_conv2d_desc *d);
+void lb_conv2d_narrow_dx(const lb_conv2d_desc *d, const float *w, const float *dy, float *dx, int dx_assign);
+
 /* Portable path (im2col + BLAS). Same contracts as the public functions. */
 size_t lb_conv2d_blas_scratch_floats(const lb_conv2d_desc *d);
 void lb_conv2d_blas_forward(const lb_conv2d_desc *d, const float *x, const float *w, const float *b, float *y,

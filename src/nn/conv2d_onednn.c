@@ -419,6 +419,9 @@ int lb_conv2d_onednn_backward(const lb_conv2d_desc *d, const float *x, const flo
   if (dx && lb_conv2d_is_subsample(d)) { /* oneDNN would write all of dx; see conv2d_subsample.c */
     lb_conv2d_subsample_dx(d, w, dy, dx, dx_assign);
     dx = NULL;
+  } else if (dx && lb_conv2d_is_narrow(d)) { /* oneDNN would pad C to 16; see conv2d_narrow.c */
+    lb_conv2d_narrow_dx(d, w, dy, dx, dx_assign);
+    dx = NULL;
   }
   if (!dx && !dw) return 1;
   run r;
