@@ -14,7 +14,8 @@
  *    Its loops are deliberately serial: OpenBLAS (pthreads build) keeps its own spinning thread
  *    pool, and interleaving it with OpenMP regions made the whole conv 3-5x slower on 2 cores.
  * Where oneDNN runs a strided 1x1 convolution (a subsampling shortcut), its dx comes from
- * conv2d_subsample.c instead, which touches only the pixels the convolution read. */
+ * conv2d_subsample.c instead, which touches only the pixels the convolution read; for a first
+ * layer (C <= 4) from conv2d_narrow.c, which does not pad C to 16 as oneDNN does. */
 #include "lowbit/nn.h"
 
 #include <limits.h>
