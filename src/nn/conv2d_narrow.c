@@ -53,27 +53,14 @@ static inline int tap_out(int i, int pad, int tap, int stride, int out) {
 }
 
 /* One input pixel (n, c, h, w): the lanes' sums over blocks kb, then taps r, s in order. orow:
- * per r, the output row tap r reads for this h (-1: none). */
+ * per r, the output row tap r reads for this h (-1: none). With AVX-512 and nChw16c dy the 16
+ * lanes are one vector; otherwise one float each, with the same operations. */
 static float pixel_dot(const lb_conv2d_desc *d, const float *wt, const float *dy, int n, int c, const int *orow,
                        int w) {
   const int kb_n = (d->k + 15) / 16, blocked = d->y_layout == LB_LAYOUT_NCHW16C;
   const int64_t ohw = (int64_t)d->oh * d->ow;
 #ifdef __AVX512F__
-  if (blocked) {
-    __m512 v = _mm512_setzero_ps();
-    for (int kb = 0; kb < kb_n; kb++)
-      for (int r = 0; r < d->r; r++) {
-        if (orow[r] < 0) continue;
-        for (int s = 0; s < d->s; s++) {
-          const int oc = tap_out(w, d->pad_w, s, d->stride_w, d->ow);
-          if (oc < 0) continue;
-          const float *dp = dy + (((int64_t)n * kb_n + kb) * ohw + (int64_t)orow[r] * d->ow + oc) * 16;
-          const float *wp = wt + (((int64_t)c * d->r + r) * d->s + s) * kb_n * 16 + kb * 16;
-          v = _mm512_fmadd_ps(_mm512_loadu_ps(wp), _mm512_loadu_ps(dp), v);
-        }
-      }
-    return vec_total(v);
-  }
+  __m512 vv = _mm512_setzero_ps();
 #endif
   float v[16] = {0};
   for (int kb = 0; kb < kb_n; kb++)
@@ -84,14 +71,20 @@ static float pixel_dot(const lb_conv2d_desc *d, const float *wt, const float *dy
         if (oc < 0) continue;
         const int64_t pix = (int64_t)orow[r] * d->ow + oc;
         const float *wp = wt + (((int64_t)c * d->r + r) * d->s + s) * kb_n * 16 + kb * 16;
-        for (int l = 0; l < 16 && kb * 16 + l < d->k; l++) {
-          const int k = kb * 16 + l;
-          const float g = blocked ? dy[(((int64_t)n * kb_n + kb) * ohw + pix) * 16 + l]
-                                  : dy[((int64_t)n * d->k + k) * ohw + pix];
-          v[l] = LB_MADD(wp[l], g, v[l]);
+        const float *bp = dy + (((int64_t)n * kb_n + kb) * ohw + pix) * 16; /* blocked dy's 16 lanes */
+#ifdef __AVX512F__
+        if (blocked) {
+          vv = _mm512_fmadd_ps(_mm512_loadu_ps(wp), _mm512_loadu_ps(bp), vv);
+          continue;
         }
+#endif
+        for (int l = 0; l < 16 && kb * 16 + l < d->k; l++)
+          v[l] = LB_MADD(wp[l], blocked ? bp[l] : dy[((int64_t)n * d->k + kb * 16 + l) * ohw + pix], v[l]);
       }
     }
+#ifdef __AVX512F__
+  if (blocked) return vec_total(vv);
+#endif
   return lanes_total(v);
 }
 
