@@ -75,7 +75,8 @@ static void check_plan(const lb_graph *g, int fused, const char *name) {
   CHECK_MSG(outside == 0, "%s (fused %d): %d buffers reach past the region", name, fused, outside);
   /* the deep models repeat gradient sizes along long chains: far less than one buffer per node
    * (in mlp and lenet5 every layer has its own size, so nothing can be shared) */
-  if (nn > 20) CHECK_MSG(2 * total < unshared, "%s (fused %d): %zu of %zu bytes, no sharing", name, fused, total, unshared);
+  if (nn > 20)
+    CHECK_MSG(2 * total < unshared, "%s (fused %d): %zu of %zu bytes, no sharing", name, fused, total, unshared);
   free(owner), free(first), free(last), free(skip), free(at);
 }
 

@@ -122,7 +122,8 @@ static int build_flipped(dnn_conv *e, const_dnnl_primitive_desc_t fpd, dnnl_prim
   const lb_conv2d_desc *d = &e->d;
   dnnl_dims_t wtd = {d->c, d->k, d->r, d->s};
   dnnl_dims_t st = {1, 1}, pl = {d->r - 1 - d->pad_h, d->s - 1 - d->pad_w};
-  dnnl_dims_t pr = {d->r - 1 - ((d->oh - 1) + d->r - d->h - d->pad_h), d->s - 1 - ((d->ow - 1) + d->s - d->w - d->pad_w)};
+  dnnl_dims_t pr = {d->r - 1 - ((d->oh - 1) + d->r - d->h - d->pad_h),
+                    d->s - 1 - ((d->ow - 1) + d->s - d->w - d->pad_w)};
   dnnl_memory_desc_t awt;
   dnnl_convolution_desc_t td;
   /* dy and dx in the layouts the forward chose for y and x (left free, oneDNN would pick other
@@ -232,7 +233,8 @@ static int build(dnn_conv *e) {
       if (scratchpad_floats(pds[i]) > pad) pad = scratchpad_floats(pds[i]);
     /* dw reads the blocked dy of dx when their layouts agree, else reorders it again; the
      * flipped path reorders an accumulated dx in with r_x, so it needs d_dx == f_x */
-    ok = (!e->flip || dnnl_memory_desc_equal(&e->f_x, &e->d_dx)) && make_reorder(&e->x, &e->f_x, 0, 0, &e->r_x, &pad) && make_reorder(&e->w, &e->f_w, 0, 0, &e->r_fw, &pad) &&
+    ok = (!e->flip || dnnl_memory_desc_equal(&e->f_x, &e->d_dx)) &&
+         make_reorder(&e->x, &e->f_x, 0, 0, &e->r_x, &pad) && make_reorder(&e->w, &e->f_w, 0, 0, &e->r_fw, &pad) &&
          make_reorder(&e->f_y, &e->y, 0, 0, &e->r_y, &pad) && make_reorder(&e->y, &e->d_dy, 0, 0, &e->r_dy, &pad) &&
          make_reorder(e->flip ? &e->wt : &e->w, &e->d_w, 0, 0, &e->r_dw_in, &pad) &&
          make_reorder(&e->d_dx, &e->x, 0, 0, &e->r_dx_set, &pad) &&

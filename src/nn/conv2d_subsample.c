@@ -26,8 +26,9 @@ static inline float dy_at(const lb_conv2d_desc *d, const float *dy, int n, int k
   return dy[(((int64_t)n * d->k + k) * d->oh + i) * d->ow + j];
 }
 
-/* nChw16c dx: the 16 channels of block cb at jn sampled pixels of output row i, j0 onwards.
- * Inlined with a constant jn, the accumulators stay in registers. */
+/* nChw16c dx: the 16 channels of block cb at jn sampled pixels of output row i, j0 onwards,
+ * dy in either layout. The portable form; blocked_run_avx512 below does the same operations
+ * with its accumulators in registers, which GCC does not manage for these loops. */
 static inline __attribute__((always_inline)) void blocked_run(const lb_conv2d_desc *d, const float *w,
                                                               const float *dy, float *dxp, int n, int cb, int i,
                                                               int j0, const int jn) {
@@ -35,26 +36,12 @@ static inline __attribute__((always_inline)) void blocked_run(const lb_conv2d_de
   float *row = dxp + (int64_t)i * d->stride_h * d->w * 16;
   for (int jj = 0; jj < jn; jj++)
     for (int l = 0; l < 16; l++) acc[jj][l] = row[(int64_t)(j0 + jj) * d->stride_w * 16 + l];
-  if (d->y_layout == LB_LAYOUT_NCHW16C) { /* dy's 16 channels of a pixel are contiguous too */
-    for (int kb = 0; kb < d->k / 16; kb++) {
-      const float *dyb = dy + ((((int64_t)n * (d->k / 16) + kb) * d->oh + i) * d->ow + j0) * 16;
-      for (int kl = 0; kl < 16; kl++) {
-        const float *wk = w + (int64_t)(kb * 16 + kl) * d->c + cb * 16;
-        for (int jj = 0; jj < jn; jj++) {
-          const float v = dyb[jj * 16 + kl];
+  for (int k = 0; k < d->k; k++) {
+    const float *wk = w + (int64_t)k * d->c + cb * 16;
+    for (int jj = 0; jj < jn; jj++) {
+      const float v = dy_at(d, dy, n, k, i, j0 + jj);
 #pragma omp simd
-          for (int l = 0; l < 16; l++) acc[jj][l] = LB_MADD(wk[l], v, acc[jj][l]);
-        }
-      }
-    }
-  } else {
-    for (int k = 0; k < d->k; k++) {
-      const float *wk = w + (int64_t)k * d->c + cb * 16;
-      for (int jj = 0; jj < jn; jj++) {
-        const float v = dy_at(d, dy, n, k, i, j0 + jj);
-#pragma omp simd
-        for (int l = 0; l < 16; l++) acc[jj][l] = LB_MADD(wk[l], v, acc[jj][l]);
-      }
+      for (int l = 0; l < 16; l++) acc[jj][l] = LB_MADD(wk[l], v, acc[jj][l]);
     }
   }
   for (int jj = 0; jj < jn; jj++)
@@ -63,8 +50,7 @@ static inline __attribute__((always_inline)) void blocked_run(const lb_conv2d_de
 
 #ifdef __AVX512F__
 /* blocked_run for nChw16c dy with AVX-512: the same operations in the same order (one fused
- * multiply-add per term, lane for lane), with the accumulators pinned in registers, which GCC
- * does not manage for the portable loops. */
+ * multiply-add per term, lane for lane), with the accumulators pinned in registers. */
 static inline __attribute__((always_inline)) void blocked_run_avx512(const lb_conv2d_desc *d, const float *w,
                                                                      const float *dy, float *dxp, int n, int cb,
                                                                      int i, int j0, const int jn) {
@@ -156,7 +142,8 @@ void lb_conv2d_subsample_dx(const lb_conv2d_desc *d, const float *w, const float
   }
   if (dx_assign) {
 #pragma omp parallel for schedule(static) if (work >= LB_CONV_PAR_MIN)
-    for (int64_t b = 0; b < work; b += 4096) memset(dx + b, 0, sizeof(float) * (size_t)(work - b < 4096 ? work - b : 4096));
+    for (int64_t b = 0; b < work; b += 4096)
+      memset(dx + b, 0, sizeof(float) * (size_t)(work - b < 4096 ? work - b : 4096));
   }
   const int chunks = (int)(((int64_t)d->oh * d->ow + PLAIN_CHUNK - 1) / PLAIN_CHUNK);
   const int64_t tasks = (int64_t)d->n * chunks;
