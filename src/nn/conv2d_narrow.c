@@ -71,7 +71,8 @@ static float pixel_dot(const lb_conv2d_desc *d, const float *wt, const float *dy
         if (oc < 0) continue;
         const int64_t pix = (int64_t)orow[r] * d->ow + oc;
         const float *wp = wt + (((int64_t)c * d->r + r) * d->s + s) * kb_n * 16 + kb * 16;
-        const float *bp = dy + (((int64_t)n * kb_n + kb) * ohw + pix) * 16; /* blocked dy's 16 lanes */
+        /* blocked dy's 16 lanes (offset 0 for NCHW dy, where that offset could point past dy) */
+        const float *bp = dy + (blocked ? (((int64_t)n * kb_n + kb) * ohw + pix) * 16 : 0);
 #ifdef __AVX512F__
         if (blocked) {
           vv = _mm512_fmadd_ps(_mm512_loadu_ps(wp), _mm512_loadu_ps(bp), vv);
